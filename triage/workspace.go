@@ -1,0 +1,349 @@
+// Package triage is the pipeline: it discovers fuzz targets and their crash
+// artifacts in a workspace, builds and runs the fuzz binaries, and keeps the
+// record store. The stages it calls (symbolize, dedupe, lldbscript) know
+// nothing of workspaces or stores.
+package triage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// HostTriple is the target triple cargo-fuzz builds for here; its name is
+// part of every binary path.
+const HostTriple = "x86_64-unknown-linux-gnu"
+
+// Profile is a cargo build profile of a fuzz binary.
+type Profile string
+
+const (
+	// Release is `cargo fuzz build` (optimized, line tables only).
+	Release Profile = "release"
+	// Dev is `cargo fuzz build --dev` (unoptimized, full debug info).
+	Dev Profile = "dev"
+)
+
+// Profiles lists the profiles in the order the pipeline uses them.
+var Profiles = []Profile{Release, Dev}
+
+// outputDir is the directory cargo names after the profile.
+func (p Profile) outputDir() string {
+	if p == Dev {
+		return "debug"
+	}
+	return "release"
+}
+
+// Target is one fuzz target: one [[bin]] of a cargo-fuzz crate.
+type Target struct {
+	Name string `json:"name" yaml:"name"`
+	// FuzzDir is the cargo-fuzz crate's directory (absolute).
+	FuzzDir string `json:"fuzz_dir" yaml:"fuzz_dir"`
+	// Package is the fuzz crate's package name.
+	Package string `json:"package" yaml:"package"`
+	// Source is the target's main file (absolute).
+	Source string `json:"source" yaml:"source"`
+	// Crate is the crate under test: the fuzz crate's path dependency in
+	// the fuzz dir's parent, as `cargo fuzz init` lays it out.
+	Crate    string `json:"crate,omitempty" yaml:"crate,omitempty"`
+	CrateDir string `json:"crate_dir,omitempty" yaml:"crate_dir,omitempty"`
+	// WorkspaceRoot is the cargo workspace the fuzz crate builds in: the
+	// fuzz dir itself when it has its own [workspace], else the enclosing
+	// workspace that lists it as a member.
+	WorkspaceRoot string `json:"workspace_root" yaml:"workspace_root"`
+	Standalone    bool   `json:"standalone" yaml:"standalone"`
+	// TargetDir is cargo's target directory for this crate.
+	TargetDir string `json:"target_dir" yaml:"target_dir"`
+	// Options are extra libFuzzer flags from
+	// [package.metadata.xtask.fuzz.target-options].
+	Options []string `json:"options,omitempty" yaml:"options,omitempty"`
+}
+
+// BinaryPath is where cargo-fuzz puts the target's binary for a profile.
+func (t *Target) BinaryPath(p Profile) string {
+	return filepath.Join(t.TargetDir, HostTriple, p.outputDir(), t.Name)
+}
+
+// CorpusDir is `<fuzz>/corpus/<target>`.
+func (t *Target) CorpusDir() string { return filepath.Join(t.FuzzDir, "corpus", t.Name) }
+
+// ArtifactDir is `<fuzz>/artifacts/<target>`, libFuzzer's -artifact_prefix.
+func (t *Target) ArtifactDir() string { return filepath.Join(t.FuzzDir, "artifacts", t.Name) }
+
+// Workspace is a tree holding fuzz targets.
+type Workspace struct {
+	Root    string
+	Targets []*Target
+	// Warnings are manifests that could not be read but did not look like
+	// cargo-fuzz crates (so discovery went on without them).
+	Warnings []string
+}
+
+// Target returns the named target or nil.
+func (w *Workspace) Target(name string) *Target {
+	for _, t := range w.Targets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// ErrNoTargets says a tree holds no cargo-fuzz crate.
+var ErrNoTargets = errors.New("no fuzz targets")
+
+// cargoManifest is the part of a Cargo.toml discovery reads.
+type cargoManifest struct {
+	Package *struct {
+		Name     string         `toml:"name"`
+		Metadata map[string]any `toml:"metadata"`
+	} `toml:"package"`
+	Workspace *struct {
+		Members []string `toml:"members"`
+		Exclude []string `toml:"exclude"`
+	} `toml:"workspace"`
+	Bin []struct {
+		Name string `toml:"name"`
+		Path string `toml:"path"`
+	} `toml:"bin"`
+	Dependencies map[string]any `toml:"dependencies"`
+}
+
+func readManifest(path string) (*cargoManifest, error) {
+	var m cargoManifest
+	if _, err := toml.DecodeFile(path, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// isCargoFuzz reports `[package.metadata] cargo-fuzz = true`.
+func (m *cargoManifest) isCargoFuzz() bool {
+	if m.Package == nil {
+		return false
+	}
+	v, ok := m.Package.Metadata["cargo-fuzz"].(bool)
+	return ok && v
+}
+
+// targetOptions reads [package.metadata.xtask.fuzz.target-options].
+func (m *cargoManifest) targetOptions(target string) []string {
+	var cur any = m.Package.Metadata
+	for _, k := range []string{"xtask", "fuzz", "target-options", target} {
+		tbl, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = tbl[k]
+	}
+	list, _ := cur.([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// skipDir says which directories discovery never enters: build output and
+// hidden directories (.git, .triage, .cargo).
+func skipDir(name string) bool {
+	return name == "target" || (strings.HasPrefix(name, ".") && name != ".")
+}
+
+// Discover finds every fuzz target under root, the way cargo-fuzz and
+// `cargo xtask fuzz list` do: any Cargo.toml with cargo-fuzz = true, one
+// target per [[bin]].
+func Discover(root string) (*Workspace, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", root, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("workspace %s: not a directory", root)
+	}
+	ws := &Workspace{Root: abs}
+	manifests := map[string]*cargoManifest{}
+	var fuzzManifests []string
+	err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path != abs && d != nil && d.IsDir() && errors.Is(err, fs.ErrPermission) {
+				ws.Warnings = append(ws.Warnings, err.Error())
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() {
+			if path != abs && skipDir(d.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Name() != "Cargo.toml" {
+			return nil
+		}
+		m, err := readManifest(path)
+		if err != nil {
+			raw, _ := os.ReadFile(path)
+			if strings.Contains(string(raw), "cargo-fuzz") {
+				return fmt.Errorf("reading fuzz crate manifest: %w", err)
+			}
+			ws.Warnings = append(ws.Warnings, err.Error())
+			return nil
+		}
+		manifests[filepath.Dir(path)] = m
+		if m.isCargoFuzz() {
+			fuzzManifests = append(fuzzManifests, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range fuzzManifests {
+		targets, err := targetsOf(path, manifests[filepath.Dir(path)], manifests)
+		if err != nil {
+			return nil, err
+		}
+		ws.Targets = append(ws.Targets, targets...)
+	}
+	if len(ws.Targets) == 0 {
+		return nil, fmt.Errorf("%w under %s: no Cargo.toml with [package.metadata] cargo-fuzz = true and a [[bin]]", ErrNoTargets, root)
+	}
+	sort.Slice(ws.Targets, func(i, j int) bool { return ws.Targets[i].Name < ws.Targets[j].Name })
+	for i := 1; i < len(ws.Targets); i++ {
+		a, b := ws.Targets[i-1], ws.Targets[i]
+		if a.Name == b.Name {
+			return nil, fmt.Errorf("fuzz target %q is defined twice: in %s and %s", a.Name, a.FuzzDir, b.FuzzDir)
+		}
+	}
+	return ws, nil
+}
+
+func targetsOf(manifestPath string, m *cargoManifest, all map[string]*cargoManifest) ([]*Target, error) {
+	fuzzDir := filepath.Dir(manifestPath)
+	wsRoot, standalone := workspaceRootOf(fuzzDir, m, all)
+	crate, crateDir := crateUnderTest(fuzzDir, m, all)
+	var out []*Target
+	for _, bin := range m.Bin {
+		if bin.Name == "" {
+			return nil, fmt.Errorf("%s: a [[bin]] has no name", manifestPath)
+		}
+		src := bin.Path
+		if src == "" {
+			// cargo's default for a named bin: src/bin/<name>.rs
+			src = filepath.Join("src", "bin", bin.Name+".rs")
+		}
+		out = append(out, &Target{
+			Name:          bin.Name,
+			FuzzDir:       fuzzDir,
+			Package:       m.Package.Name,
+			Source:        filepath.Join(fuzzDir, src),
+			Crate:         crate,
+			CrateDir:      crateDir,
+			WorkspaceRoot: wsRoot,
+			Standalone:    standalone,
+			TargetDir:     targetDirOf(wsRoot),
+			Options:       m.targetOptions(bin.Name),
+		})
+	}
+	return out, nil
+}
+
+// targetDirOf honours CARGO_TARGET_DIR as cargo does.
+func targetDirOf(wsRoot string) string {
+	if d := os.Getenv("CARGO_TARGET_DIR"); d != "" {
+		if filepath.IsAbs(d) {
+			return d
+		}
+		return filepath.Join(wsRoot, d)
+	}
+	return filepath.Join(wsRoot, "target")
+}
+
+// workspaceRootOf finds the cargo workspace a crate builds in.
+func workspaceRootOf(dir string, m *cargoManifest, all map[string]*cargoManifest) (string, bool) {
+	if m.Workspace != nil {
+		return dir, true
+	}
+	for parent := filepath.Dir(dir); ; parent = filepath.Dir(parent) {
+		if pm, ok := all[parent]; ok && pm.Workspace != nil && workspaceIncludes(parent, pm, dir) {
+			return parent, false
+		}
+		if parent == filepath.Dir(parent) {
+			break
+		}
+	}
+	// Not a member of any workspace discovery saw: cargo treats the crate
+	// as its own root.
+	return dir, true
+}
+
+func workspaceIncludes(root string, m *cargoManifest, dir string) bool {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil {
+		return false
+	}
+	rel = filepath.ToSlash(rel)
+	for _, ex := range m.Workspace.Exclude {
+		if rel == strings.TrimSuffix(ex, "/") || strings.HasPrefix(rel, strings.TrimSuffix(ex, "/")+"/") {
+			return false
+		}
+	}
+	for _, pat := range m.Workspace.Members {
+		if ok, _ := filepath.Match(strings.TrimSuffix(pat, "/"), rel); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// crateUnderTest picks the path dependency that is the fuzz dir's parent, or
+// failing that the first path dependency that is not libfuzzer-sys.
+func crateUnderTest(fuzzDir string, m *cargoManifest, all map[string]*cargoManifest) (string, string) {
+	type dep struct{ name, dir string }
+	var deps []dep
+	names := make([]string, 0, len(m.Dependencies))
+	for name := range m.Dependencies {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		tbl, ok := m.Dependencies[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		p, ok := tbl["path"].(string)
+		if !ok || name == "libfuzzer-sys" {
+			continue
+		}
+		dir := filepath.Clean(filepath.Join(fuzzDir, p))
+		if pkg, ok := tbl["package"].(string); ok {
+			name = pkg
+		} else if dm, ok := all[dir]; ok && dm.Package != nil && dm.Package.Name != "" {
+			name = dm.Package.Name
+		}
+		deps = append(deps, dep{name, dir})
+	}
+	for _, d := range deps {
+		if d.dir == filepath.Dir(fuzzDir) {
+			return d.name, d.dir
+		}
+	}
+	if len(deps) > 0 {
+		return deps[0].name, deps[0].dir
+	}
+	return "", ""
+}
