@@ -1,0 +1,244 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fuzztriage/triage/internal/procrun"
+)
+
+// buildPresets are the default build commands per preset and profile, with
+// the placeholders of BuildConfig.
+var buildPresets = map[string]map[Profile][]string{
+	// cargo-fuzz itself (a plain `cargo fuzz init` project).
+	PresetCargoFuzz: {
+		Release: {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}"},
+		Dev:     {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}", "--dev"},
+	},
+	// OpenVMM's wrapper around cargo-fuzz.
+	PresetXtask: {
+		Release: {"cargo", "xtask", "fuzz", "build", "{target}"},
+		Dev:     {"cargo", "xtask", "fuzz", "build", "{target}", "--", "--dev"},
+	},
+	// The fixture workspace's stand-in for cargo fuzz build.
+	PresetFuzzBuild: {
+		Release: {"{workspace}/fuzz-build", "{target}"},
+		Dev:     {"{workspace}/fuzz-build", "--dev", "{target}"},
+	},
+}
+
+// DetectPreset picks the build preset for a workspace root: its own
+// fuzz-build script, an OpenVMM-style xtask crate, or plain cargo-fuzz.
+func DetectPreset(root string) string {
+	if st, err := os.Stat(filepath.Join(root, "fuzz-build")); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+		return PresetFuzzBuild
+	}
+	if _, err := os.Stat(filepath.Join(root, "xtask", "Cargo.toml")); err == nil {
+		return PresetXtask
+	}
+	return PresetCargoFuzz
+}
+
+// BuildCommand is the argv and directory that build target for profile,
+// placeholders filled in.
+func BuildCommand(ws *Workspace, t *Target, p Profile, cfg *BuildConfig) (argv []string, dir string, err error) {
+	tmpl := cfg.Release
+	if p == Dev {
+		tmpl = cfg.Dev
+	}
+	if len(tmpl) == 0 {
+		preset := cfg.Preset
+		if preset == "" || preset == PresetAuto {
+			preset = DetectPreset(ws.Root)
+		}
+		cmds, ok := buildPresets[preset]
+		if !ok {
+			return nil, "", fmt.Errorf("build preset %q has no %s command: set build.%s in %s", preset, p, p, ConfigFile)
+		}
+		tmpl = cmds[p]
+	}
+	fill := strings.NewReplacer(
+		"{target}", t.Name,
+		"{dir}", t.FuzzDir,
+		"{workspace}", ws.Root,
+		"{profile}", string(p),
+	)
+	for _, a := range tmpl {
+		argv = append(argv, fill.Replace(a))
+	}
+	d := cfg.Dir
+	if d == "" {
+		d = "{workspace}"
+	}
+	return argv, fill.Replace(d), nil
+}
+
+// BuildError is a build command that failed (or left no binary behind).
+type BuildError struct {
+	Target   string
+	Profile  Profile
+	Command  []string
+	ExitCode int
+	TimedOut bool
+	// Output is the tail of the command's stderr and stdout.
+	Output string
+	// Missing is set when the command succeeded but the binary is not
+	// where cargo-fuzz puts it.
+	Missing string
+}
+
+func (e *BuildError) Error() string {
+	cmd := strings.Join(e.Command, " ")
+	switch {
+	case e.Missing != "":
+		return fmt.Sprintf("build %s (%s): `%s` succeeded but left no binary at %s", e.Target, e.Profile, cmd, e.Missing)
+	case e.TimedOut:
+		return fmt.Sprintf("build %s (%s): `%s` timed out\n%s", e.Target, e.Profile, cmd, e.Output)
+	default:
+		return fmt.Sprintf("build %s (%s): `%s` exited %d\n%s", e.Target, e.Profile, cmd, e.ExitCode, e.Output)
+	}
+}
+
+// ErrBinaryMissing says a binary is not built and building is off.
+var ErrBinaryMissing = errors.New("binary not built")
+
+// Builder builds fuzz binaries, at most once per (target, profile) for its
+// lifetime, one build at a time (cargo locks its target dir anyway and
+// uses every core). Concurrent callers wanting the same binary wait for
+// the one build.
+type Builder struct {
+	mu     sync.Mutex
+	builds map[string]*buildOnce
+	run    sync.Mutex // serializes build commands
+	// Log, when set, hears about each build as it starts.
+	Log func(target string, p Profile, argv []string)
+}
+
+type buildOnce struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// NewBuilder returns a Builder with no builds done yet.
+func NewBuilder() *Builder { return &Builder{builds: map[string]*buildOnce{}} }
+
+var defaultBuilder = NewBuilder()
+
+// EnsureBinary returns the path of target's binary for profile, building it
+// first as cfg.Build.Mode says ("always": run the build command once per
+// process; "missing": only when there is no binary; "never": only check it
+// exists). The build command comes from cfg.Build (a preset or a custom
+// argv). A failed build is a *BuildError; a missing binary with building
+// off wraps ErrBinaryMissing. cfg may be nil for the defaults.
+func EnsureBinary(ctx context.Context, ws *Workspace, target string, profile Profile, cfg *Config) (string, error) {
+	return defaultBuilder.Ensure(ctx, ws, target, profile, cfg)
+}
+
+// Ensure is EnsureBinary on this Builder's memo.
+func (b *Builder) Ensure(ctx context.Context, ws *Workspace, target string, profile Profile, cfg *Config) (string, error) {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	t := ws.Target(target)
+	if t == nil {
+		return "", fmt.Errorf("no fuzz target %q in %s", target, ws.Root)
+	}
+	path := t.BinaryPath(profile)
+	exists := isFile(path)
+	switch cfg.Build.Mode {
+	case BuildNever:
+		if !exists {
+			return "", fmt.Errorf("%s (%s): %w at %s (building is off)", target, profile, ErrBinaryMissing, path)
+		}
+		return path, nil
+	case BuildIfMissing:
+		if exists {
+			return path, nil
+		}
+	}
+	key := ws.Root + "\x00" + target + "\x00" + string(profile)
+	b.mu.Lock()
+	if b.builds == nil {
+		b.builds = map[string]*buildOnce{}
+	}
+	bo, ok := b.builds[key]
+	if !ok {
+		bo = &buildOnce{}
+		b.builds[key] = bo
+	}
+	b.mu.Unlock()
+	bo.once.Do(func() {
+		bo.path, bo.err = b.build(ctx, ws, t, profile, cfg)
+	})
+	if bo.err != nil && ctx.Err() != nil {
+		// A cancelled build is not a verdict: let a later caller retry.
+		b.mu.Lock()
+		delete(b.builds, key)
+		b.mu.Unlock()
+	}
+	return bo.path, bo.err
+}
+
+func (b *Builder) build(ctx context.Context, ws *Workspace, t *Target, p Profile, cfg *Config) (string, error) {
+	argv, dir, err := BuildCommand(ws, t, p, &cfg.Build)
+	if err != nil {
+		return "", err
+	}
+	b.run.Lock()
+	defer b.run.Unlock()
+	if b.Log != nil {
+		b.Log(t.Name, p, argv)
+	}
+	res, err := procrun.Run(ctx, procrun.Spec{
+		Path:      argv[0],
+		Args:      argv[1:],
+		Dir:       dir,
+		Env:       cfg.Build.Env,
+		Timeout:   cfg.Build.Timeout.D(),
+		KillGrace: 5 * time.Second,
+		OutputCap: 1 << 20,
+	})
+	if err != nil {
+		return "", &BuildError{Target: t.Name, Profile: p, Command: argv, ExitCode: -1, Output: err.Error()}
+	}
+	if res.Canceled {
+		return "", fmt.Errorf("build %s (%s): %w", t.Name, p, context.Cause(ctx))
+	}
+	if res.TimedOut || res.ExitCode != 0 {
+		return "", &BuildError{
+			Target: t.Name, Profile: p, Command: argv,
+			ExitCode: res.ExitCode, TimedOut: res.TimedOut,
+			Output: tailText(string(res.Stderr)+string(res.Stdout), 4000),
+		}
+	}
+	path := t.BinaryPath(p)
+	if !isFile(path) {
+		return "", &BuildError{Target: t.Name, Profile: p, Command: argv, Missing: path}
+	}
+	return path, nil
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// tailText keeps the last n bytes of s, starting at a line boundary.
+func tailText(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		s = s[i+1:]
+	}
+	return "..." + "\n" + s
+}

@@ -1,0 +1,134 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fuzztriage/triage/internal/fixture"
+)
+
+func TestDetectPreset(t *testing.T) {
+	if got := DetectPreset(fixture.Root()); got != PresetFuzzBuild {
+		t.Errorf("fixture preset %q, want fuzz-build", got)
+	}
+	if got := DetectPreset(t.TempDir()); got != PresetCargoFuzz {
+		t.Errorf("empty dir preset %q, want cargo-fuzz", got)
+	}
+	dir := writeTree(t, map[string]string{"xtask/Cargo.toml": "[package]\nname = \"xtask\"\n", "fuzz-build": "#!/bin/sh\n"})
+	if got := DetectPreset(dir); got != PresetXtask {
+		t.Errorf("xtask dir preset %q, want xtask", got)
+	}
+	// (its fuzz-build file is not executable: not the fixture's script)
+	if got := DetectPreset(dir); got != PresetXtask {
+		t.Errorf("non-executable fuzz-build: preset %q, want xtask", got)
+	}
+}
+
+func TestBuildCommandPresets(t *testing.T) {
+	ws, err := Discover(fixture.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := ws.Target("fuzz_ide")
+	cases := []struct {
+		preset string
+		p      Profile
+		want   []string
+	}{
+		{PresetCargoFuzz, Release, []string{"cargo", "+nightly", "fuzz", "build", "fuzz_ide", "--fuzz-dir", tg.FuzzDir}},
+		{PresetCargoFuzz, Dev, []string{"cargo", "+nightly", "fuzz", "build", "fuzz_ide", "--fuzz-dir", tg.FuzzDir, "--dev"}},
+		{PresetXtask, Release, []string{"cargo", "xtask", "fuzz", "build", "fuzz_ide"}},
+		{PresetXtask, Dev, []string{"cargo", "xtask", "fuzz", "build", "fuzz_ide", "--", "--dev"}},
+		{PresetFuzzBuild, Release, []string{ws.Root + "/fuzz-build", "fuzz_ide"}},
+		{PresetFuzzBuild, Dev, []string{ws.Root + "/fuzz-build", "--dev", "fuzz_ide"}},
+		{PresetAuto, Dev, []string{ws.Root + "/fuzz-build", "--dev", "fuzz_ide"}},
+	}
+	for _, c := range cases {
+		cfg := DefaultConfig().Build
+		cfg.Preset = c.preset
+		argv, dir, err := BuildCommand(ws, tg, c.p, &cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(argv, c.want) || dir != ws.Root {
+			t.Errorf("%s %s: got %q in %s, want %q", c.preset, c.p, argv, dir, c.want)
+		}
+	}
+	cfg := DefaultConfig().Build
+	cfg.Release = []string{"make", "-C", "{dir}", "{target}-{profile}"}
+	cfg.Dir = "{dir}"
+	argv, dir, _ := BuildCommand(ws, tg, Release, &cfg)
+	if want := []string{"make", "-C", tg.FuzzDir, "fuzz_ide-release"}; !reflect.DeepEqual(argv, want) || dir != tg.FuzzDir {
+		t.Errorf("custom: %q in %s", argv, dir)
+	}
+}
+
+// TestEnsureBinaryBuildsAndFails builds a private copy of the fixture with
+// its real build script, then breaks a fuzz target's source so cargo
+// really fails, and checks a missing binary with building off.
+func TestEnsureBinaryBuildsAndFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a private copy of the fixture")
+	}
+	root := fixture.CopyWorkspace(t)
+	ws, err := Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tg := ws.Target("fuzz_wire_decode")
+
+	cfg := DefaultConfig()
+	cfg.Build.Mode = BuildNever
+	if _, err := EnsureBinary(ctx, ws, tg.Name, Release, cfg); !errors.Is(err, ErrBinaryMissing) {
+		t.Fatalf("building off, nothing built: err %v, want ErrBinaryMissing", err)
+	}
+
+	cfg = DefaultConfig()
+	b := NewBuilder()
+	var builds int
+	b.Log = func(string, Profile, []string) { builds++ }
+	path, err := b.Ensure(ctx, ws, tg.Name, Release, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != tg.BinaryPath(Release) || !isFile(path) {
+		t.Fatalf("built %s, want a file at %s", path, tg.BinaryPath(Release))
+	}
+	if _, err := b.Ensure(ctx, ws, tg.Name, Release, cfg); err != nil || builds != 1 {
+		t.Fatalf("second Ensure: err %v, %d builds (want 1: once per builder)", err, builds)
+	}
+	cfg.Build.Mode = BuildIfMissing
+	if _, err := NewBuilder().Ensure(ctx, ws, tg.Name, Release, cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	// Break the source: a real compile error.
+	src := tg.Source
+	data, _ := os.ReadFile(src)
+	if err := os.WriteFile(src, append(data, []byte("\nfn broken( {\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Build.Mode = BuildAlways
+	_, err = NewBuilder().Ensure(ctx, ws, tg.Name, Release, cfg)
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("broken source: err %v, want *BuildError", err)
+	}
+	if be.ExitCode == 0 || !strings.Contains(be.Output, "error") || !strings.Contains(be.Error(), "fuzz-build") {
+		t.Errorf("build error lacks detail: %v", be)
+	}
+
+	// A command that succeeds but leaves no binary.
+	cfg.Build.Release = []string{"true"}
+	other := ws.Target("fuzz_ide")
+	_, err = NewBuilder().Ensure(ctx, ws, other.Name, Release, cfg)
+	if !errors.As(err, &be) || be.Missing != filepath.Join(other.TargetDir, HostTriple, "release", "fuzz_ide") {
+		t.Errorf("no binary left: err %v", err)
+	}
+}

@@ -1,0 +1,460 @@
+package triage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ConfigFile is the optional configuration file at the workspace root.
+const ConfigFile = "triage.yaml"
+
+// ConfigSchemaVersion is the only triage.yaml schema this build reads.
+const ConfigSchemaVersion = 1
+
+// Config is triage.yaml. Every field is optional; DefaultConfig gives the
+// defaults, and each field's comment states its default. Unknown fields and
+// bad values are errors that name the field.
+type Config struct {
+	// SchemaVersion, when set, must be 1.
+	SchemaVersion int `yaml:"schema_version,omitempty"`
+	// Store is the record store directory; relative paths are relative to
+	// the workspace root. Default ".triage".
+	Store string `yaml:"store,omitempty"`
+	// Jobs is how many artifacts are worked on at once. Default 0 = all cores.
+	Jobs int `yaml:"jobs,omitempty"`
+	// Retriage says what happens to artifacts already in the store:
+	// "never" (default) skips them; "changed-binary" re-reproduces an
+	// artifact whose release binary changed since it was recorded.
+	Retriage string `yaml:"retriage,omitempty"`
+
+	Build     BuildConfig     `yaml:"build,omitempty"`
+	Reproduce ReproduceConfig `yaml:"reproduce,omitempty"`
+	Bucket    BucketConfig    `yaml:"bucket,omitempty"`
+	Minimize  MinimizeConfig  `yaml:"minimize,omitempty"`
+	LLDB      LLDBConfig      `yaml:"lldb,omitempty"`
+	Watch     WatchConfig     `yaml:"watch,omitempty"`
+}
+
+// BuildConfig says how fuzz binaries are built.
+type BuildConfig struct {
+	// Preset picks default commands: "auto" (default: "fuzz-build" when the
+	// workspace root has an executable fuzz-build script, "xtask" when it has
+	// an xtask/ crate, else "cargo-fuzz"), "cargo-fuzz", "xtask",
+	// "fuzz-build", or "custom" (Release and Dev must then be given).
+	Preset string `yaml:"preset,omitempty"`
+	// Release and Dev are the argv of the build command per profile, with
+	// placeholders {target}, {dir} (the fuzz dir), {workspace} (the
+	// workspace root) and {profile} (release or dev). Given, they override
+	// the preset's.
+	Release []string `yaml:"release,omitempty"`
+	Dev     []string `yaml:"dev,omitempty"`
+	// Dir is the directory the command runs in (placeholders allowed).
+	// Default "{workspace}".
+	Dir string `yaml:"dir,omitempty"`
+	// Timeout bounds one build. Default 30m.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// Mode: "always" (default; run the build, cargo decides what is stale),
+	// "missing" (build only when the binary does not exist), "never" (use
+	// existing binaries; what --no-build sets).
+	Mode string `yaml:"mode,omitempty"`
+	// Env is extra environment for the build command ("K=V").
+	Env []string `yaml:"env,omitempty"`
+}
+
+// ReproduceConfig says how artifacts are run.
+type ReproduceConfig struct {
+	// Tries is how many times each artifact runs on the release build.
+	// Default 3. An artifact that crashes in at least half of its tries is
+	// reproducible, in fewer but at least one flaky, in none not reproducible.
+	Tries int `yaml:"tries,omitempty"`
+	// Timeout bounds one run of the fuzz binary (wall clock). Default 60s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// LibFuzzerTimeout is the -timeout= (seconds) given when running a
+	// timeout- artifact. Default 5.
+	LibFuzzerTimeout int `yaml:"libfuzzer_timeout,omitempty"`
+	// RSSLimitMB is the -rss_limit_mb= given when running an oom- artifact.
+	// Default 1024.
+	RSSLimitMB int `yaml:"rss_limit_mb,omitempty"`
+	// RustBacktrace is the RUST_BACKTRACE value every run gets (the image's
+	// environment may set one; we always set it). Default "1".
+	RustBacktrace string `yaml:"rust_backtrace,omitempty"`
+	// Dev says whether each bucket's representative is also reproduced on
+	// the --dev build (building it). Default true.
+	Dev *bool `yaml:"dev,omitempty"`
+	// Env is extra environment for the fuzz binary ("K=V").
+	Env []string `yaml:"env,omitempty"`
+	// OutputCap bounds the captured output per stream, in bytes. Default 4 MiB.
+	OutputCap int `yaml:"output_cap,omitempty"`
+}
+
+// BucketConfig is handed to the bucketing stage.
+type BucketConfig struct {
+	// Frames is how many in-app frames form a bucket key. Default 3.
+	Frames int `yaml:"frames,omitempty"`
+	// IgnoreFrames are extra regular expressions; a frame whose function
+	// matches one is left out of keys.
+	IgnoreFrames []string `yaml:"ignore_frames,omitempty"`
+}
+
+// MinimizeConfig says how inputs are minimized.
+type MinimizeConfig struct {
+	// Mode: "buckets" (default: each bucket's representative, again when a
+	// smaller member arrives), "all" (every new crashing input, within
+	// Budget), or "off".
+	Mode string `yaml:"mode,omitempty"`
+	// Runs is libFuzzer's -runs= for one -minimize_crash round. Default 1000.
+	Runs int `yaml:"runs,omitempty"`
+	// Rounds is how many -minimize_crash rounds are tried per input; each
+	// round's result is verified before it is kept. Default 3.
+	Rounds int `yaml:"rounds,omitempty"`
+	// Timeout bounds one -minimize_crash round. Default 60s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// Budget bounds all minimization of one run in --minimize all mode.
+	// Default 10m.
+	Budget Duration `yaml:"budget,omitempty"`
+}
+
+// LLDBConfig says how lldb sessions are run.
+type LLDBConfig struct {
+	// Binary is the lldb to run. Default "lldb-19".
+	Binary string `yaml:"binary,omitempty"`
+	// Timeout bounds one lldb session. Default 60s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// Enabled turns lldb sessions on or off. Default true.
+	Enabled *bool `yaml:"enabled,omitempty"`
+}
+
+// WatchConfig configures `triage watch`.
+type WatchConfig struct {
+	// Poll is the polling interval when inotify is unavailable (or Force
+	// polling is set), and the settle delay after a burst of events.
+	// Default 2s.
+	Poll Duration `yaml:"poll,omitempty"`
+	// ForcePoll uses polling even where inotify works. Default false.
+	ForcePoll bool `yaml:"force_poll,omitempty"`
+}
+
+// Duration is a time.Duration written as "30s", "5m" in YAML.
+type Duration time.Duration
+
+// D is the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML reads "90s", "2m", or a bare number of seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration like 30s or 5m", n.Line)
+	}
+	if v, err := time.ParseDuration(s); err == nil {
+		if v < 0 {
+			return fmt.Errorf("line %d: negative duration %q", n.Line, s)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && fmt.Sprint(secs) == strings.TrimSpace(s) && secs >= 0 {
+		*d = Duration(time.Duration(secs * float64(time.Second)))
+		return nil
+	}
+	return fmt.Errorf("line %d: %q is not a duration (like 30s or 5m)", n.Line, s)
+}
+
+// MarshalYAML writes the duration as "30s".
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Build modes.
+const (
+	BuildAlways    = "always"
+	BuildIfMissing = "missing"
+	BuildNever     = "never"
+)
+
+// Build presets.
+const (
+	PresetAuto      = "auto"
+	PresetCargoFuzz = "cargo-fuzz"
+	PresetXtask     = "xtask"
+	PresetFuzzBuild = "fuzz-build"
+	PresetCustom    = "custom"
+)
+
+// Minimize modes.
+const (
+	MinimizeBuckets = "buckets"
+	MinimizeAll     = "all"
+	MinimizeOff     = "off"
+)
+
+// Retriage modes.
+const (
+	RetriageNever         = "never"
+	RetriageChangedBinary = "changed-binary"
+)
+
+// DefaultConfig is the configuration with no triage.yaml.
+func DefaultConfig() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+func (c *Config) applyDefaults() {
+	if c.SchemaVersion == 0 {
+		c.SchemaVersion = ConfigSchemaVersion
+	}
+	if c.Store == "" {
+		c.Store = ".triage"
+	}
+	if c.Retriage == "" {
+		c.Retriage = RetriageNever
+	}
+	b := &c.Build
+	if b.Preset == "" {
+		b.Preset = PresetAuto
+	}
+	if b.Dir == "" {
+		b.Dir = "{workspace}"
+	}
+	if b.Timeout == 0 {
+		b.Timeout = Duration(30 * time.Minute)
+	}
+	if b.Mode == "" {
+		b.Mode = BuildAlways
+	}
+	r := &c.Reproduce
+	if r.Tries == 0 {
+		r.Tries = 3
+	}
+	if r.Timeout == 0 {
+		r.Timeout = Duration(60 * time.Second)
+	}
+	if r.LibFuzzerTimeout == 0 {
+		r.LibFuzzerTimeout = 5
+	}
+	if r.RSSLimitMB == 0 {
+		r.RSSLimitMB = 1024
+	}
+	if r.RustBacktrace == "" {
+		r.RustBacktrace = "1"
+	}
+	if r.Dev == nil {
+		r.Dev = boolPtr(true)
+	}
+	if r.OutputCap == 0 {
+		r.OutputCap = 4 << 20
+	}
+	if c.Bucket.Frames == 0 {
+		c.Bucket.Frames = 3
+	}
+	m := &c.Minimize
+	if m.Mode == "" {
+		m.Mode = MinimizeBuckets
+	}
+	if m.Runs == 0 {
+		m.Runs = 1000
+	}
+	if m.Rounds == 0 {
+		m.Rounds = 3
+	}
+	if m.Timeout == 0 {
+		m.Timeout = Duration(60 * time.Second)
+	}
+	if m.Budget == 0 {
+		m.Budget = Duration(10 * time.Minute)
+	}
+	l := &c.LLDB
+	if l.Binary == "" {
+		l.Binary = "lldb-19"
+	}
+	if l.Timeout == 0 {
+		l.Timeout = Duration(60 * time.Second)
+	}
+	if l.Enabled == nil {
+		l.Enabled = boolPtr(true)
+	}
+	if c.Watch.Poll == 0 {
+		c.Watch.Poll = Duration(2 * time.Second)
+	}
+}
+
+// ConfigError is a bad triage.yaml: the file, the field and what is wrong.
+type ConfigError struct {
+	File  string
+	Field string
+	Msg   string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: field %s: %s", e.File, e.Field, e.Msg)
+}
+
+// LoadConfig reads <root>/triage.yaml, or returns the defaults when there
+// is none.
+func LoadConfig(root string) (*Config, error) {
+	path := filepath.Join(root, ConfigFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return DefaultConfig(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses triage.yaml text; name is used in errors.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if err := c.validate(name); err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	return &c, nil
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks the values as written (before defaults fill the gaps).
+func (c *Config) validate(file string) error {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if c.SchemaVersion != 0 && c.SchemaVersion != ConfigSchemaVersion {
+		return bad("schema_version", "this triage reads schema version %d, not %d", ConfigSchemaVersion, c.SchemaVersion)
+	}
+	if c.Jobs < 0 {
+		return bad("jobs", "must be 0 (all cores) or more, not %d", c.Jobs)
+	}
+	if c.Retriage != "" && !oneOf(c.Retriage, RetriageNever, RetriageChangedBinary) {
+		return bad("retriage", "must be never or changed-binary, not %q", c.Retriage)
+	}
+	b := c.Build
+	if b.Preset != "" && !oneOf(b.Preset, PresetAuto, PresetCargoFuzz, PresetXtask, PresetFuzzBuild, PresetCustom) {
+		return bad("build.preset", "must be auto, cargo-fuzz, xtask, fuzz-build or custom, not %q", b.Preset)
+	}
+	if b.Preset == PresetCustom && (len(b.Release) == 0 || len(b.Dev) == 0) {
+		return bad("build.release", "preset custom needs both build.release and build.dev commands")
+	}
+	for _, f := range []struct {
+		name string
+		argv []string
+	}{{"build.release", b.Release}, {"build.dev", b.Dev}} {
+		for _, a := range f.argv {
+			if err := checkPlaceholders(a); err != nil {
+				return bad(f.name, "%v", err)
+			}
+		}
+		if len(f.argv) > 0 && f.argv[0] == "" {
+			return bad(f.name, "the program (first element) is empty")
+		}
+	}
+	if err := checkPlaceholders(b.Dir); err != nil {
+		return bad("build.dir", "%v", err)
+	}
+	if b.Mode != "" && !oneOf(b.Mode, BuildAlways, BuildIfMissing, BuildNever) {
+		return bad("build.mode", "must be always, missing or never, not %q", b.Mode)
+	}
+	for _, kv := range b.Env {
+		if !strings.Contains(kv, "=") {
+			return bad("build.env", "%q is not K=V", kv)
+		}
+	}
+	r := c.Reproduce
+	if r.Tries < 0 || r.Tries > 100 {
+		return bad("reproduce.tries", "must be 1..100, not %d", r.Tries)
+	}
+	if r.LibFuzzerTimeout < 0 {
+		return bad("reproduce.libfuzzer_timeout", "must be positive seconds, not %d", r.LibFuzzerTimeout)
+	}
+	if r.RSSLimitMB < 0 {
+		return bad("reproduce.rss_limit_mb", "must be positive, not %d", r.RSSLimitMB)
+	}
+	if r.OutputCap < 0 {
+		return bad("reproduce.output_cap", "must be positive, not %d", r.OutputCap)
+	}
+	for _, kv := range r.Env {
+		if !strings.Contains(kv, "=") {
+			return bad("reproduce.env", "%q is not K=V", kv)
+		}
+	}
+	if c.Bucket.Frames < 0 || c.Bucket.Frames > 50 {
+		return bad("bucket.frames", "must be 1..50, not %d", c.Bucket.Frames)
+	}
+	m := c.Minimize
+	if m.Mode != "" && !oneOf(m.Mode, MinimizeBuckets, MinimizeAll, MinimizeOff) {
+		return bad("minimize.mode", "must be buckets, all or off, not %q", m.Mode)
+	}
+	if m.Runs < 0 {
+		return bad("minimize.runs", "must be positive, not %d", m.Runs)
+	}
+	if m.Rounds < 0 || m.Rounds > 50 {
+		return bad("minimize.rounds", "must be 1..50, not %d", m.Rounds)
+	}
+	return nil
+}
+
+// Placeholders are what build commands may contain.
+var Placeholders = []string{"{target}", "{dir}", "{workspace}", "{profile}"}
+
+func checkPlaceholders(s string) error {
+	rest := s
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return nil
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return fmt.Errorf("unclosed { in %q", s)
+		}
+		ph := rest[i : i+j+1]
+		if !oneOf(ph, Placeholders...) {
+			return fmt.Errorf("unknown placeholder %s in %q (known: %s)", ph, s, strings.Join(Placeholders, " "))
+		}
+		rest = rest[i+j+1:]
+	}
+}
+
+// JobCount is Jobs with 0 resolved to the number of cores.
+func (c *Config) JobCount() int {
+	if c.Jobs > 0 {
+		return c.Jobs
+	}
+	return runtime.NumCPU()
+}
+
+// StoreDir resolves Store against the workspace root.
+func (c *Config) StoreDir(root string) string {
+	if filepath.IsAbs(c.Store) {
+		return c.Store
+	}
+	return filepath.Join(root, c.Store)
+}
