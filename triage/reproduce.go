@@ -1,0 +1,371 @@
+package triage
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// Outcome is what one run of a fuzz binary on an input did.
+type Outcome string
+
+// The outcomes of one run, from libFuzzer's exit codes (77 crash, 70
+// timeout, 71 out-of-memory, 72 interrupted, 1 with a sanitizer report)
+// and from our own wall-clock timeout.
+const (
+	OutcomeCrash   Outcome = "crash"    // a deadly signal, panic, abort or sanitizer report
+	OutcomeTimeout Outcome = "timeout"  // libFuzzer's -timeout fired (exit 70)
+	OutcomeOOM     Outcome = "oom"      // libFuzzer's -rss_limit_mb or -malloc_limit_mb fired (exit 71)
+	OutcomeHang    Outcome = "hang"     // our wall-clock timeout killed it
+	OutcomeNoCrash Outcome = "no-crash" // exit 0: the input runs cleanly
+	OutcomeError   Outcome = "error"    // anything else (libFuzzer usage error, interrupted, ...)
+)
+
+// Failed says the run showed the kind of failure artifacts are kept for.
+func (o Outcome) Failed() bool {
+	switch o {
+	case OutcomeCrash, OutcomeTimeout, OutcomeOOM, OutcomeHang:
+		return true
+	}
+	return false
+}
+
+// Reproducibility is how reliably an input reproduces its crash.
+type Reproducibility string
+
+// A crash is reproducible when it recurs (the same way) in at least half of
+// the tries, as ClusterFuzz judges it; flaky when it recurs less often but
+// at least once; not reproducible when no try crashes.
+const (
+	Reproducible    Reproducibility = "reproducible"
+	Flaky           Reproducibility = "flaky"
+	NotReproducible Reproducibility = "not-reproducible"
+)
+
+// Try is one run of the fuzz binary on the input.
+type Try struct {
+	Outcome  Outcome `yaml:"outcome"`
+	ExitCode int     `yaml:"exit_code"`
+	Signal   string  `yaml:"signal,omitempty"`
+	// Duration in milliseconds.
+	DurationMS int64 `yaml:"duration_ms"`
+	// Backtrace says RUST_BACKTRACE was on for this try.
+	Backtrace bool `yaml:"backtrace,omitempty"`
+	// Same says this try crashed the same way as the reference try (kind,
+	// panic location and message).
+	Same bool `yaml:"same"`
+	// Crash is a one-line description of a crash that differed from the
+	// reference.
+	Crash string `yaml:"crash,omitempty"`
+
+	log   []byte
+	trace *symbolize.Trace
+}
+
+// Reproduction is the result of running one input N times on one build.
+type Reproduction struct {
+	Profile Profile `yaml:"profile"`
+	Binary  string  `yaml:"binary"`
+	// BinarySHA1 identifies the build the input ran on.
+	BinarySHA1 string          `yaml:"binary_sha1,omitempty"`
+	Flags      []string        `yaml:"flags,omitempty"`
+	Status     Reproducibility `yaml:"status"`
+	// Tries is how many runs were made; Crashes how many crashed the same
+	// way as the reference (the first crashing try, run with a backtrace).
+	Tries   int `yaml:"tries"`
+	Crashes int `yaml:"crashes"`
+	// Rate is Crashes/Tries.
+	Rate float64 `yaml:"rate"`
+	// Outcome and ExitCode are the reference try's (or the last try's when
+	// none crashed).
+	Outcome  Outcome `yaml:"outcome"`
+	ExitCode int     `yaml:"exit_code"`
+	Signal   string  `yaml:"signal,omitempty"`
+	// Log is the reference try's output, for people (capped).
+	Log    string `yaml:"-"`
+	Detail []Try  `yaml:"details"`
+
+	// Trace is the reference try's parsed crash.
+	Trace *symbolize.Trace `yaml:"-"`
+}
+
+// RunOptions say how to run a fuzz binary on an input.
+type RunOptions struct {
+	Binary  string
+	Profile Profile
+	// Flags are the libFuzzer flags (see ReproFlags).
+	Flags []string
+	// Tries is the most runs made; runs stop early once at least half of
+	// the tries are certain to have crashed the same way.
+	Tries int
+	// Timeout bounds one run (wall clock).
+	Timeout time.Duration
+	// RustBacktrace is RUST_BACKTRACE for the reference try; confirmation
+	// tries run with RUST_BACKTRACE=0 (a backtrace costs ~65 ms a run and
+	// is not needed to tell the same panic again).
+	RustBacktrace string
+	Env           []string
+	OutputCap     int
+	// ScratchDir is the working directory and -artifact_prefix, so that no
+	// run writes into the workspace.
+	ScratchDir string
+	// Parse turns a log into a Trace.
+	Parse ParseFunc
+}
+
+// ParseFunc is the log parser (symbolize.Parse).
+type ParseFunc func(log []byte) (*symbolize.Trace, error)
+
+// ReproFlags are the libFuzzer flags for an artifact of kind on target:
+// the target's own options, then -timeout= for every run (so a hang ends
+// as libFuzzer's timeout report rather than our kill) and -rss_limit_mb=
+// for oom- artifacts, each only when the target's options do not set it and
+// unless the configuration overrides it.
+func ReproFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
+	flags := append([]string(nil), t.Options...)
+	has := func(name string) bool {
+		for _, f := range flags {
+			if strings.HasPrefix(f, "-"+name+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	set := func(name string, v int) {
+		out := flags[:0]
+		for _, f := range flags {
+			if !strings.HasPrefix(f, "-"+name+"=") {
+				out = append(out, f)
+			}
+		}
+		flags = append(out, fmt.Sprintf("-%s=%d", name, v))
+	}
+	switch {
+	case rc.LibFuzzerTimeout > 0:
+		set("timeout", rc.LibFuzzerTimeout)
+	case !has("timeout"):
+		set("timeout", DefaultLibFuzzerTimeout)
+	}
+	if kind == ArtifactOOM {
+		switch {
+		case rc.RSSLimitMB > 0:
+			set("rss_limit_mb", rc.RSSLimitMB)
+		case !has("rss_limit_mb"):
+			set("rss_limit_mb", DefaultRSSLimitMB)
+		}
+	}
+	return flags
+}
+
+// Defaults of the libFuzzer limits when neither the configuration nor the
+// target's options set them.
+const (
+	DefaultLibFuzzerTimeout = 5
+	DefaultRSSLimitMB       = 1024
+)
+
+// RunOnce runs the binary on input once.
+func RunOnce(ctx context.Context, o *RunOptions, input string, backtrace bool) (*Try, error) {
+	bt := "0"
+	if backtrace {
+		bt = o.RustBacktrace
+		if bt == "" {
+			bt = "1"
+		}
+	}
+	scratch := o.ScratchDir
+	if scratch == "" {
+		scratch = os.TempDir()
+	}
+	args := append([]string{"-artifact_prefix=" + filepath.Clean(scratch) + "/"}, o.Flags...)
+	args = append(args, input)
+	env := append([]string{"RUST_BACKTRACE=" + bt}, o.Env...)
+	res, err := procrun.Run(ctx, procrun.Spec{
+		Path:      o.Binary,
+		Args:      args,
+		Dir:       scratch,
+		Env:       env,
+		Unset:     []string{"XTASK_FUZZ_REPRO"},
+		Timeout:   o.Timeout,
+		OutputCap: o.OutputCap,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Canceled {
+		return nil, context.Cause(ctx)
+	}
+	tr := &Try{
+		ExitCode:   res.ExitCode,
+		DurationMS: res.Duration.Milliseconds(),
+		Backtrace:  backtrace && bt != "0",
+		log:        append(res.Stderr, res.Stdout...),
+	}
+	if res.Signal != 0 {
+		tr.Signal = signalName(res.Signal.String(), int(res.Signal))
+	}
+	tr.Outcome = outcomeOf(res, tr.log)
+	return tr, nil
+}
+
+func signalName(s string, n int) string {
+	names := map[int]string{6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 7: "SIGBUS", 8: "SIGFPE", 4: "SIGILL", 15: "SIGTERM"}
+	if v, ok := names[n]; ok {
+		return v
+	}
+	return s
+}
+
+func outcomeOf(res *procrun.Result, log []byte) Outcome {
+	if res.TimedOut {
+		return OutcomeHang
+	}
+	if res.Signal != 0 {
+		return OutcomeCrash
+	}
+	switch res.ExitCode {
+	case 0:
+		return OutcomeNoCrash
+	case 77:
+		return OutcomeCrash
+	case 70:
+		return OutcomeTimeout
+	case 71:
+		return OutcomeOOM
+	case 1:
+		// A sanitizer reports with exit 1; so does a libFuzzer usage error.
+		for _, m := range sanitizerReportMarkers {
+			if strings.Contains(string(log), m) {
+				return OutcomeCrash
+			}
+		}
+	}
+	return OutcomeError
+}
+
+// sanitizerReportMarkers are what a sanitizer's report starts with; they tell
+// a sanitizer's exit 1 from libFuzzer's own errors.
+var sanitizerReportMarkers = []string{
+	"ERROR: AddressSanitizer",
+	"ERROR: LeakSanitizer",
+	"ERROR: MemorySanitizer",
+	"ERROR: ThreadSanitizer",
+	"runtime error:", // UBSan
+}
+
+// Reproduce runs input up to o.Tries times. The first failing try runs with
+// a backtrace and is the reference; later tries confirm it cheaply. It
+// stops early once half the tries are certain to have crashed the same way.
+func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction, error) {
+	tries := o.Tries
+	if tries <= 0 {
+		tries = 1
+	}
+	need := (tries + 1) / 2
+	rep := &Reproduction{Profile: o.Profile, Binary: o.Binary, Flags: o.Flags}
+	var ref *Try
+	for i := 0; i < tries; i++ {
+		t, err := RunOnce(ctx, o, input, ref == nil)
+		if err != nil {
+			return nil, err
+		}
+		rep.Tries++
+		if t.Outcome.Failed() {
+			if o.Parse != nil {
+				tr, err := o.Parse(t.log)
+				if err == nil {
+					t.trace = tr
+				}
+			}
+			if ref == nil {
+				ref = t
+				t.Same = true
+			} else {
+				t.Same = sameCrash(ref, t)
+				if !t.Same {
+					t.Crash = describeCrash(t)
+				}
+			}
+			if t.Same {
+				rep.Crashes++
+			}
+		}
+		rep.Detail = append(rep.Detail, *t)
+		if rep.Crashes >= need {
+			break
+		}
+	}
+	switch {
+	case rep.Crashes >= need:
+		rep.Status = Reproducible
+	case rep.Crashes > 0:
+		rep.Status = Flaky
+	default:
+		rep.Status = NotReproducible
+	}
+	rep.Rate = float64(rep.Crashes) / float64(rep.Tries)
+	final := ref
+	if final == nil {
+		last := rep.Detail[len(rep.Detail)-1]
+		final = &last
+	}
+	rep.Outcome, rep.ExitCode, rep.Signal = final.Outcome, final.ExitCode, final.Signal
+	rep.Log = string(final.log)
+	rep.Trace = final.trace
+	return rep, nil
+}
+
+// sameCrash says two runs of the same input failed the same way: same
+// outcome, and where both parsed, the same crash kind, panic location and
+// message. (The input is the same, so a deterministic bug repeats its
+// message exactly; bucketing across inputs is the dedupe stage's job.)
+func sameCrash(a, b *Try) bool {
+	if a.Outcome != b.Outcome && !(timeLike(a.Outcome) && timeLike(b.Outcome)) {
+		return false
+	}
+	ta, tb := a.trace, b.trace
+	if ta == nil || tb == nil {
+		return ta == nil && tb == nil
+	}
+	if ta.Kind != tb.Kind || ta.Message != tb.Message {
+		return false
+	}
+	if (ta.Location == nil) != (tb.Location == nil) {
+		return false
+	}
+	if ta.Location != nil && (ta.Location.File != tb.Location.File || ta.Location.Line != tb.Location.Line) {
+		return false
+	}
+	return true
+}
+
+// timeLike: libFuzzer's timeout and our wall-clock kill are one failure.
+func timeLike(o Outcome) bool { return o == OutcomeTimeout || o == OutcomeHang }
+
+func describeCrash(t *Try) string {
+	s := string(t.Outcome)
+	if t.trace != nil {
+		s = string(t.trace.Kind)
+		if t.trace.Location != nil {
+			s += " at " + t.trace.Location.File + ":" + strconv.Itoa(t.trace.Location.Line)
+		}
+		if t.trace.Message != "" {
+			msg := t.trace.Message
+			if i := strings.IndexByte(msg, '\n'); i >= 0 {
+				msg = msg[:i]
+			}
+			if len(msg) > 120 {
+				msg = msg[:120] + "..."
+			}
+			s += ": " + msg
+		}
+	}
+	return s
+}
