@@ -88,6 +88,8 @@ type Reproduction struct {
 	Outcome  Outcome `yaml:"outcome"`
 	ExitCode int     `yaml:"exit_code"`
 	Signal   string  `yaml:"signal,omitempty"`
+	// BucketID is the bucket the reference try's crash falls in.
+	BucketID string `yaml:"bucket,omitempty"`
 	// Log is the reference try's output, for people (capped).
 	Log    string `yaml:"-"`
 	Detail []Try  `yaml:"details"`

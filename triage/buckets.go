@@ -1,0 +1,498 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// bucketWork does the expensive steps once per bucket, on -j workers:
+// minimize the representative, reproduce it on the dev build, run lldb on
+// release and dev. Each step is skipped when its recorded result is for the
+// current representative, so a killed run resumes where it stopped.
+func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
+	var ids []string
+	for id, g := range groups {
+		b := p.buckets[id]
+		if b == nil || b.malformed {
+			continue
+		}
+		if p.needsWork(b, g) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	if len(ids) == 0 {
+		return
+	}
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	done := 0
+	for i := 0; i < p.cfg.JobCount(); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				p.workOn(ctx, p.buckets[id], groups[id])
+				p.mu.Lock()
+				done++
+				d := done
+				p.rec.Work.BucketsWorkedOn++
+				p.mu.Unlock()
+				p.progress("buckets", d, len(ids), id)
+			}
+		}()
+	}
+	p.progress("buckets", 0, len(ids), "")
+	for _, id := range ids {
+		select {
+		case jobs <- id:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+func (p *pass) wantDev() bool  { return p.cfg.Reproduce.Dev != nil && *p.cfg.Reproduce.Dev }
+func (p *pass) wantLLDB() bool { return p.cfg.LLDB.Enabled != nil && *p.cfg.LLDB.Enabled && p.stages.LLDB != nil }
+
+// minimizable says a bucket's crashes are worth minimizing: timeouts and
+// OOMs take seconds per candidate and are left as they are.
+func minimizable(rep *ArtifactRecord) bool {
+	r := rep.Reproductions[Release]
+	return r != nil && r.Outcome == OutcomeCrash
+}
+
+func (p *pass) needsMinimize(b *BucketRecord, rep *ArtifactRecord) bool {
+	if p.cfg.Minimize.Mode == MinimizeOff || !minimizable(rep) {
+		return false
+	}
+	if b.Minimized == nil || b.Minimized.From != rep.SHA1 {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(p.store.Dir, b.Minimized.Path))
+	return err != nil
+}
+
+func (p *pass) needsDev(rep *ArtifactRecord) bool {
+	return p.wantDev() && rep.Reproductions[Dev] == nil
+}
+
+func (p *pass) needsLLDB(b *BucketRecord, prof Profile, input string) bool {
+	if !p.wantLLDB() || (prof == Dev && !p.wantDev()) {
+		return false
+	}
+	f := b.LLDB[prof]
+	return f == nil || f.Input != input || f.Error != ""
+}
+
+func (p *pass) needsWork(b *BucketRecord, g *group) bool {
+	rep := g.members[0]
+	if p.needsMinimize(b, rep) || p.needsDev(rep) {
+		return true
+	}
+	in := p.debugInput(b, rep)
+	return p.needsLLDB(b, Release, in.sha) || p.needsLLDB(b, Dev, in.sha)
+}
+
+type debugInput struct {
+	sha  string
+	path string
+}
+
+// debugInput is what lldb runs: the verified minimized input when there is
+// one for the current representative, else the representative.
+func (p *pass) debugInput(b *BucketRecord, rep *ArtifactRecord) debugInput {
+	if m := b.Minimized; m != nil && m.From == rep.SHA1 && m.Verified {
+		path := filepath.Join(p.store.Dir, m.Path)
+		if _, err := os.Stat(path); err == nil {
+			return debugInput{m.SHA1, path}
+		}
+	}
+	return debugInput{rep.SHA1, p.abs(rep.Path)}
+}
+
+func (p *pass) saveBucket(b *BucketRecord) {
+	if err := p.store.WriteBucket(b); err != nil {
+		p.fail(Failure{Target: b.Target, Stage: "store", Error: err.Error()})
+	}
+}
+
+func (p *pass) workOn(ctx context.Context, b *BucketRecord, g *group) {
+	rep := g.members[0]
+	t := p.ws.Target(rep.Target)
+	if t == nil {
+		p.fail(Failure{Target: rep.Target, Stage: "bucket", Error: fmt.Sprintf("bucket %s: target %s is gone from the workspace", b.ID, rep.Target)})
+		return
+	}
+	log := p.log.WithFields(logrus.Fields{"bucket": b.ID, "target": t.Name})
+	scratch, err := os.MkdirTemp(p.store.TmpDir(), "bucket-*")
+	if err != nil {
+		p.fail(Failure{Target: t.Name, Stage: "bucket", Error: err.Error()})
+		return
+	}
+	defer os.RemoveAll(scratch)
+
+	if p.needsMinimize(b, rep) {
+		release, err := p.ensure(ctx, t, Release)
+		if err == nil {
+			out := filepath.Join(p.store.BucketDir(b.ID), "minimized")
+			m, err := p.minimize(ctx, t, release, rep, out, b.ID, scratch)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "minimize", Error: fmt.Sprintf("bucket %s: %v", b.ID, err)})
+			} else {
+				b.Minimized = m
+				p.saveBucket(b)
+				log.WithFields(logrus.Fields{"from": m.FromSize, "to": m.Size, "accepted": m.Accepted, "rejected": m.Rejected}).Info("minimized")
+			}
+		}
+	}
+
+	var devTrace *symbolize.Trace
+	if p.wantDev() {
+		devTrace = p.devReproduce(ctx, t, b, rep, scratch)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+
+	in := p.debugInput(b, rep)
+	for _, prof := range Profiles {
+		if !p.needsLLDB(b, prof, in.sha) {
+			continue
+		}
+		tr := p.releaseTrace(rep)
+		if prof == Dev {
+			tr = devTrace
+		}
+		f := p.lldbSession(ctx, t, b, rep, prof, in, tr)
+		if ctx.Err() != nil {
+			return
+		}
+		if b.LLDB == nil {
+			b.LLDB = map[Profile]*LLDBFindings{}
+		}
+		b.LLDB[prof] = f
+		p.saveBucket(b)
+		if f.Error != "" {
+			p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "lldb-" + string(prof), Error: fmt.Sprintf("bucket %s: %s", b.ID, f.Error)})
+		} else {
+			log.WithFields(logrus.Fields{"profile": prof, "stop": f.Stop}).Info("lldb session")
+		}
+	}
+}
+
+// minimize runs the verified minimization of one input into out.
+func (p *pass) minimize(ctx context.Context, t *Target, binary string, r *ArtifactRecord, out, want, scratch string) (*MinimizedInput, error) {
+	o := p.runOptions(t, Release, binary, r.Kind, scratch)
+	verify := p.verifier(t, o)
+	mc := p.cfg.Minimize
+	m, err := Minimize(ctx, p.abs(r.Path), out, MinimizeOptions{
+		Run: o, Want: want, Verify: verify,
+		Runs: mc.Runs, Patience: mc.Rounds, Timeout: mc.Timeout.D(),
+	})
+	p.mu.Lock()
+	p.rec.Work.Minimizations++
+	if m != nil {
+		p.rec.Work.MinimizeRounds += m.Rounds
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	m.Path = p.store.Rel(out)
+	return m, nil
+}
+
+// verifier re-runs a candidate with a backtrace and keys its crash: the
+// bucket comparison minimization keeps candidates by.
+func (p *pass) verifier(t *Target, o *RunOptions) VerifyFunc {
+	return func(ctx context.Context, cand string) (string, error) {
+		tr, err := RunOnce(ctx, o, cand, true)
+		if err != nil {
+			return "", err
+		}
+		if !tr.Outcome.Failed() {
+			return "", nil
+		}
+		trace, err := p.stages.Parse(tr.log)
+		if err != nil || trace == nil {
+			return "", nil
+		}
+		ref, err := p.stages.Bucket(trace, BucketRequest{Target: t.Name, Binary: o.Binary, Config: &p.cfg.Bucket})
+		if err != nil {
+			return "", err
+		}
+		return ref.ID, nil
+	}
+}
+
+// devReproduce runs the representative on the --dev build (building it)
+// and records the result in its artifact record and the bucket.
+func (p *pass) devReproduce(ctx context.Context, t *Target, b *BucketRecord, rep *ArtifactRecord, scratch string) *symbolize.Trace {
+	if !p.needsDev(rep) {
+		return p.devTraceFromRecord(rep)
+	}
+	dev, err := p.ensure(ctx, t, Dev)
+	if err != nil {
+		return nil
+	}
+	o := p.runOptions(t, Dev, dev, rep.Kind, scratch)
+	r, err := Reproduce(ctx, o, p.abs(rep.Path))
+	if err != nil {
+		if ctx.Err() == nil {
+			p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "reproduce-dev", Error: err.Error()})
+		}
+		return nil
+	}
+	if sha, _, err := FileSHA1(dev); err == nil {
+		r.BinarySHA1 = sha
+	}
+	if r.Trace != nil && r.Status != NotReproducible {
+		if ref, err := p.stages.Bucket(r.Trace, BucketRequest{Target: t.Name, Binary: dev, Config: &p.cfg.Bucket}); err == nil {
+			r.BucketID = ref.ID
+		}
+	}
+	p.mu.Lock()
+	p.rec.Work.DevReproductions++
+	p.rec.Work.ReproductionRuns += r.Tries
+	p.mu.Unlock()
+	if rep.Reproductions == nil {
+		rep.Reproductions = map[Profile]*Reproduction{}
+	}
+	rep.Reproductions[Dev] = r
+	if err := p.store.WriteArtifact(rep); err != nil {
+		p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "store", Error: err.Error()})
+	}
+	if b.Reproducibility == nil {
+		b.Reproducibility = map[Profile]Reproducibility{}
+	}
+	b.Reproducibility[Dev] = r.Status
+	p.saveBucket(b)
+	return r.Trace
+}
+
+// releaseTrace is the representative's release trace: from this pass, or
+// rebuilt from its record.
+func (p *pass) releaseTrace(rep *ArtifactRecord) *symbolize.Trace {
+	p.mu.Lock()
+	tr := p.traces[rep.SHA1]
+	p.mu.Unlock()
+	if tr != nil {
+		return tr
+	}
+	return traceFromRecord(rep.Crash, rep.Frames)
+}
+
+func (p *pass) devTraceFromRecord(rep *ArtifactRecord) *symbolize.Trace {
+	if r := rep.Reproductions[Dev]; r != nil && r.Trace != nil {
+		return r.Trace
+	}
+	return nil
+}
+
+func traceFromRecord(c *CrashRecord, frames []symbolize.Frame) *symbolize.Trace {
+	if c == nil {
+		return nil
+	}
+	return &symbolize.Trace{Kind: c.Kind, Summary: c.Summary, Signal: c.Signal, Message: c.Message, Location: c.Location, Frames: frames}
+}
+
+// lldbSession runs the lldb stage for one profile; every way it can fail
+// ends up in the findings' Error.
+func (p *pass) lldbSession(ctx context.Context, t *Target, b *BucketRecord, rep *ArtifactRecord, prof Profile, in debugInput, tr *symbolize.Trace) *LLDBFindings {
+	f := &LLDBFindings{Input: in.sha}
+	binary, err := p.ensure(ctx, t, prof)
+	if err != nil {
+		f.Error = fmt.Sprintf("no %s binary: %v", prof, firstLine(err.Error()))
+		return f
+	}
+	if tr == nil && prof == Dev {
+		// The dev build did not reproduce (or was not run): debug with
+		// the release trace's idea of the crash.
+		tr = p.releaseTrace(rep)
+	}
+	start := time.Now()
+	got, err := p.stages.LLDB(ctx, LLDBRequest{
+		Target: t.Name, Profile: prof, Binary: binary, Input: in.path,
+		Flags: ReproFlags(t, rep.Kind, &p.cfg.Reproduce), Trace: tr,
+		Dir: p.store.BucketDir(b.ID), LLDB: p.cfg.LLDB.Binary, Timeout: p.cfg.LLDB.Timeout.D(),
+	})
+	p.mu.Lock()
+	p.rec.Work.LLDBSessions++
+	p.mu.Unlock()
+	if got != nil {
+		f = got
+		f.Input = in.sha
+		f.CommandFile = p.store.Rel(f.CommandFile)
+		f.Transcript = p.store.Rel(f.Transcript)
+	}
+	if err != nil && f.Error == "" {
+		f.Error = err.Error()
+	}
+	p.log.WithFields(logrus.Fields{"bucket": b.ID, "profile": prof, "ms": time.Since(start).Milliseconds()}).Debug("lldb done")
+	return f
+}
+
+// minimizeAll minimizes every input triaged in this pass (--minimize all)
+// within the configured budget, reusing the bucket's result for its
+// representative.
+func (p *pass) minimizeAll(ctx context.Context) {
+	budget := p.cfg.Minimize.Budget.D()
+	bctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	var todo []*ArtifactRecord
+	for sha := range p.triaged {
+		r := p.arts[sha]
+		if r.Bucket == nil || r.Minimized != nil || !minimizable(r) {
+			continue
+		}
+		if b := p.buckets[r.Bucket.ID]; b != nil && b.Minimized != nil && b.Minimized.From == sha {
+			m := *b.Minimized
+			r.Minimized = &m
+			if err := p.store.WriteArtifact(r); err != nil {
+				p.fail(Failure{Artifact: r.Path, Stage: "store", Error: err.Error()})
+			}
+			continue
+		}
+		todo = append(todo, r)
+	}
+	sort.Slice(todo, func(i, j int) bool { return todo[i].Size < todo[j].Size })
+	jobs := make(chan *ArtifactRecord)
+	var wg sync.WaitGroup
+	done := 0
+	for i := 0; i < p.cfg.JobCount(); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range jobs {
+				p.minimizeOne(bctx, r)
+				p.mu.Lock()
+				done++
+				d := done
+				p.mu.Unlock()
+				p.progress("minimize-all", d, len(todo), r.Path)
+			}
+		}()
+	}
+	skipped := 0
+	for _, r := range todo {
+		if bctx.Err() != nil {
+			skipped++
+			continue
+		}
+		select {
+		case jobs <- r:
+		case <-bctx.Done():
+			skipped++
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if skipped > 0 && ctx.Err() == nil {
+		p.fail(Failure{Stage: "minimize", Error: fmt.Sprintf("--minimize all: the budget of %s ran out with %d inputs left (they are minimized by a later run)", budget, skipped)})
+	}
+}
+
+func (p *pass) minimizeOne(ctx context.Context, r *ArtifactRecord) {
+	t := p.ws.Target(r.Target)
+	if t == nil {
+		return
+	}
+	binary, err := p.ensure(ctx, t, Release)
+	if err != nil {
+		return
+	}
+	scratch, err := os.MkdirTemp(p.store.TmpDir(), "min-*")
+	if err != nil {
+		return
+	}
+	defer os.RemoveAll(scratch)
+	m, err := p.minimize(ctx, t, binary, r, p.store.MinimizedPath(r.SHA1), r.Bucket.ID, scratch)
+	if err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			p.fail(Failure{Target: t.Name, Artifact: r.Path, Stage: "minimize", Error: err.Error()})
+		}
+		return
+	}
+	r.Minimized = m
+	if err := p.store.WriteArtifact(r); err != nil {
+		p.fail(Failure{Artifact: r.Path, Stage: "store", Error: err.Error()})
+	}
+}
+
+// finish computes the summary, writes the run record, then marks what it
+// reported (a run killed before that reports it again: at least once).
+func (p *pass) finish(groups map[string]*group) error {
+	rec := p.rec
+	for sha := range p.triaged {
+		r := p.arts[sha]
+		if r.Bucket != nil {
+			if g := groups[r.Bucket.ID]; g != nil {
+				g.fresh++
+			}
+		}
+	}
+	var ids []string
+	for id := range p.buckets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var report []*BucketRecord
+	for _, id := range ids {
+		b := p.buckets[id]
+		g := groups[id]
+		if b.malformed {
+			continue
+		}
+		if g == nil {
+			// No member left (re-triaged members stopped crashing).
+			rec.UnseenBuckets = append(rec.UnseenBuckets, id)
+			continue
+		}
+		sum := BucketSummary{ID: id, Title: b.Title, Members: b.MemberCount, NewMembers: b.MemberCount - b.ReportedMembers}
+		switch {
+		case b.ReportedMembers == 0:
+			rec.NewBuckets = append(rec.NewBuckets, sum)
+			report = append(report, b)
+		case b.MemberCount > b.ReportedMembers:
+			rec.GrownBuckets = append(rec.GrownBuckets, sum)
+			report = append(report, b)
+		case !g.seen:
+			rec.UnseenBuckets = append(rec.UnseenBuckets, id)
+		}
+	}
+	sort.Strings(rec.NotReproducible)
+	sort.Strings(rec.Flaky)
+	rec.Finished = p.now().UTC()
+	rec.WallMS = rec.Finished.Sub(rec.Started).Milliseconds()
+	path, err := p.store.WriteRun(rec)
+	if err != nil {
+		return fmt.Errorf("writing run record: %w", err)
+	}
+	for _, b := range report {
+		b.ReportedMembers = b.MemberCount
+		p.saveBucket(b)
+	}
+	p.log.WithFields(logrus.Fields{
+		"record": path, "new_buckets": len(rec.NewBuckets), "grown_buckets": len(rec.GrownBuckets),
+		"triaged": rec.Artifacts.Triaged, "failures": len(rec.Failures),
+	}).Info("run finished")
+	return nil
+}

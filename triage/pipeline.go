@@ -1,0 +1,721 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// Options configure a pipeline run.
+type Options struct {
+	// Config is the workspace's configuration (LoadConfig); nil means the
+	// defaults.
+	Config *Config
+	// Stages are the parse, bucket and lldb stages (DefaultStages).
+	Stages Stages
+	// Targets limits the run to these targets (all when empty).
+	Targets []string
+	// Log receives structured events; nil logs nothing.
+	Log logrus.FieldLogger
+	// Progress, when set, hears about progress (for a progress bar).
+	Progress func(Progress)
+}
+
+// Progress is one progress update.
+type Progress struct {
+	// Phase is "build", "reproduce", "buckets" or "minimize-all".
+	Phase string
+	Done  int
+	Total int
+	// Item names what was just finished.
+	Item string
+}
+
+// ReproducedKinds are the artifact kinds a run triages. slow-unit inputs
+// do not fail and other files are not libFuzzer's.
+var ReproducedKinds = []ArtifactKind{ArtifactCrash, ArtifactTimeout, ArtifactOOM, ArtifactLeak, ArtifactMinimizedFrom}
+
+func reproducedKind(k ArtifactKind) bool {
+	for _, r := range ReproducedKinds {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Pipeline triages a workspace into a store. Run makes one and does one
+// pass; the watcher makes one and does a pass per batch of new artifacts.
+type Pipeline struct {
+	ws     *Workspace
+	cfg    *Config
+	store  *Store
+	stages Stages
+	log    logrus.FieldLogger
+	prog   func(Progress)
+	only   map[string]bool
+	now    func() time.Time
+}
+
+// NewPipeline prepares a pipeline over ws; the store is not opened yet.
+func NewPipeline(ws *Workspace, opts Options) (*Pipeline, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	log := opts.Log
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(discard{})
+		log = l
+	}
+	p := &Pipeline{ws: ws, cfg: cfg, stages: opts.Stages, log: log, prog: opts.Progress, now: time.Now}
+	if p.stages.Parse == nil || p.stages.Bucket == nil {
+		return nil, errors.New("pipeline: the parse and bucket stages are required")
+	}
+	if len(opts.Targets) > 0 {
+		p.only = map[string]bool{}
+		for _, name := range opts.Targets {
+			if ws.Target(name) == nil {
+				return nil, fmt.Errorf("no fuzz target %q in %s", name, ws.Root)
+			}
+			p.only[name] = true
+		}
+	}
+	return p, nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Run triages the workspace once: it takes the store's lock, triages every
+// new artifact, does the per-bucket work and writes the run record.
+func Run(ctx context.Context, ws *Workspace, opts Options) (*RunRecord, error) {
+	p, err := NewPipeline(ws, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Open(); err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Pass(ctx)
+}
+
+// Open opens and locks the store.
+func (p *Pipeline) Open() error {
+	st, err := OpenStore(p.cfg.StoreDir(p.ws.Root))
+	if err != nil {
+		return err
+	}
+	if err := st.Lock(); err != nil {
+		return err
+	}
+	p.store = st
+	return nil
+}
+
+// Close releases the store.
+func (p *Pipeline) Close() {
+	if p.store != nil {
+		p.store.Unlock()
+	}
+}
+
+// Store is the pipeline's store (after Open).
+func (p *Pipeline) Store() *Store { return p.store }
+
+// pass is the state of one pass.
+type pass struct {
+	*Pipeline
+	started time.Time
+	rec     *RunRecord
+	builder *Builder
+
+	mu       sync.Mutex
+	arts     map[string]*ArtifactRecord
+	buckets  map[string]*BucketRecord
+	traces   map[string]*symbolize.Trace // sha1 -> release trace, triaged this pass
+	triaged  map[string]bool             // sha1 triaged this pass
+	binSHA   map[string]string           // target -> release binary sha1
+	binaries map[string]string           // target+profile -> path
+	binErr   map[string]error
+}
+
+func (p *pass) fail(f Failure) {
+	p.mu.Lock()
+	p.rec.Failures = append(p.rec.Failures, f)
+	p.mu.Unlock()
+	fields := logrus.Fields{"stage": f.Stage}
+	if f.Target != "" {
+		fields["target"] = f.Target
+	}
+	if f.Artifact != "" {
+		fields["artifact"] = f.Artifact
+	}
+	p.log.WithFields(fields).Warn(f.Error)
+}
+
+func (p *pass) progress(phase string, done, total int, item string) {
+	if p.prog != nil {
+		p.prog(Progress{Phase: phase, Done: done, Total: total, Item: item})
+	}
+}
+
+// work is one artifact to triage.
+type work struct {
+	target *Target
+	art    Artifact
+	sha    string
+	old    *ArtifactRecord // set when re-triaging
+}
+
+// Pass triages what is new since the last pass. The store must be open.
+func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
+	if p.store == nil {
+		return nil, errors.New("pipeline: store not open")
+	}
+	ps := &pass{
+		Pipeline: p,
+		started:  p.now().UTC(),
+		builder:  NewBuilder(),
+		traces:   map[string]*symbolize.Trace{},
+		triaged:  map[string]bool{},
+		binSHA:   map[string]string{},
+		binaries: map[string]string{},
+		binErr:   map[string]error{},
+	}
+	ps.rec = &RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount()}
+	ps.builder.Log = func(target string, prof Profile, argv []string) {
+		ps.mu.Lock()
+		ps.rec.Work.Builds++
+		ps.mu.Unlock()
+		p.log.WithFields(logrus.Fields{"target": target, "profile": prof, "command": strings.Join(argv, " ")}).Info("building")
+	}
+	if err := ps.run(ctx); err != nil {
+		return ps.rec, err
+	}
+	return ps.rec, nil
+}
+
+func (p *pass) run(ctx context.Context) error {
+	arts, bad, err := p.store.LoadArtifacts()
+	if err != nil {
+		return err
+	}
+	for _, e := range bad {
+		p.fail(Failure{Stage: "store", Error: e.Error()})
+	}
+	buckets, bad, err := p.store.LoadBuckets()
+	if err != nil {
+		return err
+	}
+	for _, e := range bad {
+		p.fail(Failure{Stage: "store", Error: e.Error()})
+	}
+	p.arts, p.buckets = arts, buckets
+
+	todo, err := p.discover(ctx)
+	if err != nil {
+		return err
+	}
+	p.log.WithFields(logrus.Fields{"found": p.rec.Artifacts.Found, "new": len(todo), "skipped": p.rec.Artifacts.Skipped}).Info("artifacts")
+
+	p.reproduceAll(ctx, todo)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	groups := p.regroup()
+	p.bucketWork(ctx, groups)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if p.cfg.Minimize.Mode == MinimizeAll {
+		p.minimizeAll(ctx)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+	}
+	return p.finish(groups)
+}
+
+// discover lists the artifacts, hashes them, builds the release binaries
+// of targets with something to do, and returns the inputs to triage.
+func (p *pass) discover(ctx context.Context) ([]*work, error) {
+	type found struct {
+		t   *Target
+		art Artifact
+		sha string
+	}
+	var all []found
+	seen := map[string]bool{}
+	for _, t := range p.ws.Targets {
+		if p.only != nil && !p.only[t.Name] {
+			continue
+		}
+		list, err := t.Artifacts()
+		if err != nil {
+			p.fail(Failure{Target: t.Name, Stage: "discover", Error: err.Error()})
+			continue
+		}
+		for _, a := range list {
+			if !reproducedKind(a.Kind) {
+				continue
+			}
+			p.rec.Artifacts.Found++
+			sha, _, err := FileSHA1(a.Path)
+			if err != nil {
+				p.rec.Artifacts.Failed++
+				p.fail(Failure{Target: t.Name, Artifact: p.rel(a.Path), Stage: "read", Error: err.Error()})
+				continue
+			}
+			if seen[sha] {
+				p.notePath(sha, a.Path)
+				p.rec.Artifacts.Skipped++
+				continue
+			}
+			seen[sha] = true
+			all = append(all, found{t, a, sha})
+		}
+	}
+
+	// Which targets need a release binary: those with unrecorded inputs,
+	// and with changed-binary re-triage, those with any input.
+	need := map[string]*Target{}
+	for _, f := range all {
+		if r, ok := p.arts[f.sha]; !ok || (p.cfg.Retriage == RetriageChangedBinary && !r.malformed) {
+			need[f.t.Name] = f.t
+		}
+	}
+	names := make([]string, 0, len(need))
+	for n := range need {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		p.progress("build", i, len(names), n)
+		p.ensure(ctx, need[n], Release)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+	}
+	p.progress("build", len(names), len(names), "")
+
+	var todo []*work
+	for _, f := range all {
+		r, recorded := p.arts[f.sha]
+		if recorded {
+			p.notePath(f.sha, f.art.Path)
+			retriage := p.cfg.Retriage == RetriageChangedBinary && !r.malformed &&
+				p.binSHA[f.t.Name] != "" && r.binarySHA1() != p.binSHA[f.t.Name]
+			if !retriage {
+				p.rec.Artifacts.Skipped++
+				continue
+			}
+		}
+		if err := p.binErr[f.t.Name+"/"+string(Release)]; err != nil {
+			p.rec.Artifacts.Failed++
+			continue // the target's failure is recorded once
+		}
+		w := &work{target: f.t, art: f.art, sha: f.sha}
+		if recorded {
+			w.old = r
+		}
+		todo = append(todo, w)
+	}
+	return todo, nil
+}
+
+// notePath adds another place an input was seen to its record.
+func (p *pass) notePath(sha, path string) {
+	r, ok := p.arts[sha]
+	if !ok || r.malformed {
+		return
+	}
+	rel := p.rel(path)
+	if r.Path == rel {
+		return
+	}
+	for _, q := range r.Paths {
+		if q == rel {
+			return
+		}
+	}
+	r.Paths = append(r.Paths, rel)
+	if err := p.store.WriteArtifact(r); err != nil {
+		p.fail(Failure{Artifact: rel, Stage: "store", Error: err.Error()})
+	}
+}
+
+func (r *ArtifactRecord) binarySHA1() string {
+	if rep := r.Reproductions[Release]; rep != nil {
+		return rep.BinarySHA1
+	}
+	return ""
+}
+
+// ensure builds (or finds) target's binary for a profile, once per pass;
+// a failure is recorded once per target and profile.
+func (p *pass) ensure(ctx context.Context, t *Target, prof Profile) (string, error) {
+	key := t.Name + "/" + string(prof)
+	p.mu.Lock()
+	if path, ok := p.binaries[key]; ok {
+		p.mu.Unlock()
+		return path, nil
+	}
+	if err, ok := p.binErr[key]; ok {
+		p.mu.Unlock()
+		return "", err
+	}
+	p.mu.Unlock()
+	path, err := p.builder.Ensure(ctx, p.ws, t.Name, prof, p.cfg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if path2, ok := p.binaries[key]; ok {
+		return path2, nil
+	}
+	if err2, ok := p.binErr[key]; ok {
+		return "", err2
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
+		p.binErr[key] = err
+		p.mu.Unlock()
+		p.fail(Failure{Target: t.Name, Stage: "build-" + string(prof), Error: err.Error()})
+		p.mu.Lock()
+		return "", err
+	}
+	p.binaries[key] = path
+	if prof == Release {
+		if sha, _, err := FileSHA1(path); err == nil {
+			p.binSHA[t.Name] = sha
+		}
+	}
+	return path, nil
+}
+
+func (p *pass) rel(path string) string {
+	if r, err := filepath.Rel(p.ws.Root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+func (p *pass) abs(rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(p.ws.Root, rel)
+}
+
+// runOptions are the options to run target's binary for profile on an
+// input of kind.
+func (p *pass) runOptions(t *Target, prof Profile, binary string, kind ArtifactKind, scratch string) *RunOptions {
+	rc := &p.cfg.Reproduce
+	return &RunOptions{
+		Binary:        binary,
+		Profile:       prof,
+		Flags:         ReproFlags(t, kind, rc),
+		Tries:         rc.Tries,
+		Timeout:       rc.Timeout.D(),
+		RustBacktrace: rc.RustBacktrace,
+		Env:           rc.Env,
+		OutputCap:     rc.OutputCap,
+		ScratchDir:    scratch,
+		Parse:         p.stages.Parse,
+	}
+}
+
+// reproduceAll triages the new inputs on -j workers.
+func (p *pass) reproduceAll(ctx context.Context, todo []*work) {
+	if len(todo) == 0 {
+		return
+	}
+	jobs := make(chan *work)
+	var wg sync.WaitGroup
+	var done int
+	n := p.cfg.JobCount()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		scratch := filepath.Join(p.store.TmpDir(), fmt.Sprintf("worker-%d", i))
+		_ = os.MkdirAll(scratch, 0o755)
+		go func() {
+			defer wg.Done()
+			for w := range jobs {
+				p.triageOne(ctx, w, scratch)
+				p.mu.Lock()
+				done++
+				d := done
+				p.mu.Unlock()
+				p.progress("reproduce", d, len(todo), p.rel(w.art.Path))
+			}
+		}()
+	}
+	p.progress("reproduce", 0, len(todo), "")
+	for _, w := range todo {
+		select {
+		case jobs <- w:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// triageOne reproduces, parses and buckets one input and writes its record.
+func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
+	rel := p.rel(w.art.Path)
+	binary, err := p.ensure(ctx, w.target, Release)
+	if err != nil {
+		p.mu.Lock()
+		p.rec.Artifacts.Failed++
+		p.mu.Unlock()
+		return
+	}
+	o := p.runOptions(w.target, Release, binary, w.art.Kind, scratch)
+	rep, err := Reproduce(ctx, o, w.art.Path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // abandoned: not recorded, so the next run triages it
+		}
+		p.mu.Lock()
+		p.rec.Artifacts.Failed++
+		p.mu.Unlock()
+		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "reproduce", Error: err.Error()})
+		return
+	}
+	// The input may have changed or vanished while it ran (an artifact
+	// being rewritten); what was run is what gets recorded.
+	sha, size, err := FileSHA1(w.art.Path)
+	if err != nil || sha != w.sha {
+		p.mu.Lock()
+		p.rec.Artifacts.Failed++
+		p.mu.Unlock()
+		msg := "the file changed while it was reproduced"
+		if err != nil {
+			msg = err.Error()
+		}
+		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "read", Error: msg})
+		return
+	}
+	p.mu.Lock()
+	rep.BinarySHA1 = p.binSHA[w.target.Name]
+	p.rec.Work.Reproductions++
+	p.rec.Work.ReproductionRuns += rep.Tries
+	for i, t := range rep.Detail {
+		p.rec.Work.ReproductionMS += t.DurationMS
+		if i == 0 {
+			p.rec.Work.FirstReproRunsMS += t.DurationMS
+		}
+	}
+	p.mu.Unlock()
+
+	now := p.now().UTC()
+	rec := &ArtifactRecord{
+		SHA1:          w.sha,
+		Path:          rel,
+		Size:          size,
+		Kind:          w.art.Kind,
+		Target:        w.target.Name,
+		FirstSeen:     now,
+		Triaged:       now,
+		Status:        rep.Status,
+		Reproductions: map[Profile]*Reproduction{Release: rep},
+	}
+	if w.old != nil {
+		rec.FirstSeen = w.old.FirstSeen
+		rec.Paths = w.old.Paths
+		if w.old.Path != "" {
+			rec.Path = w.old.Path
+		}
+	}
+	if rep.Status != NotReproducible {
+		if rep.Trace != nil {
+			rec.Crash = crashRecord(rep.Trace)
+			rec.Frames = rep.Trace.Frames
+		}
+		ref, err := p.bucketOf(rep.Trace, rep, w.target, binary)
+		if err != nil {
+			p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "bucket", Error: err.Error()})
+		} else {
+			rec.Bucket = &ref
+			rep.BucketID = ref.ID
+		}
+	}
+	if err := p.store.WriteArtifact(rec); err != nil {
+		p.mu.Lock()
+		p.rec.Artifacts.Failed++
+		p.mu.Unlock()
+		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "store", Error: err.Error()})
+		return
+	}
+	p.mu.Lock()
+	p.arts[w.sha] = rec
+	p.triaged[w.sha] = true
+	if rep.Trace != nil {
+		p.traces[w.sha] = rep.Trace
+	}
+	p.rec.Artifacts.Triaged++
+	switch rep.Status {
+	case NotReproducible:
+		p.rec.NotReproducible = append(p.rec.NotReproducible, rel)
+	case Flaky:
+		p.rec.Flaky = append(p.rec.Flaky, rel)
+	}
+	p.mu.Unlock()
+	fields := logrus.Fields{"artifact": rel, "target": w.target.Name, "status": rep.Status, "tries": rep.Tries, "crashes": rep.Crashes}
+	if rec.Bucket != nil {
+		fields["bucket"] = rec.Bucket.ID
+	}
+	p.log.WithFields(fields).Debug("triaged")
+}
+
+// bucketOf keys a reproduction.
+func (p *pass) bucketOf(tr *symbolize.Trace, rep *Reproduction, t *Target, binary string) (BucketRef, error) {
+	if tr == nil {
+		return BucketRef{}, fmt.Errorf("the %s crash log could not be parsed", rep.Outcome)
+	}
+	return p.stages.Bucket(tr, BucketRequest{Target: t.Name, Binary: binary, Config: &p.cfg.Bucket})
+}
+
+func crashRecord(tr *symbolize.Trace) *CrashRecord {
+	return &CrashRecord{Kind: tr.Kind, Summary: tr.Summary, Signal: tr.Signal, Message: tr.Message, Location: tr.Location}
+}
+
+// group is a bucket's members as the artifact records say.
+type group struct {
+	id      string
+	key     string
+	members []*ArtifactRecord // representative first
+	seen    bool              // a member was triaged in this pass
+	fresh   int               // members triaged in this pass for the first time
+}
+
+// regroup rebuilds bucket membership from the artifact records (the source
+// of truth: a run killed between writing an artifact record and its bucket
+// record loses nothing) and writes the bucket records that changed.
+func (p *pass) regroup() map[string]*group {
+	groups := map[string]*group{}
+	for sha, r := range p.arts {
+		if r.malformed || r.Bucket == nil || r.Bucket.ID == "" {
+			continue
+		}
+		g := groups[r.Bucket.ID]
+		if g == nil {
+			g = &group{id: r.Bucket.ID, key: r.Bucket.Key}
+			groups[g.id] = g
+		}
+		g.members = append(g.members, r)
+		if p.triaged[sha] {
+			g.seen = true
+		}
+	}
+	now := p.now().UTC()
+	for id, g := range groups {
+		sort.Slice(g.members, func(i, j int) bool {
+			a, b := g.members[i], g.members[j]
+			if (a.Status == Reproducible) != (b.Status == Reproducible) {
+				return a.Status == Reproducible
+			}
+			if a.Size != b.Size {
+				return a.Size < b.Size
+			}
+			return a.SHA1 < b.SHA1
+		})
+		b := p.buckets[id]
+		if b != nil && b.malformed {
+			continue
+		}
+		if b == nil {
+			b = &BucketRecord{ID: id}
+			p.buckets[id] = b
+		}
+		rep := g.members[0]
+		b.Key = g.key
+		b.Target = rep.Target
+		if rep.Crash != nil {
+			b.Kind = rep.Crash.Kind
+			b.Location = rep.Crash.Location
+		}
+		b.Title = bucketTitle(rep)
+		first := rep.FirstSeen
+		for _, m := range g.members {
+			if m.FirstSeen.Before(first) {
+				first = m.FirstSeen
+			}
+		}
+		if b.FirstSeen.IsZero() || first.Before(b.FirstSeen) {
+			b.FirstSeen = first
+		}
+		if g.seen || b.LastSeen.IsZero() {
+			b.LastSeen = now
+		}
+		b.Members = b.Members[:0]
+		for _, m := range g.members {
+			b.Members = append(b.Members, MemberInfo{SHA1: m.SHA1, Path: m.Path, Size: m.Size})
+		}
+		b.MemberCount = len(b.Members)
+		b.Representative = b.Members[0]
+		if b.Reproducibility == nil {
+			b.Reproducibility = map[Profile]Reproducibility{}
+		}
+		b.Reproducibility[Release] = rep.Status
+		if d := rep.Reproductions[Dev]; d != nil {
+			b.Reproducibility[Dev] = d.Status
+		} else {
+			delete(b.Reproducibility, Dev)
+		}
+		if err := p.store.WriteBucket(b); err != nil {
+			p.fail(Failure{Target: b.Target, Stage: "store", Error: err.Error()})
+		}
+	}
+	return groups
+}
+
+// bucketTitle is a one-line summary: kind in function: message.
+func bucketTitle(r *ArtifactRecord) string {
+	if r.Crash == nil {
+		return string(r.Kind) + " in " + r.Target
+	}
+	s := string(r.Crash.Kind)
+	for _, f := range r.Frames {
+		if f.Category.InApp() && (f.Normalized != "" || f.Function != "") {
+			name := f.Normalized
+			if name == "" {
+				name = f.Function
+			}
+			s += " in " + name
+			break
+		}
+	}
+	if msg := firstLine(r.Crash.Message); msg != "" {
+		s += ": " + msg
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return s
+}

@@ -1,0 +1,52 @@
+package triage
+
+import (
+	"context"
+	"time"
+
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// Stages are the pipeline's calls into the other packages: parsing
+// (symbolize), bucketing (dedupe) and lldb sessions (lldbscript). The
+// pipeline only sees these narrow signatures; DefaultStages wires the real
+// packages.
+type Stages struct {
+	// Parse turns a fuzz binary's output into a Trace.
+	Parse ParseFunc
+	// Bucket keys a trace: the bucket id ("v1-...") and readable key.
+	Bucket BucketFunc
+	// LLDB runs one batch lldb session at the crash.
+	LLDB LLDBFunc
+}
+
+// BucketFunc keys a parsed crash of target's binary.
+type BucketFunc func(tr *symbolize.Trace, req BucketRequest) (BucketRef, error)
+
+// BucketRequest is what keying needs besides the trace.
+type BucketRequest struct {
+	Target string
+	Binary string
+	Config *BucketConfig
+}
+
+// LLDBFunc runs an lldb session and returns its findings; the command file
+// and transcript go into req.Dir as lldb-<profile>.lldb and .txt. A session
+// that cannot run (lldb absent, timeout) returns findings with Error set,
+// or an error.
+type LLDBFunc func(ctx context.Context, req LLDBRequest) (*LLDBFindings, error)
+
+// LLDBRequest says what to debug.
+type LLDBRequest struct {
+	Target  string
+	Profile Profile
+	Binary  string
+	Input   string
+	// Flags are the libFuzzer flags the input reproduces with.
+	Flags []string
+	// Trace is the crash as this build reported it.
+	Trace   *symbolize.Trace
+	Dir     string
+	LLDB    string
+	Timeout time.Duration
+}
