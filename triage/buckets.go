@@ -66,8 +66,10 @@ func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 	wg.Wait()
 }
 
-func (p *pass) wantDev() bool  { return p.cfg.Reproduce.Dev != nil && *p.cfg.Reproduce.Dev }
-func (p *pass) wantLLDB() bool { return p.cfg.LLDB.Enabled != nil && *p.cfg.LLDB.Enabled && p.stages.LLDB != nil }
+func (p *pass) wantDev() bool { return p.cfg.Reproduce.Dev != nil && *p.cfg.Reproduce.Dev }
+func (p *pass) wantLLDB() bool {
+	return p.cfg.LLDB.Enabled != nil && *p.cfg.LLDB.Enabled && p.stages.LLDB != nil
+}
 
 // minimizable says a bucket's crashes are worth minimizing: timeouts and
 // OOMs take seconds per candidate and are left as they are.
