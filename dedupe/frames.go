@@ -1,0 +1,257 @@
+package dedupe
+
+import (
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// appFrames keeps the frames a key may name: the code under test and the
+// fuzz target. A frame symbolize could not categorize (no rule matched and
+// no file to judge by) counts when its short name is not one of the std
+// helpers: release builds print the function that panicked, or that
+// called the allocator, by a bare DWARF name without a file
+// (`3: decode_message`), and that frame is the best evidence left.
+func appFrames(frames []symbolize.Frame) []symbolize.Frame {
+	var out []symbolize.Frame
+	for _, f := range frames {
+		if isAppFrame(&f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func isAppFrame(f *symbolize.Frame) bool {
+	if f.Category.InApp() {
+		return true
+	}
+	if f.Category != "" && f.Category != symbolize.CategoryUnknown {
+		return false
+	}
+	name := frameName(f)
+	if name == "" || f.File != "" && toolchainFile.MatchString(f.File) {
+		return false
+	}
+	return !helperFrames.MatchString(ShortName(name))
+}
+
+func frameName(f *symbolize.Frame) string {
+	if f.Normalized != "" {
+		return f.Normalized
+	}
+	return f.Function
+}
+
+// tokens gives the short names of the first n frames (all when n < 0).
+func tokens(frames []symbolize.Frame, n int) []string {
+	if n < 0 || n > len(frames) {
+		n = len(frames)
+	}
+	out := make([]string, 0, n)
+	for _, f := range frames[:n] {
+		out = append(out, ShortName(frameName(&f)))
+	}
+	return out
+}
+
+var (
+	legacyHash     = regexp.MustCompile(`::h[0-9a-f]{16}$`)
+	v0Disambig     = regexp.MustCompile(`\[[0-9a-f]{1,16}\]`)
+	closureNumbers = regexp.MustCompile(`\{\{([a-z_]+)\}\}|\{([a-z_]+)(?::[^{}#]*)?#[0-9]+\}`)
+)
+
+// ShortName reduces a function name to what every build agrees on: the last
+// path segment, without generic arguments, hash, crate disambiguator,
+// parameter list or closure number. Release builds name functions by
+// their short DWARF names (`write_register`, `unwrap<&chipset::battery::Pack>`,
+// `{closure#0}`), dev builds and ASan by full paths
+// (`chipset::cmos_rtc::CmosRtc::write_register`,
+// `fuzz_ide::_::__libfuzzer_sys_run::{{closure}}`).
+func ShortName(name string) string {
+	s := strings.TrimSpace(name)
+	s = legacyHash.ReplaceAllString(s, "")
+	s = v0Disambig.ReplaceAllString(s, "")
+	s = closureNumbers.ReplaceAllStringFunc(s, func(m string) string {
+		sub := closureNumbers.FindStringSubmatch(m)
+		if sub[1] != "" {
+			return "{" + sub[1] + "}"
+		}
+		return "{" + sub[2] + "}"
+	})
+	s = stripGroups(s)
+	segs := strings.Split(s, "::")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if seg := strings.TrimSpace(segs[i]); seg != "" {
+			return seg
+		}
+	}
+	return s
+}
+
+// stripGroups removes <...> generic arguments and (...) parameter lists
+// (C++ frames), nested, leaving `->` arrows of fn types alone.
+func stripGroups(s string) string {
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '<' || c == '(':
+			depth++
+		case (c == '>' && (i == 0 || s[i-1] != '-')) || c == ')':
+			if depth > 0 {
+				depth--
+			}
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+var crateVersion = regexp.MustCompile(`-[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.+-]*)?$`)
+
+// ShortFile shortens a source path to `<crate dir>/src/<rest>` so that the
+// same file has one name whether the log printed it relative to the
+// workspace (`vm/devices/chipset/src/battery.rs`), absolute
+// (`/work/x/vm/devices/storage/ide/src/lib.rs`, path dependencies of a
+// standalone fuzz crate) or from another checkout; crates.io directories
+// lose their version. A path without a src/ directory keeps its last two
+// components (`fuzz_targets/fuzz_wire_decode.rs`).
+func ShortFile(p string) string {
+	p = strings.ReplaceAll(p, `\`, "/")
+	p = strings.TrimPrefix(path.Clean(p), "./")
+	if i := strings.LastIndex(p, "/src/"); i >= 0 {
+		dir := p[:i]
+		crate := dir[strings.LastIndex(dir, "/")+1:]
+		return crateVersion.ReplaceAllString(crate, "") + p[i:]
+	}
+	if strings.HasPrefix(p, "src/") {
+		return p
+	}
+	parts := strings.Split(p, "/")
+	if len(parts) > 2 {
+		parts = parts[len(parts)-2:]
+	}
+	return strings.Join(parts, "/")
+}
+
+type site struct {
+	file, function, from string
+	// next is the index in the app frames where the site's callers start.
+	next int
+}
+
+// findSite names the function that panicked. The panic location is the
+// best evidence: std's helpers are #[track_caller], so for unwrap,
+// indexing, RefCell borrows and arithmetic it already points into the code
+// under test. Mapped through the binary's debug info it names the innermost
+// function even where release builds inlined it away; without a binary the
+// frame printed at that location names it, then any frame in that file,
+// then the first app frame.
+func findSite(t *symbolize.Trace, frames []symbolize.Frame, r SiteResolver) site {
+	loc := t.Location
+	if loc == nil || loc.File == "" || toolchainFile.MatchString(loc.File) {
+		if len(frames) > 0 {
+			return site{function: ShortName(frameName(&frames[0])), from: "first-app-frame", next: 1}
+		}
+		return site{from: "none"}
+	}
+	file := ShortFile(loc.File)
+	if r != nil {
+		if fn, err := r.FunctionAt(*loc); err == nil && fn != "" {
+			s := ShortName(fn)
+			for i := range frames {
+				if ShortName(frameName(&frames[i])) == s {
+					return site{file: file, function: s, from: "debug-info", next: i + 1}
+				}
+			}
+			// Inlined away: the first app frame is the function it was
+			// inlined into, the first of its callers.
+			return site{file: file, function: s, from: "debug-info", next: 0}
+		}
+	}
+	for i, f := range frames {
+		if f.File != "" && f.Line == loc.Line && ShortFile(f.File) == file {
+			return site{file: file, function: ShortName(frameName(&f)), from: "frame-at-location", next: i + 1}
+		}
+	}
+	for i, f := range frames {
+		if f.File != "" && ShortFile(f.File) == file {
+			return site{file: file, function: ShortName(frameName(&f)), from: "frame-in-file", next: i + 1}
+		}
+	}
+	if len(frames) > 0 {
+		return site{file: file, function: ShortName(frameName(&frames[0])), from: "first-app-frame", next: 1}
+	}
+	return site{file: file, from: "none"}
+}
+
+// entryFrame is the outermost function of the code under test in the run of
+// app frames at the top of the stack: the function the fuzz target called.
+// A crash in the fuzz target itself names the fuzz target's frame.
+func entryFrame(frames []symbolize.Frame) string {
+	if len(frames) == 0 {
+		return ""
+	}
+	if frames[0].Category == symbolize.CategoryFuzzTarget {
+		return ShortName(frameName(&frames[0]))
+	}
+	entry := frames[0]
+	for _, f := range frames[1:] {
+		if f.Category == symbolize.CategoryFuzzTarget {
+			break
+		}
+		entry = f
+	}
+	return ShortName(frameName(&entry))
+}
+
+// findCycle finds the repeating cycle of a recursion in a list of function
+// names: the period p (up to maxCycle) whose repetition covers the longest
+// stretch, at least two full turns, smaller periods winning ties. The cycle
+// is rotated to start at its alphabetically first rotation, since the
+// overflow can strike anywhere in it. Nil when nothing repeats.
+func findCycle(toks []string) []string {
+	bestP, bestStart, bestCover := 0, 0, 0
+	for p := 1; p <= maxCycle && 2*p <= len(toks); p++ {
+		run, maxRun, maxStart := 0, 0, 0
+		for i := 0; i+p < len(toks); i++ {
+			if toks[i] == toks[i+p] {
+				run++
+				if run > maxRun {
+					maxRun, maxStart = run, i-run+1
+				}
+			} else {
+				run = 0
+			}
+		}
+		if maxRun >= p && maxRun+p > bestCover {
+			bestP, bestStart, bestCover = p, maxStart, maxRun+p
+		}
+	}
+	if bestP == 0 {
+		return nil
+	}
+	cycle := toks[bestStart : bestStart+bestP]
+	best := cycle
+	for r := 1; r < len(cycle); r++ {
+		rot := append(append([]string{}, cycle[r:]...), cycle[:r]...)
+		if lessSlice(rot, best) {
+			best = rot
+		}
+	}
+	return append([]string(nil), best...)
+}
+
+func lessSlice(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}

@@ -1,0 +1,235 @@
+// Package dedupe decides which crashes are the same bug. It turns a parsed
+// crash (symbolize.Trace) into a versioned bucket key that survives
+// rebuilds (release, dev, ASan; legacy or v0 mangling; line shifts), groups
+// traces by key, and, as a second tier, measures how similar two traces are
+// and suggests merges between buckets with an explanation. It never merges
+// buckets on its own.
+//
+// Everything here is a pure function over symbolize types; the one outside
+// input, mapping a panic location to its function through a binary's debug
+// info, comes in through the SiteResolver interface.
+package dedupe
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// KeyVersion is the version of the key's rules. Bucket ids carry it
+// ("v1-..."); anything that changes the key of an existing trace bumps it.
+const KeyVersion = 1
+
+// BucketID is a short stable name of a bucket: the key version and a hash of
+// the key's string form, e.g. "v1-3f2a9c0d51e7".
+type BucketID string
+
+// Key is what makes two crashes one bug. Only the fields rendered by String
+// are part of the key; SiteFrom is evidence for people.
+type Key struct {
+	Version int `json:"version" yaml:"version"`
+	// Kind is the crash kind family (see kindPolicies): kinds that are the
+	// same bug reported by different builds share one family.
+	Kind string `json:"kind" yaml:"kind"`
+	// Message is the panic or report message as a template: what varies
+	// between inputs is replaced by placeholders (<N>, <HEX>, "<S>", ...).
+	Message string `json:"message,omitempty" yaml:"message,omitempty"`
+	// SiteFile is the panic location's file, shortened to <crate dir>/src/...
+	// so that it does not depend on where the workspace is checked out.
+	SiteFile string `json:"site_file,omitempty" yaml:"site_file,omitempty"`
+	// Site is the function that panicked, by its short name (no path, no
+	// generic arguments, no hash or disambiguator, closures as {closure}):
+	// release builds name functions by their short DWARF names, dev builds by
+	// full paths, and the short name is what both agree on.
+	Site string `json:"site,omitempty" yaml:"site,omitempty"`
+	// Callers are up to N-1 in-app frames after the site (N = Options.Frames).
+	Callers []string `json:"callers,omitempty" yaml:"callers,omitempty"`
+	// Frames are the top N in-app frames, for kinds keyed that way.
+	Frames []string `json:"frames,omitempty" yaml:"frames,omitempty"`
+	// Cycle is a recursion's repeating cycle, rotated to start at its
+	// alphabetically first function.
+	Cycle []string `json:"cycle,omitempty" yaml:"cycle,omitempty"`
+	// Entry is the outermost function of the code under test, for kinds
+	// whose inner frames optimized builds lose.
+	Entry string `json:"entry,omitempty" yaml:"entry,omitempty"`
+	// Target is the fuzz target, for traces without any in-app frame.
+	Target string `json:"target,omitempty" yaml:"target,omitempty"`
+
+	// SiteFrom says how Site was found (not part of the key): "debug-info"
+	// (the panic location mapped through the binary), "frame-at-location",
+	// "frame-in-file", "first-app-frame" or "none".
+	SiteFrom string `json:"site_from,omitempty" yaml:"site_from,omitempty"`
+}
+
+// String is the key's readable form, and what its id hashes:
+//
+//	v1|rust-panic|msg=index out of bounds: the len is <N> but the index is <N>|site=chipset/src/cmos_rtc.rs:write_register
+func (k Key) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "v%d|%s", k.Version, k.Kind)
+	if k.Message != "" {
+		b.WriteString("|msg=")
+		b.WriteString(escapeKeyPart(k.Message))
+	}
+	if k.Site != "" || k.SiteFile != "" {
+		b.WriteString("|site=")
+		if k.SiteFile != "" {
+			b.WriteString(escapeKeyPart(k.SiteFile))
+			b.WriteString(":")
+		}
+		b.WriteString(escapeKeyPart(k.Site))
+	}
+	writeList(&b, "callers", k.Callers)
+	writeList(&b, "frames", k.Frames)
+	writeList(&b, "cycle", k.Cycle)
+	if k.Entry != "" {
+		b.WriteString("|entry=")
+		b.WriteString(escapeKeyPart(k.Entry))
+	}
+	if k.Target != "" {
+		b.WriteString("|target=")
+		b.WriteString(escapeKeyPart(k.Target))
+	}
+	return b.String()
+}
+
+func writeList(b *strings.Builder, name string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString("|")
+	b.WriteString(name)
+	b.WriteString("=")
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(escapeKeyPart(it))
+	}
+}
+
+// escapeKeyPart keeps a key on one line and its separators unambiguous.
+var keyEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "|", `\|`, ",", `\,`)
+
+func escapeKeyPart(s string) string { return keyEscaper.Replace(s) }
+
+// ID is the bucket id: "v<version>-" and the first 12 hex digits of the
+// SHA-256 of String().
+func (k Key) ID() BucketID {
+	sum := sha256.Sum256([]byte(k.String()))
+	return BucketID(fmt.Sprintf("v%d-%s", k.Version, hex.EncodeToString(sum[:6])))
+}
+
+// SiteResolver maps a source location to the function whose code is there
+// in one binary, through its debug info: the innermost function, inlined or
+// not, so that `take_bytes` is found even where release builds inlined it
+// into its callers and the backtrace shows only `decode_message`.
+type SiteResolver interface {
+	// FunctionAt returns the (demangled or normalized) name of the function
+	// containing loc, or "" with a nil error when the binary has no code
+	// for that line.
+	FunctionAt(loc symbolize.Location) (string, error)
+}
+
+// Options tune the key. The zero value is the documented default.
+type Options struct {
+	// Frames is N, the number of frames in keys that take frames: for
+	// panics the site plus N-1 callers (default 1: the site alone), for
+	// other kinds the top N in-app frames (defaults in kindPolicies: 1 for
+	// timeout, OOM and slow units, 3 for sanitizer reports, SEGV, abort and
+	// leaks and for a stack overflow without a cycle). Zero means the
+	// per-kind default. More frames split a bug reached through several
+	// callers, and stop release and dev keys from agreeing once inlining
+	// differs.
+	Frames int
+	// Target is the fuzz target's name, which keys traces that have no
+	// in-app frame (timeouts and OOMs without a sanitizer). Empty keys them
+	// as target "?".
+	Target string
+	// Resolver maps the panic location to its function through the binary
+	// the trace came from. Without one the site is the frame at the panic
+	// location, which release builds lose when they inline the panicking
+	// function (see SiteResolver).
+	Resolver SiteResolver
+}
+
+// KeyFor computes the bucket key of a trace. A resolver error is not fatal:
+// the site then comes from the frames, and SiteFrom says so.
+func KeyFor(t *symbolize.Trace, opt Options) Key {
+	pol := policyFor(t.Kind)
+	k := Key{Version: KeyVersion, Kind: pol.family}
+	switch {
+	case pol.fixedMessage != "":
+		k.Message = pol.fixedMessage
+	case pol.message && t.Message != "":
+		k.Message = MessageTemplate(t.Message)
+	}
+	n := opt.Frames
+	if n <= 0 {
+		n = pol.defaultFrames
+	}
+	frames := appFrames(t.Frames)
+
+	switch pol.frames {
+	case framesSite:
+		site := findSite(t, frames, opt.Resolver)
+		k.SiteFile, k.Site, k.SiteFrom = site.file, site.function, site.from
+		if n > 1 {
+			k.Callers = tokens(frames[site.next:], n-1)
+		}
+	case framesEntry:
+		k.Entry = entryFrame(frames)
+	case framesCycle:
+		k.Cycle = findCycle(tokens(frames, -1))
+		if k.Cycle == nil {
+			k.Frames = tokens(frames, n)
+		}
+	default:
+		k.Frames = tokens(frames, n)
+	}
+	if k.Site == "" && k.SiteFile == "" && len(k.Frames) == 0 && len(k.Cycle) == 0 && k.Entry == "" {
+		k.Target = opt.Target
+		if k.Target == "" {
+			k.Target = "?"
+		}
+	}
+	return k
+}
+
+// BucketOf is KeyFor(t, opt).ID().
+func BucketOf(t *symbolize.Trace, opt Options) BucketID { return KeyFor(t, opt).ID() }
+
+// MessageTemplate replaces the input-dependent parts of a message with
+// placeholders by the rules in messageRules, trims each line, drops blank
+// lines and caps the length.
+func MessageTemplate(msg string) string {
+	msg = strings.ReplaceAll(msg, "\r\n", "\n")
+	for _, r := range messageRules {
+		if r.replFunc != nil {
+			msg = r.re.ReplaceAllStringFunc(msg, r.replFunc)
+		} else {
+			msg = r.re.ReplaceAllString(msg, r.repl)
+		}
+	}
+	lines := strings.Split(msg, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	msg = strings.Join(out, "\n")
+	if len(msg) > maxMessageLen {
+		cut := maxMessageLen
+		for cut > 0 && !isRuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "..."
+	}
+	return msg
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,169 @@
+package dedupe
+
+import (
+	"regexp"
+
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// This file holds every rule the key uses, as tables a reader can scan:
+// how panic messages become templates, which frames a panic passes through
+// on its way from the code under test into std, and how each crash kind is
+// keyed. Changing what a table produces for an existing trace changes bucket
+// ids: bump KeyVersion when you do.
+
+// messageRule replaces what varies between inputs of one bug with a
+// placeholder. Rules run in order; each sees the output of the one before.
+type messageRule struct {
+	name string
+	re   *regexp.Regexp
+	// repl is the replacement (regexp.Expand syntax); replFunc, when set,
+	// decides per match instead.
+	repl     string
+	replFunc func(match string) string
+	why      string
+}
+
+var messageRules = []messageRule{
+	{name: "assert-values", re: regexp.MustCompile(`(?m)^([ \t]*(?:left|right))(:[ \t]*).*$`), repl: "${1}${2}<V>",
+		why: "assert_eq!/assert_ne! print both operands' Debug output on `  left:` / ` right:` lines"},
+	{name: "assert-values-inline", re: regexp.MustCompile("(left|right): `[^`]*`"), repl: "${1}: `<V>`",
+		why: "before Rust 1.73 the operands were inline: (left: `3`, right: `5`)"},
+	{name: "double-quoted", re: regexp.MustCompile(`"(?:[^"\\\n]|\\.)*"`), repl: `"<S>"`,
+		why: "Debug output of strings and byte strings: usually input bytes"},
+	{name: "single-quoted-char", re: regexp.MustCompile(`'(?:[^'\\\n]|\\u\{[0-9a-fA-F]+\}|\\.)'`), repl: `'<C>'`,
+		why: "Debug output of a char"},
+	{name: "hex-number", re: regexp.MustCompile(`\b0[xX][0-9a-fA-F]+\b`), repl: "<HEX>",
+		why: "addresses, pointers and hex-formatted values"},
+	{name: "hex-word", re: regexp.MustCompile(`\b[0-9a-fA-F]{8,}\b`), replFunc: hexWord,
+		why: "bare hex words of 8 or more characters with a digit and a letter: hashes, ids, hex dumps"},
+	{name: "number", re: regexp.MustCompile(`\b[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?`), repl: "<N>",
+		why: "lengths, indices, counts, sizes and values (digits inside identifiers such as u32 or x86_64 stay)"},
+	{name: "list", re: regexp.MustCompile(`\[(?:\s*-?(?:<N>|<HEX>|"<S>"|'<C>')\s*,)*\s*-?(?:<N>|<HEX>|"<S>"|'<C>')\s*\]|\[\s*\]`), repl: "[<LIST>]",
+		why: "slices and arrays of input values (`[1, 2, 3]`, `[]`): their length varies too"},
+	{name: "blank-runs", re: regexp.MustCompile(`[ \t]+`), repl: " ",
+		why: "alignment padding (`  left:` / ` right:`) and tabs"},
+}
+
+func hexWord(w string) string {
+	digit, letter := false, false
+	for _, c := range w {
+		if c >= '0' && c <= '9' {
+			digit = true
+		} else {
+			letter = true
+		}
+	}
+	if digit && letter {
+		return "<HEX>"
+	}
+	return w
+}
+
+// maxMessageLen caps the template so one huge Debug dump cannot make a key
+// unreadable (ClusterFuzz cuts state lines at 80; panic messages are more
+// distinctive, so keep more).
+const maxMessageLen = 240
+
+// helperFrames are the std functions a panic passes through between the
+// code under test and the panic machinery: unwrap/expect, indexing,
+// RefCell borrows, arithmetic and assertion helpers. Release builds print
+// them by their short DWARF names and without a source line (`4:
+// unwrap<&chipset::battery::Pack>`), so they are matched by short name and
+// skipped only when the frame carries no source file of the code under test.
+// A panic that comes from one of these keys on its caller.
+var helperFrames = regexp.MustCompile(`^(?:` +
+	`unwrap|expect|unwrap_err|expect_err|unwrap_unchecked|unwrap_failed|expect_failed|` +
+	`panic|panic_fmt|panic_str|panic_display|panic_explicit|panic_nounwind|panic_nounwind_fmt|` +
+	`panic_bounds_check|panic_misaligned_pointer_dereference|panic_const_[a-z_]+|panic_in_cleanup|` +
+	`begin_panic|begin_panic_handler|rust_begin_unwind|rust_panic|rust_panic_with_hook|panic_with_hook|` +
+	`assert_failed|assert_failed_inner|unreachable_display|` +
+	`index|index_mut|get_unchecked|get_unchecked_mut|` +
+	`slice_index_fail|slice_start_index_len_fail|slice_end_index_len_fail|slice_index_order_fail|` +
+	`str_index_overflow_fail|slice_error_fail|slice_error_fail_rt|copy_from_slice|len_mismatch_fail|` +
+	`borrow|borrow_mut|panic_already_borrowed|panic_already_mutably_borrowed|do_panic|runtime|` +
+	`handle_alloc_error|handle_error|capacity_overflow|rt_error|rust_oom|default_alloc_error_hook|` +
+	`__rust_alloc_error_handler|__rust_start_panic|__rust_end_short_backtrace|__rust_begin_short_backtrace` +
+	`)$`)
+
+// toolchainFile matches source paths inside the Rust toolchain or the
+// sanitizer runtimes: a location there is never the code under test.
+var toolchainFile = regexp.MustCompile(`^/rustc/[0-9a-f]+/|/lib/rustlib/src/rust/|^library/(?:core|std|alloc)/|/rustc/llvm/src/|compiler-rt/lib/`)
+
+// kindPolicy says how one crash kind is keyed.
+type kindPolicy struct {
+	// family is the key's kind: kinds that are one bug seen through
+	// different builds (an allocation failure on a plain build and
+	// ASan's allocation-size-too-big) share it.
+	family string
+	// message includes the templated panic/report message.
+	message bool
+	// fixedMessage replaces the message with one text for the whole family
+	// (the sizes in allocation-failure reports are input-dependent, and the
+	// two builds word the report differently).
+	fixedMessage string
+	// frames is how frames enter the key (see the frameMode constants).
+	frames frameMode
+	// defaultFrames is N when Options.Frames is zero.
+	defaultFrames int
+	// why documents the choice.
+	why string
+}
+
+type frameMode int
+
+const (
+	// framesSite: the panic site (from the panic location), then N-1 callers.
+	framesSite frameMode = iota
+	// framesTop: the top N in-app frames.
+	framesTop
+	// framesCycle: the repeating cycle of a recursion, canonically rotated;
+	// the top N in-app frames when no cycle is found.
+	framesCycle
+	// framesEntry: the outermost function of the code under test (the one
+	// the fuzz target called), which inlining does not take away.
+	framesEntry
+)
+
+// Every key falls back to the fuzz target's name when the trace has no
+// in-app frames at all (a timeout or OOM without a sanitizer, std's
+// stack-overflow message): the target is then the only evidence left.
+var kindPolicies = map[symbolize.CrashKind]kindPolicy{
+	symbolize.KindRustPanic: {family: "rust-panic", message: true, frames: framesSite, defaultFrames: 1,
+		why: "the panic location names the function (through DWARF, or the frame at that line) and the message template names the failure; " +
+			"callers are left out by default because one bug reached from two callers is one bug and optimized builds inline callers away"},
+	symbolize.KindAllocFailure: {family: "alloc-failure", fixedMessage: "memory allocation failed", frames: framesEntry, defaultFrames: 1,
+		why: "release builds print the allocation failure's backtrace with every function inlined into the caller of the allocator lost, " +
+			"so only the outermost function of the code under test is the same on release, dev and ASan builds"},
+	symbolize.ASanKindPrefix + "allocation-size-too-big": {family: "alloc-failure", fixedMessage: "memory allocation failed", frames: framesEntry, defaultFrames: 1,
+		why: "ASan's report of the allocation a plain build reports as `memory allocation of N bytes failed`"},
+	symbolize.KindStackOverflow: {family: "stack-overflow", frames: framesCycle, defaultFrames: 3,
+		why: "a recursion keys on its repeating cycle; without a stack (std's handler prints none) on the target"},
+	symbolize.KindTimeout: {family: "timeout", frames: framesTop, defaultFrames: 1,
+		why: "the frame where the alarm caught the loop where a stack exists (sanitizer builds), the target otherwise"},
+	symbolize.KindOOM: {family: "oom", frames: framesTop, defaultFrames: 1,
+		why: "the allocating frame where a stack exists (ASan's malloc limit), the target otherwise"},
+	symbolize.KindSlowUnit: {family: "slow-unit", frames: framesTop, defaultFrames: 1, why: "like a timeout"},
+	symbolize.KindLeak:     {family: "leak", frames: framesTop, defaultFrames: 3, why: "the allocation stack of the leaked object"},
+}
+
+// defaultPolicy keys every other kind (ASan memory errors, SEGV, abort,
+// UBSan, unknown) ClusterFuzz's way: its top three in-app frames, plus its
+// message where the report has one.
+var defaultPolicy = kindPolicy{message: true, frames: framesTop, defaultFrames: 3,
+	why: "sanitizer reports symbolize inlined frames, so the top frames are the same on every build that reports the kind"}
+
+func policyFor(kind symbolize.CrashKind) kindPolicy {
+	if p, ok := kindPolicies[kind]; ok {
+		return p
+	}
+	p := defaultPolicy
+	p.family = string(kind)
+	if p.family == "" {
+		p.family = string(symbolize.KindUnknown)
+	}
+	return p
+}
+
+// maxCycle bounds the recursion cycle length the key looks for.
+const maxCycle = 8
