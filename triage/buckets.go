@@ -225,6 +225,10 @@ func (p *pass) minimize(ctx context.Context, t *Target, binary string, r *Artifa
 // verifier re-runs a candidate with a backtrace and keys its crash: the
 // bucket comparison minimization keeps candidates by.
 func (p *pass) verifier(t *Target, o *RunOptions) VerifyFunc {
+	return bucketVerifier(p.stages, &p.cfg.Bucket, t, o)
+}
+
+func bucketVerifier(st Stages, bc *BucketConfig, t *Target, o *RunOptions) VerifyFunc {
 	return func(ctx context.Context, cand string) (string, error) {
 		tr, err := RunOnce(ctx, o, cand, true)
 		if err != nil {
@@ -233,11 +237,11 @@ func (p *pass) verifier(t *Target, o *RunOptions) VerifyFunc {
 		if !tr.Outcome.Failed() {
 			return "", nil
 		}
-		trace, err := p.stages.Parse(tr.log)
+		trace, err := st.Parse(tr.log)
 		if err != nil || trace == nil {
 			return "", nil
 		}
-		ref, err := p.stages.Bucket(trace, BucketRequest{Target: t.Name, Binary: o.Binary, Config: &p.cfg.Bucket})
+		ref, err := st.Bucket(trace, BucketRequest{Target: t.Name, Binary: o.Binary, Config: bc})
 		if err != nil {
 			return "", err
 		}

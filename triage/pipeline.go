@@ -424,7 +424,11 @@ func (p *pass) abs(rel string) string {
 // runOptions are the options to run target's binary for profile on an
 // input of kind.
 func (p *pass) runOptions(t *Target, prof Profile, binary string, kind ArtifactKind, scratch string) *RunOptions {
-	rc := &p.cfg.Reproduce
+	return runOptionsFor(p.cfg, p.stages, t, prof, binary, kind, scratch)
+}
+
+func runOptionsFor(cfg *Config, st Stages, t *Target, prof Profile, binary string, kind ArtifactKind, scratch string) *RunOptions {
+	rc := &cfg.Reproduce
 	return &RunOptions{
 		Binary:        binary,
 		Profile:       prof,
@@ -435,7 +439,7 @@ func (p *pass) runOptions(t *Target, prof Profile, binary string, kind ArtifactK
 		Env:           rc.Env,
 		OutputCap:     rc.OutputCap,
 		ScratchDir:    scratch,
-		Parse:         p.stages.Parse,
+		Parse:         st.Parse,
 	}
 }
 
