@@ -82,10 +82,17 @@ func (s *Store) Lock() error {
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d since %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))), 0)
 	s.lock = f
-	// Scratch from a killed run is garbage now that we hold the lock.
+	// Scratch and half-written temp files of a killed run are garbage now
+	// that we hold the lock.
 	tmp := filepath.Join(s.Dir, storeTmp)
 	_ = os.RemoveAll(tmp)
 	_ = os.MkdirAll(tmp, 0o755)
+	_ = filepath.WalkDir(s.Dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
+			_ = os.Remove(path)
+		}
+		return nil
+	})
 	return nil
 }
 
