@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -98,10 +99,14 @@ type ReproduceConfig struct {
 
 // BucketConfig is handed to the bucketing stage.
 type BucketConfig struct {
-	// Frames is how many in-app frames form a bucket key. Default 3.
+	// Frames is N, the frames a bucket key takes (dedupe.Options.Frames):
+	// for panics the panic site plus N-1 callers, for other kinds the top N
+	// in-app frames. Default 0: each kind's own default (1 for panics,
+	// timeouts and OOMs, 3 for sanitizer reports, SEGVs and aborts).
 	Frames int `yaml:"frames,omitempty"`
-	// IgnoreFrames are extra regular expressions; a frame whose function
-	// matches one is left out of keys.
+	// IgnoreFrames are extra regular expressions (RE2) over frame function
+	// names; a matching frame counts as machinery, not code under test, so
+	// keys skip it (e.g. a project's own assertion helpers).
 	IgnoreFrames []string `yaml:"ignore_frames,omitempty"`
 }
 
@@ -256,9 +261,6 @@ func (c *Config) applyDefaults() {
 	if r.OutputCap == 0 {
 		r.OutputCap = 4 << 20
 	}
-	if c.Bucket.Frames == 0 {
-		c.Bucket.Frames = 3
-	}
 	m := &c.Minimize
 	if m.Mode == "" {
 		m.Mode = MinimizeBuckets
@@ -406,7 +408,12 @@ func (c *Config) validate(file string) error {
 		}
 	}
 	if c.Bucket.Frames < 0 || c.Bucket.Frames > 50 {
-		return bad("bucket.frames", "must be 1..50, not %d", c.Bucket.Frames)
+		return bad("bucket.frames", "must be 0 (per-kind default) to 50, not %d", c.Bucket.Frames)
+	}
+	for _, re := range c.Bucket.IgnoreFrames {
+		if _, err := regexp.Compile(re); err != nil {
+			return bad("bucket.ignore_frames", "%q: %v", re, err)
+		}
 	}
 	m := c.Minimize
 	if m.Mode != "" && !oneOf(m.Mode, MinimizeBuckets, MinimizeAll, MinimizeOff) {

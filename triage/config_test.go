@@ -15,7 +15,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.Store != ".triage" || c.Reproduce.Tries != 3 || c.Build.Mode != BuildAlways || c.Build.Preset != PresetAuto ||
 		c.Minimize.Mode != MinimizeBuckets || c.LLDB.Binary != "lldb-19" || !*c.LLDB.Enabled || !*c.Reproduce.Dev ||
-		c.Bucket.Frames != 3 || c.Reproduce.Timeout.D() != time.Minute || c.Retriage != RetriageNever {
+		c.Bucket.Frames != 0 || c.Reproduce.Timeout.D() != time.Minute || c.Retriage != RetriageNever {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.StoreDir("/ws") != "/ws/.triage" {
