@@ -1,0 +1,277 @@
+package lldbscript
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/templates"
+)
+
+// DefaultLLDB is the lldb binary used when none is configured: lldb-19 is
+// the oldest that prints Rust enums (lldb-14/16 show them as {}).
+const DefaultLLDB = "lldb-19"
+
+// DefaultTimeout bounds one session. A session costs about 0.6 s; the
+// bound is for lldb hanging (formatters on garbage values, a stuck target).
+const DefaultTimeout = 60 * time.Second
+
+// DefaultOutputCap bounds the transcript kept from one session.
+const DefaultOutputCap = 4 << 20
+
+// Status is how a session ended, as a closed set.
+type Status string
+
+// The session statuses.
+const (
+	// StatusStopped: the process stopped (breakpoint or signal) and the
+	// file ran to its end.
+	StatusStopped Status = "stopped"
+	// StatusNotStopped: the process ran to its exit without hitting a
+	// breakpoint or a stopping signal (the input does not crash this
+	// build, or the stop rules miss this crash kind).
+	StatusNotStopped Status = "not-stopped"
+	// StatusNotLaunched: lldb ran but never launched the process (bad
+	// binary, run failed).
+	StatusNotLaunched Status = "not-launched"
+	// StatusLLDBMissing: the lldb binary does not exist.
+	StatusLLDBMissing Status = "lldb-missing"
+	// StatusLLDBTimeout: lldb did not finish in time; its process group
+	// (lldb and the debuggee) was killed.
+	StatusLLDBTimeout Status = "lldb-timeout"
+	// StatusLLDBCrashed: lldb died of a signal (lldb-19 crashes on `expr`
+	// through enum variants, for one).
+	StatusLLDBCrashed Status = "lldb-crashed"
+	// StatusLLDBFailed: lldb exited non-zero without a transcript to read.
+	StatusLLDBFailed Status = "lldb-failed"
+)
+
+// RunOptions say how to run lldb.
+type RunOptions struct {
+	// LLDB is the lldb binary (default DefaultLLDB).
+	LLDB string
+	// Timeout bounds the session (default DefaultTimeout).
+	Timeout time.Duration
+	// OutputCap bounds the transcript (default DefaultOutputCap).
+	OutputCap int
+	// Dir receives the command file, helper, transcript and the
+	// inferior's output. Required.
+	Dir string
+	// ScriptName is the command file's name (default "session.lldb").
+	ScriptName string
+	// Templates are the templates in force.
+	Templates templates.Set
+	// Formatters: FormattersAuto (default) loads the safe formatters of
+	// the toolchain that built the binary when it is installed;
+	// FormattersNone loads none.
+	Formatters FormatterMode
+	// Types is the binary's DWARF (loaded when needed and nil).
+	Types *Types
+	// Env is extra environment for lldb and the debuggee ("K=V").
+	Env []string
+}
+
+// FormatterMode says whether to load Rust formatters.
+type FormatterMode string
+
+// Formatter modes.
+const (
+	FormattersAuto FormatterMode = "auto"
+	FormattersNone FormatterMode = "none"
+)
+
+// Result is one session's outcome.
+type Result struct {
+	Status Status `json:"status" yaml:"status"`
+	// Message explains a status other than stopped.
+	Message string `json:"message,omitempty" yaml:"message,omitempty"`
+	// Session is the parsed transcript (empty when lldb did not run).
+	Session *Session `json:"session,omitempty" yaml:"session,omitempty"`
+	// Exprs are the spec's expressions with their values.
+	Exprs []ExprResult `json:"exprs,omitempty" yaml:"exprs,omitempty"`
+	// ScriptPath and TranscriptPath are the files written.
+	ScriptPath     string `json:"script" yaml:"script"`
+	TranscriptPath string `json:"transcript,omitempty" yaml:"transcript,omitempty"`
+	// Transcript is lldb's merged output (capped).
+	Transcript string `json:"-" yaml:"-"`
+	Truncated  bool   `json:"truncated,omitempty" yaml:"truncated,omitempty"`
+	// InferiorStderr is the fuzz target's stderr (capped), holding the
+	// panic message or libFuzzer's report.
+	InferiorStderr string        `json:"inferior_stderr,omitempty" yaml:"inferior_stderr,omitempty"`
+	ExitCode       int           `json:"lldb_exit_code" yaml:"lldb_exit_code"`
+	Duration       time.Duration `json:"duration_ns" yaml:"duration_ns"`
+	// Formatters are the Rust formatters loaded (nil: none) and why not.
+	Formatters      *Formatters `json:"formatters,omitempty" yaml:"formatters,omitempty"`
+	NoFormattersWhy string      `json:"no_formatters_why,omitempty" yaml:"no_formatters_why,omitempty"`
+	HandRun         string      `json:"hand_run" yaml:"hand_run"`
+}
+
+// OK reports whether the process stopped and the session ran through.
+func (r *Result) OK() bool { return r.Status == StatusStopped }
+
+// ErrLLDBMissing is wrapped by the error Run returns when lldb is absent.
+var ErrLLDBMissing = errors.New("lldb not found")
+
+// Setup prepares a session's files without running it: it finds the
+// formatters (per opt.Formatters) and writes the command file.
+func Setup(ctx context.Context, spec *Spec, opt RunOptions) (*Plan, error) {
+	popt := PrepareOptions{Dir: opt.Dir, ScriptName: opt.ScriptName, LLDB: opt.LLDB, Templates: opt.Templates, Types: opt.Types}
+	if opt.Formatters != FormattersNone {
+		f, err := FindFormatters(ctx, spec.Binary)
+		if err != nil {
+			popt.NoFormattersWhy = err.Error()
+		} else {
+			popt.Formatters = f
+		}
+	} else {
+		popt.NoFormattersWhy = "turned off."
+	}
+	return Prepare(spec, popt)
+}
+
+// Run prepares and runs one batch session and parses its transcript. The
+// error is non-nil only when nothing could run (no lldb: wraps
+// ErrLLDBMissing; files not writable; bad spec); then the Result still
+// says why, with the command file written when it could be.
+func Run(ctx context.Context, spec *Spec, opt RunOptions) (*Result, error) {
+	plan, err := Setup(ctx, spec, opt)
+	if err != nil {
+		return &Result{Status: StatusLLDBFailed, Message: err.Error()}, err
+	}
+	return RunPlan(ctx, plan, opt)
+}
+
+// RunPlan runs a prepared command file.
+func RunPlan(ctx context.Context, plan *Plan, opt RunOptions) (*Result, error) {
+	lldb := opt.LLDB
+	if lldb == "" {
+		lldb = DefaultLLDB
+	}
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	capBytes := opt.OutputCap
+	if capBytes <= 0 {
+		capBytes = DefaultOutputCap
+	}
+	res := &Result{ScriptPath: plan.ScriptPath, HandRun: plan.HandRun, Formatters: plan.Formatters}
+	if plan.Formatters == nil {
+		res.NoFormattersWhy = "none loaded"
+	}
+	lldbPath, err := exec.LookPath(lldb)
+	if err != nil {
+		res.Status = StatusLLDBMissing
+		res.Message = fmt.Sprintf("%s: not found (install lldb-19, or configure the lldb binary); the command file is at %s", lldb, plan.ScriptPath)
+		return res, fmt.Errorf("%s: %w", lldb, ErrLLDBMissing)
+	}
+	// Both of lldb's streams into one pipe: errors stay next to the
+	// commands that caused them (procrun captures the two separately).
+	// exec keeps lldb itself as the process group leader procrun kills.
+	args := []string{"-c", `exec "$0" "$@" 2>&1`, lldbPath,
+		"-b", "-O", "settings set interpreter.stop-command-source-on-error false",
+		"-s", plan.ScriptPath, "--", plan.Spec.Binary}
+	args = append(args, plan.Spec.Args...)
+	env := append([]string{"RUST_BACKTRACE=0"}, opt.Env...)
+	pr, err := procrun.Run(ctx, procrun.Spec{
+		Path:      "/bin/sh",
+		Args:      args,
+		Dir:       opt.Dir,
+		Env:       env,
+		Unset:     []string{"XTASK_FUZZ_REPRO"},
+		Timeout:   timeout,
+		OutputCap: capBytes,
+		KillGrace: 2 * time.Second,
+	})
+	if err != nil {
+		res.Status = StatusLLDBFailed
+		res.Message = err.Error()
+		return res, err
+	}
+	res.Duration = pr.Duration
+	res.ExitCode = pr.ExitCode
+	res.Transcript = string(pr.Stdout)
+	res.Truncated = pr.StdoutTruncated
+	res.TranscriptPath = strings.TrimSuffix(plan.ScriptPath, ".lldb") + ".txt"
+	if res.TranscriptPath == plan.ScriptPath {
+		res.TranscriptPath += ".txt"
+	}
+	if err := writeFile(res.TranscriptPath, pr.Stdout); err != nil {
+		return res, err
+	}
+	res.InferiorStderr = readCapped(plan.Spec.InferiorStderr, 64<<10)
+	res.Session = Parse(res.Transcript)
+	res.Exprs = Evaluate(plan, res.Session)
+
+	switch {
+	case pr.TimedOut:
+		res.Status = StatusLLDBTimeout
+		res.Message = fmt.Sprintf("lldb did not finish within %s; it and the debuggee were killed (transcript so far: %s)", timeout, res.TranscriptPath)
+	case pr.Canceled:
+		res.Status = StatusLLDBTimeout
+		res.Message = "canceled"
+	case pr.Signal != 0:
+		res.Status = StatusLLDBCrashed
+		res.Message = fmt.Sprintf("lldb died of %s after: %s", pr.Signal, lastCommand(res.Session))
+	case res.Session.Stop != nil:
+		res.Status = StatusStopped
+	case res.Session.Exit != nil:
+		res.Status = StatusNotStopped
+		res.Message = fmt.Sprintf("the process exited (%s) without stopping: no breakpoint was hit; the input may not crash this build", res.Session.Exit.Text)
+	case pr.ExitCode != 0 && len(res.Session.Blocks) == 0:
+		res.Status = StatusLLDBFailed
+		res.Message = fmt.Sprintf("lldb exited %d: %s", pr.ExitCode, firstLines(res.Transcript, 5))
+	default:
+		res.Status = StatusNotLaunched
+		res.Message = "the process was not launched: " + firstError(res.Session)
+	}
+	return res, nil
+}
+
+func lastCommand(s *Session) string {
+	for i := len(s.Blocks) - 1; i >= 0; i-- {
+		if c := s.Blocks[i].Command; c != "" {
+			return c
+		}
+	}
+	return "(no command)"
+}
+
+func firstError(s *Session) string {
+	for _, e := range s.Errors {
+		return e.Command + ": " + e.Message
+	}
+	return "no error shown"
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(strings.TrimSpace(s), "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func readCapped(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	if st.Size() > n {
+		// The end holds the report.
+		_, _ = f.Seek(st.Size()-n, 0)
+	}
+	buf := make([]byte, n)
+	k, _ := f.Read(buf)
+	return string(buf[:k])
+}

@@ -1,0 +1,508 @@
+package lldbscript
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/fuzztriage/triage/symbolize"
+	"github.com/fuzztriage/triage/templates"
+)
+
+// Spec says what one lldb session does. Callers fill it from what they know
+// (the trace, the user's flags); Prepare turns it into a command file.
+type Spec struct {
+	// Binary is the fuzz binary to debug.
+	Binary string `json:"binary" yaml:"binary"`
+	// Args are the binary's arguments: libFuzzer flags (-timeout=N for
+	// timeouts, -rss_limit_mb=N for OOMs) and the artifact, last.
+	Args []string `json:"args" yaml:"args"`
+	// Kind is the crash kind; it picks the extra stops (see kindStops).
+	Kind symbolize.CrashKind `json:"kind" yaml:"kind"`
+	// ASan says the binary is built with AddressSanitizer.
+	ASan bool `json:"asan,omitempty" yaml:"asan,omitempty"`
+	// Frames are the frames to inspect, top first (see FramesFromTrace).
+	Frames []FrameSelector `json:"frames,omitempty" yaml:"frames,omitempty"`
+	// Breakpoints are extra file:line stops (with ignore counts).
+	Breakpoints []Breakpoint `json:"breakpoints,omitempty" yaml:"breakpoints,omitempty"`
+	// Exprs are values to read, as Rust paths (see Translate).
+	Exprs []Expr `json:"exprs,omitempty" yaml:"exprs,omitempty"`
+	// BacktraceDepth is N of `bt N` (default 30).
+	BacktraceDepth int `json:"backtrace_depth,omitempty" yaml:"backtrace_depth,omitempty"`
+	// SourceContext is the source lines shown on each side of a frame's
+	// line (default 5).
+	SourceContext int `json:"source_context,omitempty" yaml:"source_context,omitempty"`
+	// MaxChildren caps the children lldb prints per value (default 64).
+	MaxChildren int `json:"max_children,omitempty" yaml:"max_children,omitempty"`
+	// InferiorStdout and InferiorStderr receive the fuzz binary's output
+	// (default: files next to the command file).
+	InferiorStdout string `json:"inferior_stdout,omitempty" yaml:"inferior_stdout,omitempty"`
+	InferiorStderr string `json:"inferior_stderr,omitempty" yaml:"inferior_stderr,omitempty"`
+	// Title is the command file's first comment line.
+	Title string `json:"title,omitempty" yaml:"title,omitempty"`
+}
+
+// FrameSelector picks one frame by function name (matched with
+// FunctionKey, so hashes, generics and closure numbers do not matter).
+type FrameSelector struct {
+	Function string `json:"function" yaml:"function"`
+	// Nth picks a later occurrence (recursion); 0 is the topmost.
+	Nth int `json:"nth,omitempty" yaml:"nth,omitempty"`
+	// Where is the frame's file:line in the trace, for the comment.
+	Where string `json:"where,omitempty" yaml:"where,omitempty"`
+}
+
+// Breakpoint is a file:line stop; Ignore skips its first hits.
+type Breakpoint struct {
+	File   string `json:"file" yaml:"file"`
+	Line   int    `json:"line" yaml:"line"`
+	Ignore int    `json:"ignore,omitempty" yaml:"ignore,omitempty"`
+}
+
+// ParseBreakpoint parses FILE:LINE[:IGNORE].
+func ParseBreakpoint(s string) (Breakpoint, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
+		return Breakpoint{}, fmt.Errorf("breakpoint %q: want FILE:LINE or FILE:LINE:IGNORE", s)
+	}
+	line, err := strconv.Atoi(parts[1])
+	if err != nil || line <= 0 {
+		return Breakpoint{}, fmt.Errorf("breakpoint %q: line %q is not a positive number", s, parts[1])
+	}
+	b := Breakpoint{File: parts[0], Line: line}
+	if len(parts) == 3 {
+		n, err := strconv.Atoi(parts[2])
+		if err != nil || n < 0 {
+			return Breakpoint{}, fmt.Errorf("breakpoint %q: ignore count %q is not a non-negative number", s, parts[2])
+		}
+		b.Ignore = n
+	}
+	return b, nil
+}
+
+// Expr is a value to read: Path is a Rust path (`self.channels[0].state`)
+// translated with the binary's DWARF, evaluated in Frame (a function name;
+// empty: the first inspected frame that has the path's variable).
+type Expr struct {
+	Name  string `json:"name" yaml:"name"`
+	Path  string `json:"path" yaml:"path"`
+	Frame string `json:"frame,omitempty" yaml:"frame,omitempty"`
+}
+
+// ParseExpr parses `NAME: rust.path` (or a bare path, named after
+// itself), with an optional `@FUNCTION` suffix naming the frame.
+func ParseExpr(s string) (Expr, error) {
+	var e Expr
+	name, path, ok := strings.Cut(s, ":")
+	if !ok || strings.HasPrefix(path, ":") { // no NAME, or a "::" inside the frame name
+		name, path = "", s
+	}
+	e.Name = strings.TrimSpace(name)
+	path = strings.TrimSpace(path)
+	if p, frame, ok := strings.Cut(path, "@"); ok {
+		path, e.Frame = strings.TrimSpace(p), strings.TrimSpace(frame)
+	}
+	e.Path = path
+	if e.Path == "" {
+		return e, fmt.Errorf("expression %q: empty path (want NAME: rust.path[@FUNCTION])", s)
+	}
+	if e.Name == "" {
+		e.Name = e.Path
+	}
+	return e, nil
+}
+
+// FramesFromTrace picks the top n in-app frames of a trace (frames whose
+// category is the code under test or the fuzz target), one per function.
+func FramesFromTrace(tr *symbolize.Trace, n int) []FrameSelector {
+	if tr == nil {
+		return nil
+	}
+	var out []FrameSelector
+	seen := map[string]bool{}
+	for _, f := range tr.Frames {
+		if !f.Category.InApp() {
+			continue
+		}
+		name := f.Function
+		if name == "" {
+			name = f.Normalized
+		}
+		if name == "" {
+			continue
+		}
+		k := FunctionKey(name)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		sel := FrameSelector{Function: k}
+		if f.File != "" {
+			sel.Where = fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		}
+		out = append(out, sel)
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}
+
+// stopRule is one extra stop a crash kind needs.
+type stopRule struct{ Why, Command string }
+
+// kindStops are the stops each crash kind needs besides panic_fmt (rules
+// as data; toolchain notes: lldb-19 with libFuzzer 16 and Rust 1.95).
+var kindStops = map[symbolize.CrashKind][]stopRule{
+	symbolize.KindStackOverflow: {{
+		"A stack overflow faults on the guard page: stop on SIGSEGV, in the recursing function, before the alternate-stack handler runs.",
+		"process handle SIGSEGV --stop true --pass true --notify true"}},
+	symbolize.KindTimeout: {{
+		"libFuzzer's timeout timer is SIGALRM (pass -timeout=N): stop on it, inside the hang, and let libFuzzer see it after.",
+		"process handle SIGALRM --stop true --pass true --notify true"}},
+	symbolize.KindOOM: {{
+		"libFuzzer's RSS thread calls this when -rss_limit_mb is exceeded; the allocating code is on thread 1.",
+		"breakpoint set -n fuzzer::Fuzzer::RssLimitCallback"}, {
+		"With a malloc limit (sanitizer builds) the report comes from the malloc hook instead.",
+		"breakpoint set -n fuzzer::MallocHook"}},
+	symbolize.KindAllocFailure: {{
+		"Rust's allocation-failure path (\"memory allocation of N bytes failed\") aborts without panicking.",
+		"breakpoint set -r 'alloc::alloc::handle_alloc_error'"}},
+	symbolize.KindAbort: {{
+		"abort() without a panic: stop on SIGABRT.",
+		"process handle SIGABRT --stop true --pass true --notify true"}},
+	symbolize.KindSEGV: {{
+		"Stop on the faulting access.",
+		"process handle SIGSEGV --stop true --pass true --notify true"}},
+	symbolize.KindNullDeref: {{
+		"Stop on the faulting access.",
+		"process handle SIGSEGV --stop true --pass true --notify true"}},
+}
+
+// asanStop is added for AddressSanitizer builds: every ASan report ends in
+// __sanitizer::Die, with the faulting code a few frames below.
+var asanStop = stopRule{"AddressSanitizer reports end in __sanitizer::Die; stop there, the bad access is a few frames down.",
+	"breakpoint set -n __sanitizer::Die"}
+
+// afterStop are commands run right after the stop, per kind: the hang and
+// the allocation run on the main thread while the stop happens elsewhere.
+var afterStop = map[symbolize.CrashKind][]stopRule{
+	symbolize.KindOOM:     {{"The stop is on libFuzzer's RSS thread; the fuzz input runs on thread 1.", "thread select 1"}},
+	symbolize.KindTimeout: {{"SIGALRM can be delivered to any thread; the fuzz input runs on thread 1.", "thread select 1"}},
+}
+
+// frameFormat is lldb-19's default frame format with full source paths.
+const frameFormat = "frame #${frame.index}: ${frame.pc}{ ${module.file.basename}{`${function.name-with-args}{${frame.no-debug}${function.pc-offset}}}}{ at ${line.file.fullpath}:${line.number}{:${line.column}}}{${function.is-optimized} [opt]}{${frame.is-artificial} [artificial]}\\n"
+
+// Plan is a prepared session: the files written and how every expression
+// was translated.
+type Plan struct {
+	Spec       *Spec
+	ScriptPath string
+	HelperPath string
+	// Script is the command file's text.
+	Script string
+	// Exprs are the expressions with their translations, in file order.
+	Exprs []PlannedExpr
+	// Formatters are the Rust formatters loaded (nil: none).
+	Formatters *Formatters
+	// HandRun is the command line that reruns the file by hand.
+	HandRun string
+}
+
+// PlannedExpr is one expression as written into the command file.
+type PlannedExpr struct {
+	Name string `json:"name" yaml:"name"`
+	Rust string `json:"rust" yaml:"rust"`
+	// Frame is the function it is evaluated in ("" = the stop frame).
+	Frame string `json:"frame,omitempty" yaml:"frame,omitempty"`
+	// Path is the translation (nil when it failed or was not needed).
+	Path *LLDBPath `json:"path,omitempty" yaml:"path,omitempty"`
+	// Commands are the lldb commands written for it; Roles says what each
+	// reads: "value", "string-len", "string-data", "discr N" (the
+	// discriminant of the Nth variant the path assumes).
+	Commands []string `json:"commands" yaml:"commands"`
+	Roles    []string `json:"-" yaml:"-"`
+	// Error says why it could not be translated (the file then tries
+	// the text as a plain `frame variable` path).
+	Error string `json:"error,omitempty" yaml:"error,omitempty"`
+}
+
+type scriptFrame struct {
+	FrameSelector
+	Exprs []PlannedExpr
+}
+
+type scriptData struct {
+	Spec            *Spec
+	Title, Artifact string
+	Kind            symbolize.CrashKind
+	HandRun         string
+	FrameFormat     string
+	Formatters      *Formatters
+	NoFormattersWhy string
+	HelperPath      string
+	Stops           []stopRule
+	AfterStop       []stopRule
+	Frames          []scriptFrame
+	StopExprs       []PlannedExpr
+}
+
+// PrepareOptions say where and how to write a session.
+type PrepareOptions struct {
+	// Dir receives the command file, the helper and the inferior's output.
+	Dir string
+	// ScriptName is the command file's name (default "session.lldb").
+	ScriptName string
+	// LLDB is the lldb binary named in the hand-run line (default lldb-19).
+	LLDB string
+	// Templates are the templates in force (default: embedded).
+	Templates templates.Set
+	// Formatters to load; nil loads none. See FindFormatters.
+	Formatters *Formatters
+	// NoFormattersWhy is written into the file when Formatters is nil.
+	NoFormattersWhy string
+	// Types is the binary's DWARF, for expressions (loaded when nil and
+	// the spec has expressions).
+	Types *Types
+}
+
+func (s *Spec) withDefaults(dir string) *Spec {
+	c := *s
+	if c.BacktraceDepth <= 0 {
+		c.BacktraceDepth = 30
+	}
+	if c.SourceContext <= 0 {
+		c.SourceContext = 5
+	}
+	if c.MaxChildren <= 0 {
+		c.MaxChildren = 64
+	}
+	if c.InferiorStdout == "" {
+		c.InferiorStdout = filepath.Join(dir, "inferior.stdout")
+	}
+	if c.InferiorStderr == "" {
+		c.InferiorStderr = filepath.Join(dir, "inferior.stderr")
+	}
+	if c.Kind == "" {
+		c.Kind = symbolize.KindRustPanic
+	}
+	return &c
+}
+
+// Prepare writes the command file and its helper into opt.Dir.
+func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
+	if spec.Binary == "" {
+		return nil, fmt.Errorf("lldb session: no binary")
+	}
+	if opt.Dir == "" {
+		return nil, fmt.Errorf("lldb session: no directory for the command file")
+	}
+	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	if opt.ScriptName == "" {
+		opt.ScriptName = "session.lldb"
+	}
+	if opt.LLDB == "" {
+		opt.LLDB = DefaultLLDB
+	}
+	sp := spec.withDefaults(opt.Dir)
+	plan := &Plan{Spec: sp, ScriptPath: filepath.Join(opt.Dir, opt.ScriptName), HelperPath: filepath.Join(opt.Dir, templates.LLDBHelper), Formatters: opt.Formatters}
+
+	helper, _, err := opt.Templates.Read(templates.LLDBHelper)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(plan.HelperPath, helper); err != nil {
+		return nil, err
+	}
+
+	data := scriptData{Spec: sp, Title: sp.Title, Kind: sp.Kind, FrameFormat: frameFormat,
+		Formatters: opt.Formatters, NoFormattersWhy: opt.NoFormattersWhy, HelperPath: plan.HelperPath}
+	if data.NoFormattersWhy == "" {
+		data.NoFormattersWhy = "not requested."
+	}
+	if len(sp.Args) > 0 {
+		data.Artifact = sp.Args[len(sp.Args)-1]
+	}
+	if data.Title == "" {
+		data.Title = fmt.Sprintf("%s on %s", filepath.Base(sp.Binary), filepath.Base(data.Artifact))
+	}
+	data.Stops = append(data.Stops, kindStops[sp.Kind]...)
+	if sp.ASan {
+		data.Stops = append(data.Stops, asanStop)
+	}
+	data.AfterStop = afterStop[sp.Kind]
+	plan.HandRun = HandRunCommand(opt.LLDB, plan.ScriptPath, sp.Binary, sp.Args)
+	data.HandRun = plan.HandRun
+
+	for _, f := range sp.Frames {
+		data.Frames = append(data.Frames, scriptFrame{FrameSelector: f})
+	}
+	if len(sp.Exprs) > 0 {
+		ts := opt.Types
+		if ts == nil {
+			ts, err = LoadTypes(sp.Binary)
+			if err != nil {
+				return nil, err
+			}
+		}
+		vec := opt.Formatters.Has("Vec")
+		for _, e := range sp.Exprs {
+			pe, frameIdx := planExpr(ts, &data, e, PathOptions{VecFormatter: vec})
+			if frameIdx < 0 {
+				data.StopExprs = append(data.StopExprs, pe)
+			} else {
+				data.Frames[frameIdx].Exprs = append(data.Frames[frameIdx].Exprs, pe)
+			}
+		}
+		// Expressions in file order: stop frame first, then per frame.
+		plan.Exprs = append(plan.Exprs, data.StopExprs...)
+		for _, f := range data.Frames {
+			plan.Exprs = append(plan.Exprs, f.Exprs...)
+		}
+	}
+
+	text, _, err := opt.Templates.Read(templates.LLDBSession)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := template.New(templates.LLDBSession).Funcs(template.FuncMap{
+		"quote": lldbQuote,
+		"join":  strings.Join,
+		"inc":   func(i int) int { return i + 1 },
+	}).Parse(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", templates.LLDBSession, err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("template %s: %w", templates.LLDBSession, err)
+	}
+	plan.Script = buf.String()
+	if err := writeFile(plan.ScriptPath, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// planExpr translates one expression and picks its frame: the named one
+// (added to the frames when missing) or the first inspected frame whose
+// function has the path's variable. -1 means the stop frame.
+func planExpr(ts *Types, data *scriptData, e Expr, opt PathOptions) (PlannedExpr, int) {
+	pe := PlannedExpr{Name: e.Name, Rust: e.Path}
+	rp, perr := ParsePath(e.Path)
+	idx := -1
+	if e.Frame != "" {
+		key := FunctionKey(e.Frame)
+		for i, f := range data.Frames {
+			if FunctionKey(f.Function) == key {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			data.Frames = append(data.Frames, scriptFrame{FrameSelector: FrameSelector{Function: key}})
+			idx = len(data.Frames) - 1
+		}
+	} else if perr == nil {
+		for i, f := range data.Frames {
+			for _, fn := range ts.Function(f.Function) {
+				if fn.Var(rp.Var) != nil {
+					idx = i
+					break
+				}
+			}
+			if idx >= 0 {
+				break
+			}
+		}
+	}
+	if idx >= 0 {
+		pe.Frame = data.Frames[idx].Function
+	}
+	fallback := func(msg string) (PlannedExpr, int) {
+		pe.Error = msg
+		pe.Commands = []string{"frame variable " + e.Path}
+		pe.Roles = []string{"value"}
+		return pe, idx
+	}
+	if perr != nil {
+		return fallback(perr.Error())
+	}
+	if idx < 0 {
+		var names []string
+		for _, f := range data.Frames {
+			names = append(names, f.Function)
+		}
+		return fallback(fmt.Sprintf("no inspected frame (%s) has a variable %q; name one with @FUNCTION", strings.Join(names, ", "), rp.Var))
+	}
+	var lastErr error
+	for _, fn := range ts.Function(data.Frames[idx].Function) {
+		p, err := ts.Translate(fn, e.Path, opt)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		pe.Path = p
+		pe.Commands = []string{p.Command()}
+		pe.Roles = []string{"value"}
+		if p.String != nil {
+			pe.Commands = append(pe.Commands, "frame variable "+p.String.Len, "frame variable "+p.String.Data)
+			pe.Roles = append(pe.Roles, "string-len", "string-data")
+		}
+		for i, a := range p.Assumes {
+			if a.Discr != "" {
+				pe.Commands = append(pe.Commands, "frame variable "+a.Discr)
+				pe.Roles = append(pe.Roles, fmt.Sprintf("discr %d", i))
+			}
+		}
+		return pe, idx
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("function %s is not in the binary's DWARF", data.Frames[idx].Function)
+	}
+	return fallback(lastErr.Error())
+}
+
+// HandRunCommand is the shell command that reruns a command file.
+func HandRunCommand(lldb, script, binary string, args []string) string {
+	parts := []string{lldb, "-b", "-O", shellQuote("settings set interpreter.stop-command-source-on-error false"), "-s", shellQuote(script), "--", shellQuote(binary)}
+	for _, a := range args {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '=' || r == ':' || r == ',' || r == '+' ||
+			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// lldbQuote quotes an argument for lldb's command line (double quotes,
+// backslash escapes) when it needs it.
+func lldbQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"'`\\{}") {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "`", "\\`")
+	return `"` + r.Replace(s) + `"`
+}
+
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

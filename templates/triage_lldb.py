@@ -1,0 +1,153 @@
+"""triage's lldb helper: select a stack frame by function name.
+
+A batch command file cannot say "frame select 2" ahead of time: lldb counts
+inlined frames as frames, and a dev build, a release build and an ASan build
+of the same crash number their frames differently. This module adds one
+command that finds the frame at run time, in the same lldb process:
+
+    triage-frame FUNCTION [NTH]
+
+selects the NTH (default 0) frame whose function is FUNCTION, searching the
+selected thread first and then the other threads, and prints what
+`frame select N` prints (the frame and the source around its line).
+FUNCTION is compared by function_key, which ignores symbol hashes, generic
+arguments and closure numbering (the same rules as FunctionKey in triage's
+lldbscript package; a test keeps the two equal).
+
+Load it with `command script import triage_lldb.py`. It needs lldb built
+with Python (Debian's lldb-19 is).
+"""
+
+import re
+import shlex
+
+_HASH = re.compile(r"::h[0-9a-f]{16}$")
+_CLOSURE = re.compile(r"\{\{closure\}\}|\{closure#\d+\}")
+_LEGACY = [
+    ("$LT$", "<"), ("$GT$", ">"), ("$u7b$", "{"), ("$u7d$", "}"), ("$C$", ","),
+    ("$RF$", "&"), ("$BP$", "*"), ("$SP$", "@"), ("$LP$", "("), ("$RP$", ")"),
+    ("$u20$", " "), ("$u27$", "'"), ("$u5b$", "["), ("$u5d$", "]"), ("$u7e$", "~"),
+    ("..", "::"),
+]
+
+
+def _strip_generics(s):
+    out = []
+    depth = 0
+    for ch in s:
+        if ch == "<":
+            depth += 1
+        elif ch == ">" and depth > 0:
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def _matching_angle(s, i):
+    depth = 0
+    for j in range(i, len(s)):
+        if s[j] == "<":
+            depth += 1
+        elif s[j] == ">":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def _unescape_legacy(s):
+    if "$" not in s and ".." not in s:
+        return s
+    # Go's strings.Replacer: at each position the first listed pattern that
+    # matches wins, scanning left to right.
+    out = []
+    i = 0
+    while i < len(s):
+        for old, new in _LEGACY:
+            if s.startswith(old, i):
+                out.append(new)
+                i += len(old)
+                break
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def function_key(name):
+    """The key frames are matched by (see FunctionKey in lldbscript)."""
+    s = (name or "").strip()
+    s = _HASH.sub("", s)
+    s = s.replace("::_$", "::$")
+    s = _unescape_legacy(s)
+    s = _CLOSURE.sub("{closure}", s)
+    if s.startswith("<"):
+        end = _matching_angle(s, 0)
+        if end > 0:
+            inner, rest = s[1:end], s[end + 1:]
+            if " as " in inner:
+                self_ty, trait = inner.split(" as ", 1)
+                s = "<" + _strip_generics(self_ty) + " as " + _strip_generics(trait) + ">" + _strip_generics(rest)
+            else:
+                s = _strip_generics(inner) + _strip_generics(rest)
+    else:
+        s = _strip_generics(s)
+    s = s.replace("::::", "::")
+    if s.endswith("::"):
+        s = s[:-2]
+    return s
+
+
+def _frame_name(frame):
+    name = frame.GetFunctionName()
+    if not name:
+        sym = frame.GetSymbol()
+        name = sym.GetName() if sym else ""
+    return name or ""
+
+
+def select_frame(debugger, command, result, internal_dict):
+    """triage-frame FUNCTION [NTH]: select a frame by function name."""
+    import lldb
+
+    try:
+        args = shlex.split(command)
+    except ValueError as e:
+        result.SetError("triage-frame: %s" % e)
+        return
+    if not args or len(args) > 2:
+        result.SetError("usage: triage-frame FUNCTION [NTH]")
+        return
+    want = function_key(args[0])
+    nth = int(args[1]) if len(args) == 2 else 0
+    process = debugger.GetSelectedTarget().GetProcess()
+    if not process or not process.IsValid() or process.GetState() != lldb.eStateStopped:
+        result.SetError("triage-frame: no stopped process")
+        return
+    selected = process.GetSelectedThread()
+    threads = [selected] + [t for t in process if t.GetIndexID() != selected.GetIndexID()]
+    for thread in threads:
+        seen = 0
+        for frame in thread:
+            if function_key(_frame_name(frame)) != want:
+                continue
+            if seen < nth:
+                seen += 1
+                continue
+            if thread.GetIndexID() != selected.GetIndexID():
+                process.SetSelectedThread(thread)
+                result.AppendMessage("triage-frame: switched to thread #%d" % thread.GetIndexID())
+            sub = lldb.SBCommandReturnObject()
+            debugger.GetCommandInterpreter().HandleCommand("frame select %d" % frame.GetFrameID(), sub)
+            out = sub.GetOutput() or ""
+            result.AppendMessage(out.rstrip("\n"))
+            if not sub.Succeeded():
+                result.SetError(sub.GetError() or "frame select failed")
+            return
+    result.SetError("triage-frame: no frame of %s (key %s, occurrence %d) in %d thread(s)"
+                    % (args[0], want, nth, len(threads)))
+
+
+def __lldb_init_module(debugger, internal_dict):
+    debugger.HandleCommand("command script add -o -f %s.select_frame triage-frame" % __name__)
