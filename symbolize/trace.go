@@ -29,13 +29,26 @@ const (
 	KindUBSan         CrashKind = "ubsan"          // UndefinedBehaviorSanitizer runtime error
 	KindUnknown       CrashKind = "unknown"        // a crash no rule recognised
 	KindNone          CrashKind = "none"           // the log shows no crash
+
+	// Added with the parser: signals ASan (or UBSan's deadly-signal
+	// handler) names, and libFuzzer's own verdicts that are not crashes of
+	// the code under test's making but still end the run.
+	KindBusError           CrashKind = "bus-error"           // SIGBUS (ASan: BUS on unknown address)
+	KindFPE                CrashKind = "fpe"                 // SIGFPE (ASan: FPE on unknown address), e.g. a C division by zero
+	KindIllegalInstruction CrashKind = "illegal-instruction" // SIGILL (ASan: ILL), e.g. ud2 from core::intrinsics::abort
+	KindFuzzTargetExited   CrashKind = "fuzz-target-exited"  // libFuzzer: fuzz target exited (the target called exit)
+	KindInputOverwrite     CrashKind = "input-overwrite"     // libFuzzer: fuzz target overwrites its const input
 )
 
 // ASan report kinds keep the sanitizer's own name after "asan:", e.g.
-// "asan:heap-buffer-overflow", "asan:use-after-free",
-// "asan:allocation-size-too-big". ASan's stack-overflow, SEGV and ABRT
-// reports map to KindStackOverflow, KindNullDeref/KindSEGV and the panic or
-// KindAbort, so one bug has one kind with and without ASan.
+// "asan:heap-buffer-overflow", "asan:heap-use-after-free",
+// "asan:allocation-size-too-big". The names ASan may use are listed in
+// kinds.go (ASanReportNames); a name outside that list becomes KindUnknown,
+// so the set stays closed. ASan's stack-overflow, SEGV, BUS, FPE, ILL and
+// ABRT reports map to KindStackOverflow, KindNullDeref/KindSEGV,
+// KindBusError, KindFPE, KindIllegalInstruction and the panic or KindAbort,
+// so one bug has one kind with and without ASan; ASan's out-of-memory and
+// rss-limit-exceeded map to KindOOM.
 const ASanKindPrefix = "asan:"
 
 // Frame categories: where a frame's code comes from. App and FuzzTarget
@@ -69,18 +82,30 @@ type FrameCategory string
 
 // Frame is one stack frame.
 type Frame struct {
-	// Index is the frame's number in the backtrace it came from.
-	Index   int    `json:"index" yaml:"index"`
+	// Index is the frame's number in the backtrace it came from. Inlined
+	// frames that the log printed without a number of their own, or that
+	// DWARF symbolization expanded out of one printed frame, share the
+	// index of the frame they were found in.
+	Index int `json:"index" yaml:"index"`
+	// Address is the address as printed: std's RUST_BACKTRACE=full prints
+	// return addresses, sanitizers print the return address minus one.
 	Address uint64 `json:"address,omitempty" yaml:"address,omitempty"`
 	// Module and Offset locate an unsymbolized frame: (/path/bin+0x147c05).
+	// Offset is the module-relative address (the ELF virtual address for
+	// a PIE binary), ready for symbolization.
 	Module string `json:"module,omitempty" yaml:"module,omitempty"`
 	Offset uint64 `json:"offset,omitempty" yaml:"offset,omitempty"`
-	// Raw is the symbol as the log printed it (possibly mangled).
+	// BuildID is the module's GNU build id where the log printed one.
+	BuildID string `json:"build_id,omitempty" yaml:"build_id,omitempty"`
+	// Raw is the symbol as the log printed it (possibly mangled), or as the
+	// binary named it when the frame was resolved from DWARF.
 	Raw string `json:"raw,omitempty" yaml:"raw,omitempty"`
-	// Function is the fully demangled name, for people.
+	// Function is the demangled name, for people: generic arguments and
+	// closure numbers kept, the legacy ::h<hash> suffix and v0 crate
+	// disambiguators dropped (as rustfilt and RUST_BACKTRACE=1 print it).
 	Function string `json:"function,omitempty" yaml:"function,omitempty"`
-	// Normalized is Function with hashes, crate disambiguators and closure
-	// numbers removed: stable across builds, for keys.
+	// Normalized is Function with everything that changes from build to
+	// build removed (see Normalize): stable across builds, for keys.
 	Normalized string `json:"normalized,omitempty" yaml:"normalized,omitempty"`
 	File       string `json:"file,omitempty" yaml:"file,omitempty"`
 	Line       int    `json:"line,omitempty" yaml:"line,omitempty"`
@@ -88,6 +113,12 @@ type Frame struct {
 	// Inlined says this frame was inlined into the next one.
 	Inlined  bool          `json:"inlined,omitempty" yaml:"inlined,omitempty"`
 	Category FrameCategory `json:"category,omitempty" yaml:"category,omitempty"`
+	// Rule is the id of the category rule that tagged the frame ("" when
+	// no rule matched), so a reader can see why a frame counts as in-app.
+	Rule string `json:"rule,omitempty" yaml:"rule,omitempty"`
+	// Resolved says function, file and line came from the binary (DWARF
+	// or the symbol table), not from the log.
+	Resolved bool `json:"resolved,omitempty" yaml:"resolved,omitempty"`
 }
 
 // Backtrace is one stack trace found in a log.
@@ -96,7 +127,23 @@ type Backtrace struct {
 	// "sanitizer" (ASan/UBSan/LSan or libFuzzer's -print stack), "lldb".
 	Source string  `json:"source" yaml:"source"`
 	Frames []Frame `json:"frames" yaml:"frames"`
+	// Role says what the stack shows: "crash" (where it failed; Frames is
+	// chosen among these), "allocated" and "freed" (ASan's history of the
+	// memory involved), "leak" (an LSan leak's allocation stack).
+	Role string `json:"role,omitempty" yaml:"role,omitempty"`
 }
+
+// Backtrace sources and roles.
+const (
+	SourceRust      = "rust"
+	SourceSanitizer = "sanitizer"
+	SourceLLDB      = "lldb"
+
+	RoleCrash     = "crash"
+	RoleAllocated = "allocated"
+	RoleFreed     = "freed"
+	RoleLeak      = "leak"
+)
 
 // Trace is a parsed crash.
 type Trace struct {
@@ -114,7 +161,19 @@ type Trace struct {
 	Address    uint64 `json:"address,omitempty" yaml:"address,omitempty"`
 	HasAddress bool   `json:"has_address,omitempty" yaml:"has_address,omitempty"`
 	Thread     string `json:"thread,omitempty" yaml:"thread,omitempty"`
-	// Frames is the chosen (richest) backtrace's frames.
+	// ThreadID is the OS thread id newer panic headers print
+	// (thread '<unnamed>' (4480) panicked ...); 0 when absent.
+	ThreadID int64 `json:"thread_id,omitempty" yaml:"thread_id,omitempty"`
+	// Access is a sanitizer's description of the bad access
+	// ("READ of size 4", "WRITE memory access").
+	Access string `json:"access,omitempty" yaml:"access,omitempty"`
+	// AllocationSize is the size a failed or refused allocation asked for
+	// (alloc-failure, malloc-limit OOM, allocation-size-too-big).
+	AllocationSize uint64 `json:"allocation_size,omitempty" yaml:"allocation_size,omitempty"`
+	// Blocks counts the crash reports in the log. Minimizer and merge logs
+	// hold several; the trace describes the last one.
+	Blocks int `json:"blocks,omitempty" yaml:"blocks,omitempty"`
+	// Frames is the chosen (richest) crash backtrace's frames.
 	Frames []Frame `json:"frames,omitempty" yaml:"frames,omitempty"`
 	// Backtraces are all stack traces found in the log, Frames among them.
 	Backtraces []Backtrace `json:"backtraces,omitempty" yaml:"backtraces,omitempty"`

@@ -1,0 +1,1088 @@
+package symbolize
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Errors Parse returns (wrapped, with detail): callers test them with
+// errors.Is. A log that is text and looks like a fuzz run but shows no
+// crash is NOT an error: it parses to a Trace of KindNone.
+var (
+	// ErrEmptyLog: the log has no text at all (a process killed before
+	// it printed anything, e.g. a bare SIGSEGV without a handler).
+	ErrEmptyLog = errors.New("log is empty")
+	// ErrNotText: the log holds NUL bytes or is mostly not UTF-8, so it is
+	// not the stderr of a fuzz binary (a crash input passed by mistake).
+	ErrNotText = errors.New("log is not text")
+	// ErrUnrecognized: the log is text, but not one line of it is
+	// something a fuzz binary, Rust or a sanitizer prints.
+	ErrUnrecognized = errors.New("log has nothing a fuzz binary, Rust or a sanitizer prints")
+)
+
+// ParseFile reads and parses the log at path; errors name the file.
+func ParseFile(path string) (*Trace, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// Parse reads the text a fuzz binary printed (stderr, possibly with
+// stdout and fuzzing noise mixed in) and returns the crash it shows.
+//
+// It understands the three Rust panic header forms, multi-line panic
+// messages, allocation failure and std's stack-overflow message,
+// RUST_BACKTRACE=1 and =full backtraces, libFuzzer's verdicts (deadly
+// signal, timeout, out-of-memory in both forms, fuzz target exited, slow
+// unit), AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer
+// reports and sanitizer stack traces, symbolized or not.
+//
+// A log can hold several crash reports (libFuzzer's minimizer and merge
+// runs print one per inner run): the LAST one is the trace, and
+// Trace.Blocks counts them. Within one report every stack is kept in
+// Trace.Backtraces and the richest crash stack becomes Trace.Frames;
+// frames are demangled, normalized and tagged with the default category
+// rules (see Rules.Tag to re-tag with other rules).
+//
+// A text log with no crash gives a Trace of KindNone and no error. Parse
+// fails only when the input is empty (ErrEmptyLog), not text (ErrNotText)
+// or has nothing recognizable at all (ErrUnrecognized).
+func Parse(log []byte) (*Trace, error) {
+	if len(bytes.TrimSpace(log)) == 0 {
+		return nil, ErrEmptyLog
+	}
+	if err := checkText(log); err != nil {
+		return nil, err
+	}
+	p := &parser{}
+	p.run(log)
+	if !p.recognized {
+		return nil, ErrUnrecognized
+	}
+	t := p.trace()
+	DefaultRules().Tag(t)
+	return t, nil
+}
+
+// checkText rejects binary input: any NUL byte, or more than 10% of the
+// runes invalid UTF-8.
+func checkText(log []byte) error {
+	if i := bytes.IndexByte(log, 0); i >= 0 {
+		return fmt.Errorf("%w: NUL byte at offset %d", ErrNotText, i)
+	}
+	if utf8.Valid(log) {
+		return nil
+	}
+	bad, total := 0, 0
+	for i := 0; i < len(log); {
+		r, n := utf8.DecodeRune(log[i:])
+		if r == utf8.RuneError && n == 1 {
+			bad++
+		}
+		total++
+		i += n
+	}
+	if bad*10 > total {
+		return fmt.Errorf("%w: %d of %d characters are not UTF-8", ErrNotText, bad, total)
+	}
+	return nil
+}
+
+// segment is the output of one run of the binary (or one inner run of a
+// minimizer or merge): what crash evidence it holds.
+type segment struct {
+	panic         *panicReport
+	overflow      bool   // std's "has overflowed its stack"
+	overflowTid   string // its thread name
+	allocFailure  bool
+	allocSize     uint64
+	fatalRuntime  string // fatal runtime error other than stack overflow
+	libfuzzer     string // the text after "ERROR: libFuzzer: "
+	sanitizer     *sanitizerReport
+	ubsan         *ubsanReport
+	leak          bool
+	slowUnit      bool
+	summary       string // last SUMMARY: line, without the prefix
+	access        string
+	backtraces    []Backtrace
+	crashEvidence bool
+}
+
+type panicReport struct {
+	thread   string
+	threadID int64
+	message  string
+	location *Location
+}
+
+type sanitizerReport struct {
+	tool    string // AddressSanitizer, LeakSanitizer, ...
+	name    string // report name (heap-buffer-overflow, SEGV, ...)
+	line    string // the ERROR line after "ERROR: "
+	address uint64
+	hasAddr bool
+	thread  string
+	size    uint64 // requested allocation size, where stated
+}
+
+type ubsanReport struct {
+	message  string
+	location *Location
+}
+
+type parser struct {
+	segs       []*segment
+	cur        *segment
+	recognized bool
+
+	// multi-line state
+	mode     parseMode
+	msgLines []string
+	oldMsg   *panicReport // old-format panic awaiting its closing "', file:l:c"
+	oldLines int
+	bt       *Backtrace // the stack being read (Rust or sanitizer)
+	role     string     // role for the next sanitizer stack
+}
+
+type parseMode int
+
+const (
+	modeNone       parseMode = iota
+	modePanicMsg             // collecting a 1.73+ panic message
+	modeOldPanic             // collecting a pre-1.73 quoted message
+	modeRustBT               // in a "stack backtrace:" section
+	modeSanitizerB           // in a "#N 0x..." stack
+)
+
+func (p *parser) seg() *segment {
+	if p.cur == nil {
+		p.cur = &segment{}
+		p.segs = append(p.segs, p.cur)
+	}
+	return p.cur
+}
+
+// boundary starts a new segment: a new process or inner run begins.
+func (p *parser) boundary() {
+	p.endMultiline()
+	p.cur = nil
+}
+
+func (p *parser) run(log []byte) {
+	for len(log) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(log, '\n'); i >= 0 {
+			line, log = log[:i], log[i+1:]
+		} else {
+			line, log = log, nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		s := string(line)
+		if strings.IndexByte(s, 0x1b) >= 0 {
+			s = stripANSI(s)
+		}
+		p.line(s)
+	}
+	p.endMultiline()
+}
+
+func stripANSI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ';') {
+				j++
+			}
+			if j < len(s) {
+				i = j
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func (p *parser) endMultiline() {
+	switch p.mode {
+	case modePanicMsg:
+		p.finishPanicMessage()
+	case modeOldPanic:
+		// Never closed: keep the first line as the message.
+		if p.oldMsg != nil && len(p.msgLines) > 0 {
+			p.oldMsg.message = p.msgLines[0]
+		}
+		p.oldMsg = nil
+	case modeRustBT, modeSanitizerB:
+		p.finishBacktrace()
+	}
+	p.mode = modeNone
+	p.msgLines = p.msgLines[:0]
+}
+
+func (p *parser) line(s string) {
+	switch p.mode {
+	case modePanicMsg:
+		if !isMessageTerminator(s) {
+			p.msgLines = append(p.msgLines, s)
+			return
+		}
+		p.finishPanicMessage()
+		p.mode = modeNone
+	case modeOldPanic:
+		if p.continueOldPanic(s) {
+			return
+		}
+	case modeRustBT:
+		if p.rustBacktraceLine(s) {
+			return
+		}
+		p.finishBacktrace()
+		p.mode = modeNone
+	case modeSanitizerB:
+		if f, ok := parseSanitizerFrame(s); ok {
+			p.bt.Frames = append(p.bt.Frames, f)
+			return
+		}
+		p.finishBacktrace()
+		p.mode = modeNone
+	}
+	p.dispatch(s)
+}
+
+// dispatch handles a line outside any multi-line construct.
+func (p *parser) dispatch(s string) {
+	t := strings.TrimLeft(s, " \t")
+	if t == "" {
+		return
+	}
+	switch t[0] {
+	case '#':
+		if f, ok := parseSanitizerFrame(t); ok {
+			p.recognized = true
+			seg := p.seg()
+			seg.crashEvidence = true
+			role := p.role
+			if role == "" {
+				role = RoleCrash
+			}
+			p.role = ""
+			p.bt = &Backtrace{Source: SourceSanitizer, Role: role, Frames: []Frame{f}}
+			p.mode = modeSanitizerB
+			return
+		}
+		if isStatusLine(t) {
+			p.recognized = true
+			p.boundary()
+		}
+		return
+	case '=':
+		if strings.HasPrefix(t, "==") {
+			p.recognized = true
+			p.sanitizerLine(t)
+		}
+		return
+	case 't':
+		if strings.HasPrefix(t, "thread '") {
+			p.threadLine(t)
+			return
+		}
+	case 'S':
+		if rest, ok := strings.CutPrefix(t, "SUMMARY: "); ok {
+			p.recognized = true
+			p.seg().summary = rest
+			return
+		}
+		if strings.HasPrefix(t, "Slowest unit: ") {
+			p.recognized = true
+			p.seg().slowUnit = true
+			return
+		}
+	case 'm':
+		if rest, ok := strings.CutPrefix(t, "memory allocation of "); ok {
+			if n, ok := strings.CutSuffix(rest, " bytes failed"); ok {
+				p.recognized = true
+				seg := p.seg()
+				seg.allocFailure = true
+				seg.crashEvidence = true
+				seg.allocSize, _ = strconv.ParseUint(n, 10, 64)
+				return
+			}
+		}
+	case 'f':
+		if rest, ok := strings.CutPrefix(t, "fatal runtime error: "); ok {
+			p.recognized = true
+			seg := p.seg()
+			seg.crashEvidence = true
+			rest = strings.TrimSuffix(rest, ", aborting")
+			if strings.HasPrefix(rest, "stack overflow") {
+				seg.overflow = true
+			} else if seg.fatalRuntime == "" {
+				seg.fatalRuntime = rest
+			}
+			return
+		}
+	case 's':
+		if t == "stack backtrace:" {
+			p.recognized = true
+			p.seg().crashEvidence = true
+			p.bt = &Backtrace{Source: SourceRust, Role: RoleCrash}
+			p.mode = modeRustBT
+			return
+		}
+	case 'D', 'I':
+		if strings.HasPrefix(t, "Direct leak of ") || strings.HasPrefix(t, "Indirect leak of ") {
+			p.recognized = true
+			p.role = RoleLeak
+			return
+		}
+	case 'R', 'W':
+		if (strings.HasPrefix(t, "READ of size ") || strings.HasPrefix(t, "WRITE of size ")) && p.cur != nil && p.cur.sanitizer != nil {
+			if i := strings.Index(t, " at 0x"); i > 0 {
+				p.cur.access = t[:i]
+			}
+			return
+		}
+	}
+	if role := isRoleLine(t); role != "" {
+		p.recognized = true
+		p.role = role
+		return
+	}
+	if strings.Contains(t, ": runtime error: ") {
+		p.ubsanLine(t)
+		return
+	}
+	if isBoundaryLine(t) {
+		p.recognized = true
+		p.boundary()
+		return
+	}
+	if isNoiseLine(t) {
+		p.recognized = true
+	}
+}
+
+// isBoundaryLine: lines that begin a new run of the binary or a new inner
+// run of libFuzzer's minimizer or merge.
+func isBoundaryLine(t string) bool {
+	return strings.HasPrefix(t, "INFO: Seed: ") ||
+		strings.HasPrefix(t, "CRASH_MIN: ") ||
+		strings.HasPrefix(t, "MERGE-OUTER: ") ||
+		strings.HasPrefix(t, "MERGE-INNER: ") ||
+		strings.HasPrefix(t, "Running: ") ||
+		strings.HasPrefix(t, "INFO: Running with entropic")
+}
+
+// isNoiseLine: lines a fuzz binary prints that carry no crash evidence
+// but show the log is one.
+func isNoiseLine(t string) bool {
+	for _, p := range noisePrefixes {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return strings.Contains(t, ": Running 1 inputs ") || strings.Contains(t, "libFuzzer")
+}
+
+var noisePrefixes = []string{
+	"INFO: ", "WARNING: ", "MS: ", "Base64: ", "artifact_prefix=", "Done ",
+	"Executed ", "stat::", "NOTE: ", "*****", "DEDUP_TOKEN: ", "AddressSanitizer:DEADLYSIGNAL",
+	"UndefinedBehaviorSanitizer:DEADLYSIGNAL", "LeakSanitizer:", "note: ", "HINT: ", "Shadow byte",
+	"Address 0x", "0x", "NEW_FUNC", "ALARM: ", "To change the out-of-memory limit",
+	"and the timeout value is", "Combine libFuzzer",
+}
+
+// isStatusLine: libFuzzer's "#123\tNEW cov: ..." and fork mode's "#123: cov:".
+func isStatusLine(t string) bool {
+	i := 1
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	return i > 1 && i < len(t) && (t[i] == '\t' || t[i] == ':')
+}
+
+// isRoleLine names the role of the sanitizer stack that follows.
+func isRoleLine(t string) string {
+	switch {
+	case strings.HasPrefix(t, "freed by thread "), strings.HasPrefix(t, "previously freed by thread "):
+		return RoleFreed
+	case strings.HasPrefix(t, "allocated by thread "), strings.HasPrefix(t, "previously allocated by thread "):
+		return RoleAllocated
+	}
+	return ""
+}
+
+// isMessageTerminator: a line that cannot be part of a 1.73+ panic
+// message because the panic machinery or libFuzzer printed it.
+func isMessageTerminator(s string) bool {
+	switch {
+	case strings.HasPrefix(s, "note: "),
+		s == "stack backtrace:",
+		strings.HasPrefix(s, "=="),
+		strings.HasPrefix(s, "thread '"),
+		strings.HasPrefix(s, "fatal runtime error: "),
+		strings.HasPrefix(s, "thread caused non-unwinding panic"),
+		strings.HasPrefix(s, "panic in a function that cannot unwind"),
+		strings.HasPrefix(s, "AddressSanitizer:DEADLYSIGNAL"),
+		strings.HasPrefix(s, "SUMMARY: "),
+		strings.HasPrefix(s, "MS: "),
+		strings.HasPrefix(s, "INFO: "),
+		strings.HasPrefix(s, "CRASH_MIN: "),
+		strings.HasPrefix(s, "MERGE-"),
+		strings.HasPrefix(s, "Running: "),
+		strings.HasPrefix(s, "Executed "),
+		strings.HasPrefix(s, "*****"),
+		strings.HasPrefix(s, "memory allocation of "),
+		strings.HasPrefix(s, "    #"):
+		return true
+	}
+	return false
+}
+
+// threadLine handles "thread 'NAME' ..." lines: panic headers (all three
+// forms) and std's stack-overflow message.
+func (p *parser) threadLine(t string) {
+	rest := t[len("thread '"):]
+	if i := strings.Index(rest, "' has overflowed its stack"); i >= 0 {
+		p.recognized = true
+		seg := p.seg()
+		seg.crashEvidence = true
+		seg.overflow = true
+		seg.overflowTid = rest[:i]
+		return
+	}
+	k := strings.Index(rest, " panicked at ")
+	if k < 0 {
+		return
+	}
+	head, tail := rest[:k], rest[k+len(" panicked at "):]
+	pr := &panicReport{}
+	// head is NAME' or NAME' (TID)
+	if strings.HasSuffix(head, ")") {
+		if o := strings.LastIndex(head, "' ("); o >= 0 {
+			if id, err := strconv.ParseInt(head[o+3:len(head)-1], 10, 64); err == nil {
+				pr.threadID = id
+				head = head[:o+1]
+			}
+		}
+	}
+	if !strings.HasSuffix(head, "'") {
+		return
+	}
+	pr.thread = head[:len(head)-1]
+	p.recognized = true
+	seg := p.seg()
+	seg.crashEvidence = true
+	if strings.HasPrefix(tail, "'") {
+		// Before Rust 1.73: 'MESSAGE', FILE:LINE:COL, possibly over lines.
+		p.oldMsg = pr
+		p.oldLines = 0
+		p.msgLines = append(p.msgLines[:0], tail[1:])
+		if p.closeOldPanic(tail[1:], true) {
+			return
+		}
+		p.mode = modeOldPanic
+		if seg.panic == nil {
+			seg.panic = pr
+		}
+		return
+	}
+	// 1.73 and later: FILE:LINE:COL: then the message on the next lines.
+	loc, ok := parseLocation(strings.TrimSuffix(tail, ":"))
+	if !ok {
+		return
+	}
+	pr.location = loc
+	if seg.panic == nil {
+		seg.panic = pr
+		p.msgLines = p.msgLines[:0]
+		p.mode = modePanicMsg
+	}
+	// A second panic (while panicking) keeps the first as the cause.
+}
+
+// maxOldPanicLines bounds how far an unterminated old-format message may
+// run before it is cut at its first line.
+const maxOldPanicLines = 200
+
+func (p *parser) continueOldPanic(s string) bool {
+	p.oldLines++
+	if p.oldLines > maxOldPanicLines || isMessageTerminator(s) {
+		if p.oldMsg != nil && len(p.msgLines) > 0 {
+			p.oldMsg.message = p.msgLines[0]
+		}
+		p.oldMsg = nil
+		p.mode = modeNone
+		p.msgLines = p.msgLines[:0]
+		return false
+	}
+	p.msgLines = append(p.msgLines, s)
+	if p.closeOldPanic(s, false) {
+		p.mode = modeNone
+	}
+	return true
+}
+
+// closeOldPanic checks whether line ends the old-format message
+// ("...', FILE:LINE[:COL]") and, if so, records the panic.
+func (p *parser) closeOldPanic(line string, first bool) bool {
+	i := strings.LastIndex(line, "', ")
+	if i < 0 {
+		return false
+	}
+	loc, ok := parseLocation(line[i+3:])
+	if !ok {
+		return false
+	}
+	lines := p.msgLines
+	lines[len(lines)-1] = line[:i]
+	pr := p.oldMsg
+	pr.message = strings.Join(lines, "\n")
+	pr.location = loc
+	seg := p.seg()
+	if seg.panic == nil || seg.panic == pr {
+		seg.panic = pr
+	}
+	p.oldMsg = nil
+	p.msgLines = p.msgLines[:0]
+	return true
+}
+
+func (p *parser) finishPanicMessage() {
+	lines := p.msgLines
+	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if seg := p.cur; seg != nil && seg.panic != nil && seg.panic.message == "" {
+		seg.panic.message = strings.Join(lines, "\n")
+	}
+	p.msgLines = p.msgLines[:0]
+}
+
+// parseLocation reads FILE:LINE[:COL].
+func parseLocation(s string) (*Location, bool) {
+	s = strings.TrimSpace(s)
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return nil, false
+	}
+	last, err := strconv.Atoi(s[i+1:])
+	if err != nil || last < 0 {
+		return nil, false
+	}
+	j := strings.LastIndexByte(s[:i], ':')
+	if j > 0 {
+		if line, err := strconv.Atoi(s[j+1 : i]); err == nil && line >= 0 {
+			return &Location{File: s[:j], Line: line, Column: last}, true
+		}
+	}
+	return &Location{File: s[:i], Line: last}, true
+}
+
+// sanitizerLine handles lines that start with "==": "==PID== ERROR:
+// libFuzzer: ...", "==PID==ERROR: XSanitizer: ...", and ASan's
+// "==PID==The signal is caused by a READ memory access." notes.
+func (p *parser) sanitizerLine(t string) {
+	rest := t[2:]
+	end := strings.Index(rest, "==")
+	if end < 0 {
+		return
+	}
+	rest = strings.TrimLeft(rest[end+2:], " ")
+	if msg, ok := strings.CutPrefix(rest, "ERROR: libFuzzer: "); ok {
+		seg := p.seg()
+		seg.crashEvidence = true
+		if seg.libfuzzer == "" || seg.libfuzzer == "deadly signal" {
+			seg.libfuzzer = msg
+		}
+		return
+	}
+	if a, ok := strings.CutPrefix(rest, "The signal is caused by a "); ok {
+		if p.cur != nil && p.cur.access == "" {
+			p.cur.access = strings.TrimSuffix(a, ".")
+		}
+		return
+	}
+	body, ok := strings.CutPrefix(rest, "ERROR: ")
+	if !ok {
+		return
+	}
+	tool, desc, ok := strings.Cut(body, ": ")
+	if !ok || !strings.HasSuffix(tool, "Sanitizer") {
+		return
+	}
+	seg := p.seg()
+	seg.crashEvidence = true
+	if seg.sanitizer != nil {
+		return // a report inside a report (rare): the first one caused it
+	}
+	r := &sanitizerReport{tool: tool, line: body}
+	if tool == "LeakSanitizer" && strings.HasPrefix(desc, "detected memory leaks") {
+		seg.leak = true
+	}
+	r.name = reportNameFromDescription(desc)
+	if i := strings.Index(desc, " address 0x"); i >= 0 {
+		r.address, r.hasAddr = parseHexPrefix(desc[i+len(" address "):])
+	} else if i := strings.Index(desc, " on 0x"); i >= 0 {
+		r.address, r.hasAddr = parseHexPrefix(desc[i+len(" on "):])
+	}
+	if i := strings.LastIndex(desc, " T"); i >= 0 && strings.HasSuffix(desc, ")") {
+		r.thread = strings.TrimSuffix(desc[i+1:], ")")
+	} else if i := strings.Index(desc, "(thread T"); i >= 0 {
+		r.thread = strings.TrimSuffix(desc[i+len("(thread "):], ")")
+	}
+	if i := strings.Index(desc, "allocation size 0x"); i >= 0 {
+		r.size, _ = parseHexPrefix(desc[i+len("allocation size "):])
+	} else if i := strings.Index(desc, "trying to allocate 0x"); i >= 0 {
+		r.size, _ = parseHexPrefix(desc[i+len("trying to allocate "):])
+	}
+	seg.sanitizer = r
+}
+
+// reportNameFromDescription finds the report name in the text after
+// "ERROR: AddressSanitizer: " for reports whose first word is not it.
+func reportNameFromDescription(desc string) string {
+	switch {
+	case strings.HasPrefix(desc, "requested allocation size"):
+		return "allocation-size-too-big"
+	case strings.HasPrefix(desc, "attempting double-free"):
+		return "double-free"
+	case strings.HasPrefix(desc, "attempting free on address which was not malloc"):
+		return "bad-free"
+	case strings.HasPrefix(desc, "allocator is out of memory"), strings.HasPrefix(desc, "out of memory"):
+		return "out-of-memory"
+	case strings.HasPrefix(desc, "calloc parameters overflow"):
+		return "calloc-overflow"
+	case strings.HasPrefix(desc, "detected memory leaks"):
+		return "leak"
+	}
+	name, _, _ := strings.Cut(desc, " ")
+	return strings.TrimSuffix(name, ":")
+}
+
+func parseHexPrefix(s string) (uint64, bool) {
+	s = strings.TrimPrefix(s, "0x")
+	n := 0
+	for n < len(s) && (isHexLower(s[n]) || s[n] >= 'A' && s[n] <= 'F') {
+		n++
+	}
+	if n == 0 || n > 16 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s[:n], 16, 64)
+	return v, err == nil
+}
+
+// ubsanLine handles "FILE:LINE:COL: runtime error: MESSAGE".
+func (p *parser) ubsanLine(t string) {
+	i := strings.Index(t, ": runtime error: ")
+	loc, ok := parseLocation(t[:i])
+	if !ok {
+		return
+	}
+	p.recognized = true
+	seg := p.seg()
+	seg.crashEvidence = true
+	if seg.ubsan == nil {
+		seg.ubsan = &ubsanReport{message: t[i+len(": runtime error: "):], location: loc}
+	}
+}
+
+// rustBacktraceLine reads one line of a "stack backtrace:" section; false
+// means the section has ended.
+func (p *parser) rustBacktraceLine(s string) bool {
+	t := strings.TrimLeft(s, " ")
+	indent := len(s) - len(t)
+	if t == "" {
+		return false
+	}
+	// "  12: symbol" or "  12:     0x55d0 - symbol"
+	if t[0] >= '0' && t[0] <= '9' {
+		i := 0
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		if i < len(t) && t[i] == ':' && (i+1 == len(t) || t[i+1] == ' ') {
+			idx, _ := strconv.Atoi(t[:i])
+			rest := strings.TrimLeft(t[i+1:], " ")
+			f := Frame{Index: idx}
+			if strings.HasPrefix(rest, "0x") {
+				addr, sym, _ := strings.Cut(rest, " - ")
+				a, ok := parseHexPrefix(addr)
+				if !ok {
+					return false
+				}
+				f.Address = a
+				rest = sym
+			}
+			if rest == "<unknown>" {
+				rest = ""
+				if f.Address == 0 {
+					return true // the unwinder's end-of-stack sentinel
+				}
+			}
+			f.Raw = rest
+			p.bt.Frames = append(p.bt.Frames, f)
+			return true
+		}
+		return false
+	}
+	if at, ok := strings.CutPrefix(t, "at "); ok && indent >= 4 {
+		if n := len(p.bt.Frames); n > 0 {
+			f := &p.bt.Frames[n-1]
+			if loc, ok := parseLocation(at); ok {
+				f.File, f.Line, f.Column = loc.File, loc.Line, loc.Column
+			} else {
+				f.File = strings.TrimSpace(at)
+			}
+		}
+		return true
+	}
+	// Older std printed the callers an address was inlined into on
+	// unnumbered lines under the frame: the frame above is inlined here.
+	if indent >= 6 && t[0] != '#' && !strings.HasPrefix(t, "0x") && len(p.bt.Frames) > 0 {
+		prev := &p.bt.Frames[len(p.bt.Frames)-1]
+		prev.Inlined = true
+		p.bt.Frames = append(p.bt.Frames, Frame{Index: prev.Index, Address: prev.Address, Raw: t})
+		return true
+	}
+	return false
+}
+
+func (p *parser) finishBacktrace() {
+	bt := p.bt
+	p.bt = nil
+	if bt == nil || len(bt.Frames) == 0 {
+		return
+	}
+	fr := bt.Frames
+	for i := range fr {
+		f := &fr[i]
+		f.Function = Demangle(f.Raw)
+		if f.Function != "" {
+			f.Normalized = normalizeDemangled(f.Function)
+		}
+		// Equal addresses in a row are one physical frame: every entry
+		// but the last was inlined into the next.
+		if i+1 < len(fr) && f.Address != 0 && fr[i+1].Address == f.Address {
+			f.Inlined = true
+		}
+	}
+	if p.cur == nil {
+		p.seg()
+	}
+	p.cur.backtraces = append(p.cur.backtraces, *bt)
+}
+
+// normalizeDemangled is Normalize for a name Demangle already produced.
+func normalizeDemangled(d string) string {
+	return normPath(stripCxxParams(stripCloneSuffix(d)), 0)
+}
+
+// parseSanitizerFrame reads "#N 0xADDR [in FUNC [FILE[:LINE[:COL]]]]
+// [(MODULE+0xOFF)] [(BuildId: HEX)]".
+func parseSanitizerFrame(s string) (Frame, bool) {
+	t := strings.TrimLeft(s, " \t")
+	if len(t) < 4 || t[0] != '#' {
+		return Frame{}, false
+	}
+	i := 1
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i == 1 || i >= len(t) || t[i] != ' ' {
+		return Frame{}, false
+	}
+	idx, err := strconv.Atoi(t[1:i])
+	if err != nil {
+		return Frame{}, false
+	}
+	rest := strings.TrimLeft(t[i:], " ")
+	if !strings.HasPrefix(rest, "0x") {
+		return Frame{}, false
+	}
+	addrEnd := strings.IndexByte(rest, ' ')
+	if addrEnd < 0 {
+		addrEnd = len(rest)
+	}
+	addr, ok := parseHexPrefix(rest[:addrEnd])
+	if !ok {
+		return Frame{}, false
+	}
+	f := Frame{Index: idx, Address: addr}
+	rest = strings.TrimSpace(rest[addrEnd:])
+	if strings.HasSuffix(rest, ")") {
+		if k := strings.LastIndex(rest, "(BuildId: "); k >= 0 {
+			f.BuildID = rest[k+len("(BuildId: ") : len(rest)-1]
+			rest = strings.TrimSpace(rest[:k])
+		}
+	}
+	if strings.HasSuffix(rest, ")") {
+		if k := strings.LastIndexByte(rest, '('); k >= 0 && (k == 0 || rest[k-1] == ' ') {
+			inner := rest[k+1 : len(rest)-1]
+			if plus := strings.LastIndex(inner, "+0x"); plus > 0 {
+				if off, ok := parseHexPrefix(inner[plus+1:]); ok {
+					f.Module, f.Offset = inner[:plus], off
+					rest = strings.TrimSpace(rest[:k])
+				}
+			} else if inner == "<unknown module>" {
+				rest = strings.TrimSpace(rest[:k])
+			}
+		}
+	}
+	if fn, ok := strings.CutPrefix(rest, "in "); ok {
+		fn, file := splitFunctionAndFile(fn)
+		f.Raw = fn
+		if file != "" {
+			if loc, ok := parseLocation(file); ok && loc.Line > 0 {
+				f.File, f.Line, f.Column = loc.File, loc.Line, loc.Column
+			} else {
+				f.File = file
+			}
+		}
+	}
+	return f, true
+}
+
+// splitFunctionAndFile splits "FUNC FILE:LINE:COL" where FUNC may hold
+// spaces (C++ parameter lists, Rust "<X as Y>"): the last word is a file
+// when it has no brackets and looks like a path or file name.
+func splitFunctionAndFile(s string) (fn, file string) {
+	s = strings.TrimSpace(s)
+	k := strings.LastIndexByte(s, ' ')
+	if k < 0 {
+		return s, ""
+	}
+	last := s[k+1:]
+	if strings.ContainsAny(last, "<>(){}[],") {
+		return s, ""
+	}
+	if strings.ContainsRune(last, '/') || strings.ContainsRune(last, '.') {
+		return strings.TrimSpace(s[:k]), last
+	}
+	return s, ""
+}
+
+// trace builds the Trace from the last segment with crash evidence.
+func (p *parser) trace() *Trace {
+	var last *segment
+	blocks := 0
+	for _, s := range p.segs {
+		if s.crashEvidence || s.slowUnit {
+			if s.crashEvidence {
+				blocks++
+			}
+			last = s
+		}
+	}
+	t := &Trace{Kind: KindNone, Blocks: blocks}
+	if last == nil {
+		return t
+	}
+	s := last
+	t.Summary = s.summary
+	t.Access = s.access
+	t.Backtraces = s.backtraces
+	if s.panic != nil {
+		t.Thread, t.ThreadID = s.panic.thread, s.panic.threadID
+		t.Message = s.panic.message
+		t.Location = s.panic.location
+	}
+	if r := s.sanitizer; r != nil {
+		t.Address, t.HasAddress = r.address, r.hasAddr
+		if t.Thread == "" {
+			t.Thread = r.thread
+		}
+		if r.size != 0 {
+			t.AllocationSize = r.size
+		}
+	}
+	t.Kind = classify(s, t)
+	if t.Summary == "" {
+		t.Summary = headline(s, t)
+	}
+	t.Frames = chooseFrames(t.Backtraces)
+	return t
+}
+
+// classify picks the crash kind from a segment's evidence. The order is
+// the precedence: libFuzzer's explicit verdicts (timeout, OOM) say why
+// the run ended whatever else was printed; a stack overflow or an
+// allocation failure outranks the abort that follows it; a panic
+// outranks the ABRT or deadly signal its hook causes.
+func classify(s *segment, t *Trace) CrashKind {
+	lf := s.libfuzzer
+	san := s.sanitizer
+	sanName := ""
+	if san != nil {
+		sanName = san.name
+		// The SUMMARY line names the report most reliably.
+		if rest, ok := strings.CutPrefix(s.summary, san.tool+": "); ok && san.tool != "LeakSanitizer" {
+			if name, _, _ := strings.Cut(rest, " "); name != "" && !startsWithDigit(name) {
+				sanName = name
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(lf, "timeout"):
+		t.Signal = "SIGALRM"
+		return KindTimeout
+	case strings.HasPrefix(lf, "out-of-memory"):
+		if i := strings.Index(lf, "malloc("); i >= 0 {
+			n := strings.TrimSuffix(strings.TrimSuffix(lf[i+len("malloc("):], ")"), ")")
+			t.AllocationSize, _ = strconv.ParseUint(n, 10, 64)
+		}
+		return KindOOM
+	case sanName == "out-of-memory" || sanName == "rss-limit-exceeded":
+		return KindOOM
+	case s.overflow || sanName == "stack-overflow":
+		if s.overflowTid != "" && t.Thread == "" {
+			t.Thread = s.overflowTid
+		}
+		t.Signal = "SIGSEGV"
+		return KindStackOverflow
+	case s.allocFailure:
+		t.AllocationSize = s.allocSize
+		t.Message = fmt.Sprintf("memory allocation of %d bytes failed", s.allocSize)
+		return KindAllocFailure
+	case s.panic != nil:
+		return KindRustPanic
+	case san != nil && san.tool == "LeakSanitizer", s.leak:
+		return KindLeak
+	case san != nil:
+		k := KindUnknown
+		if san.tool == "AddressSanitizer" || san.tool == "UndefinedBehaviorSanitizer" || asanSignalKinds[sanName] != "" {
+			k = asanKind(sanName, san.address, san.hasAddr)
+		}
+		if k == KindUnknown && san.tool == "UndefinedBehaviorSanitizer" {
+			k = KindUBSan
+		}
+		if sig := signalOfReport(sanName); sig != "" {
+			t.Signal = sig
+		}
+		if k == KindUnknown && t.Message == "" {
+			t.Message = san.line
+		}
+		return k
+	case s.ubsan != nil:
+		t.Message = s.ubsan.message
+		t.Location = s.ubsan.location
+		return KindUBSan
+	case s.fatalRuntime != "":
+		t.Message = s.fatalRuntime
+		t.Signal = "SIGABRT"
+		return KindAbort
+	case strings.HasPrefix(lf, "fuzz target exited"):
+		return KindFuzzTargetExited
+	case strings.HasPrefix(lf, "fuzz target overwrites"):
+		return KindInputOverwrite
+	case lf == "deadly signal":
+		if stackHasAbort(s.backtraces) {
+			t.Signal = "SIGABRT"
+			return KindAbort
+		}
+		return KindDeadlySignal
+	case lf != "":
+		t.Message = "libFuzzer: " + lf
+		return KindUnknown
+	case s.slowUnit:
+		return KindSlowUnit
+	case len(s.backtraces) > 0:
+		return KindUnknown
+	}
+	return KindNone
+}
+
+func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }
+
+func signalOfReport(name string) string {
+	switch name {
+	case "SEGV", "stack-overflow":
+		return "SIGSEGV"
+	case "BUS":
+		return "SIGBUS"
+	case "FPE":
+		return "SIGFPE"
+	case "ILL":
+		return "SIGILL"
+	case "ABRT":
+		return "SIGABRT"
+	case "TRAP":
+		return "SIGTRAP"
+	}
+	return ""
+}
+
+// stackHasAbort: a deadly signal whose stack passes through libc's abort
+// (a direct std::process::abort, not a panic) is an abort.
+func stackHasAbort(bts []Backtrace) bool {
+	for _, bt := range bts {
+		for _, f := range bt.Frames {
+			switch f.Function {
+			case "abort", "raise", "gsignal", "__GI_abort", "__GI_raise", "std::process::abort":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// headline is the Summary for reports without a SUMMARY: line.
+func headline(s *segment, t *Trace) string {
+	switch {
+	case s.libfuzzer != "":
+		return "libFuzzer: " + s.libfuzzer
+	case s.sanitizer != nil:
+		return s.sanitizer.line
+	case s.overflow:
+		return "stack overflow"
+	case t.Message != "":
+		first, _, _ := strings.Cut(t.Message, "\n")
+		return first
+	}
+	return ""
+}
+
+// chooseFrames picks the richest crash backtrace: the most frames with a
+// function and a source line, then the most frames with a function; the
+// earlier one (Rust's own) on a tie.
+func chooseFrames(bts []Backtrace) []Frame {
+	best, bestScore := -1, -1
+	for i, bt := range bts {
+		if bt.Role != RoleCrash && bt.Role != RoleLeak {
+			continue
+		}
+		if bt.Role == RoleLeak && best >= 0 {
+			continue // the first leak stack stands for the report
+		}
+		score := 0
+		for _, f := range bt.Frames {
+			if f.Function != "" {
+				score++
+				if f.File != "" && f.Line > 0 {
+					score += 1 << 10
+				}
+			}
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	return bts[best].Frames
+}
