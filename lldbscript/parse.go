@@ -169,18 +169,16 @@ func Parse(transcript string) *Session {
 	s := &Session{}
 	transcript = ansiRE.ReplaceAllString(transcript, "")
 	transcript = strings.ReplaceAll(transcript, "\r\n", "\n")
-	var cur *Block
 	for _, line := range strings.Split(transcript, "\n") {
 		if cmd, ok := strings.CutPrefix(line, "(lldb) "); ok {
 			s.Blocks = append(s.Blocks, Block{Command: strings.TrimSpace(cmd)})
-			cur = &s.Blocks[len(s.Blocks)-1]
 			continue
 		}
-		if cur == nil {
+		if len(s.Blocks) == 0 {
 			s.Blocks = append(s.Blocks, Block{})
-			cur = &s.Blocks[len(s.Blocks)-1]
 		}
-		cur.Lines = append(cur.Lines, line)
+		b := &s.Blocks[len(s.Blocks)-1]
+		b.Lines = append(b.Lines, line)
 	}
 	label := ""
 	frameFn := ""

@@ -3,6 +3,7 @@ package lldbscript
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // A transcript as lldb-19 prints it (trimmed from a fixture session).
@@ -164,7 +165,11 @@ func FuzzParse(f *testing.F) {
 	f.Add("(lldb) bt\n  * frame #0: 0x0 m`f(a=(b=\")\")) at :1:2 [opt]\n")
 	f.Add("(lldb) frame variable\n(X) y = {\n  [0] = {\n    z = 0x1 \"{\"\n  }\n}\n(Y) q = {}\n")
 	f.Fuzz(func(t *testing.T, in string) {
+		start := time.Now()
 		s := Parse(in)
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("Parse took %s on %d bytes", d, len(in))
+		}
 		cmds := strings.Count("\n"+in, "\n(lldb) ")
 		if len(s.Blocks) < cmds {
 			t.Fatalf("%d blocks for %d echoed commands", len(s.Blocks), cmds)
