@@ -237,10 +237,7 @@ func bucketVerifier(st Stages, bc *BucketConfig, t *Target, o *RunOptions) Verif
 		if !tr.Outcome.Failed() {
 			return "", nil
 		}
-		trace, err := st.Parse(tr.log)
-		if err != nil || trace == nil {
-			return "", nil
-		}
+		trace := parseOrFallback(st.Parse, tr)
 		ref, err := st.Bucket(trace, BucketRequest{Target: t.Name, Binary: o.Binary, Config: bc})
 		if err != nil {
 			return "", err

@@ -313,6 +313,9 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 	p.progress("build", len(names), len(names), "")
 
 	var todo []*work
+	// Slow kinds first: a timeout costs seconds per try, so starting those
+	// early lets the quick crashes fill the other workers meanwhile.
+	sort.SliceStable(all, func(i, j int) bool { return kindCost(all[i].art.Kind) > kindCost(all[j].art.Kind) })
 	for _, f := range all {
 		r, recorded := p.arts[f.sha]
 		if recorded {
@@ -335,6 +338,16 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 		todo = append(todo, w)
 	}
 	return todo, nil
+}
+
+func kindCost(k ArtifactKind) int {
+	switch k {
+	case ArtifactTimeout:
+		return 2
+	case ArtifactOOM:
+		return 1
+	}
+	return 0
 }
 
 // notePath adds another place an input was seen to its record.
@@ -698,16 +711,17 @@ func bucketTitle(r *ArtifactRecord) string {
 		return string(r.Kind) + " in " + r.Target
 	}
 	s := string(r.Crash.Kind)
+	in := r.Target
 	for _, f := range r.Frames {
 		if f.Category.InApp() && (f.Normalized != "" || f.Function != "") {
-			name := f.Normalized
-			if name == "" {
-				name = f.Function
+			in = f.Normalized
+			if in == "" {
+				in = f.Function
 			}
-			s += " in " + name
 			break
 		}
 	}
+	s += " in " + in
 	if msg := firstLine(r.Crash.Message); msg != "" {
 		s += ": " + msg
 	}

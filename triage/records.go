@@ -159,10 +159,12 @@ type LLDBFrame struct {
 
 // LLDBVariable is one variable lldb printed.
 type LLDBVariable struct {
-	Frame int    `yaml:"frame"`
-	Name  string `yaml:"name"`
-	Type  string `yaml:"type,omitempty"`
-	Value string `yaml:"value"`
+	// Frame is the frame's index in the backtrace and Function its function.
+	Frame    int    `yaml:"frame"`
+	Function string `yaml:"function,omitempty"`
+	Name     string `yaml:"name"`
+	Type     string `yaml:"type,omitempty"`
+	Value    string `yaml:"value"`
 }
 
 // RunRecord is runs/<timestamp>.yaml: what one run saw and did.

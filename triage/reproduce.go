@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/procrun"
 	"github.com/fuzztriage/triage/symbolize"
 )
@@ -281,10 +282,7 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 		rep.Tries++
 		if t.Outcome.Failed() {
 			if o.Parse != nil {
-				tr, err := o.Parse(t.log)
-				if err == nil {
-					t.trace = tr
-				}
+				t.trace = parseOrFallback(o.Parse, t)
 			}
 			if ref == nil {
 				ref = t
@@ -336,7 +334,9 @@ func sameCrash(a, b *Try) bool {
 	if ta == nil || tb == nil {
 		return ta == nil && tb == nil
 	}
-	if ta.Kind != tb.Kind || ta.Message != tb.Message {
+	// Messages are compared as templates: a value that changes from run to
+	// run (an address, a counter) does not make it another crash.
+	if ta.Kind != tb.Kind || dedupe.MessageTemplate(ta.Message) != dedupe.MessageTemplate(tb.Message) {
 		return false
 	}
 	if (ta.Location == nil) != (tb.Location == nil) {
@@ -346,6 +346,35 @@ func sameCrash(a, b *Try) bool {
 		return false
 	}
 	return true
+}
+
+// parseOrFallback parses a failed try's log; when the parser finds
+// nothing it can use (an empty log from a bare SIGSEGV, say), the outcome
+// decides the kind so the crash still gets a bucket.
+func parseOrFallback(parse ParseFunc, t *Try) *symbolize.Trace {
+	tr, err := parse(t.log)
+	if err == nil && tr != nil && tr.Kind != symbolize.KindNone {
+		return tr
+	}
+	fb := &symbolize.Trace{Kind: symbolize.KindUnknown, Signal: t.Signal}
+	switch t.Outcome {
+	case OutcomeTimeout, OutcomeHang:
+		fb.Kind = symbolize.KindTimeout
+	case OutcomeOOM:
+		fb.Kind = symbolize.KindOOM
+	case OutcomeCrash:
+		switch t.Signal {
+		case "SIGSEGV", "SIGBUS":
+			fb.Kind = symbolize.KindSEGV
+		case "SIGABRT":
+			fb.Kind = symbolize.KindAbort
+		}
+	}
+	if tr != nil {
+		fb.Frames, fb.Backtraces = tr.Frames, tr.Backtraces
+	}
+	fb.Summary = "the log showed no crash report; kind taken from the exit (" + string(t.Outcome) + ")"
+	return fb
 }
 
 // timeLike: libFuzzer's timeout and our wall-clock kill are one failure.

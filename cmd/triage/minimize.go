@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/fuzztriage/triage/triage"
+)
+
+func init() {
+	register(&command{
+		name:    "minimize",
+		summary: "minimize one input, keeping only candidates that are still the same bug",
+		usage:   "[flags] TARGET ARTIFACT",
+		help: `
+Reproduces ARTIFACT on TARGET's release build to learn its bucket, then
+shrinks it with libFuzzer's -minimize_crash. Without a sanitizer libFuzzer
+takes any crash as progress and often drifts to another bug, so every
+candidate is re-run and kept only if it lands in the same bucket (when a
+whole -minimize_crash pass drifts, minimization goes on one libFuzzer step
+at a time, each step verified). ARTIFACT is only read. The result goes to
+-o, or to <store>/minimized/<sha1 of ARTIFACT>.
+
+Exit codes:
+  0  minimized (possibly to the same size: nothing smaller is the same bug)
+  1  the input does not crash
+  2  usage error
+  3  it could not be run (build failed, binary missing, unreadable input)
+
+Examples:
+  triage minimize fuzz_ide vm/devices/storage/ide/fuzz/artifacts/fuzz_ide/crash-3f2a...
+  triage minimize -o /tmp/small --timeout 2m fuzz_chipset_battery ./crash-41e9...
+`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			pf := addPipelineFlags(fs, false)
+			workspace := fs.String("workspace", ".", "the workspace the target belongs to")
+			out := fs.String("o", "", "where to write the minimized input (default <store>/minimized/<sha1>)")
+			runs := fs.Int("runs", 0, "libFuzzer -runs= per -minimize_crash invocation (default: triage.yaml's, else 1000)")
+			timeout := fs.Duration("timeout", 0, "time limit (default: triage.yaml's minimize.timeout, else 60s)")
+			format := fs.String("format", "text", "output format: text, yaml or json")
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+					return err
+				}
+				target, input, err := targetAndInput(args)
+				if err != nil {
+					return err
+				}
+				root, err := workspaceArg([]string{*workspace})
+				if err != nil {
+					return err
+				}
+				ws, cfg, err := pf.load(a, root)
+				if err != nil {
+					return err
+				}
+				if ws.Target(target) == nil {
+					return usagef("no fuzz target %q in %s", target, ws.Root)
+				}
+				if *runs < 0 || *timeout < 0 {
+					return usagef("--runs and --timeout must be positive")
+				}
+				if *runs > 0 {
+					cfg.Minimize.Runs = *runs
+				}
+				if *timeout > 0 {
+					cfg.Minimize.Timeout = triage.Duration(*timeout)
+				}
+				rep, err := triage.MinimizeInput(ctx, ws, cfg, triage.DefaultStages(), target, input, *out)
+				if errors.Is(err, triage.ErrNoCrash) {
+					if *format == "text" {
+						printInputReport(a.stdout, rep)
+					}
+					return exitError{exitFindings, fmt.Errorf("%s: %w: nothing to minimize", input, err)}
+				}
+				if err != nil {
+					return exitError{exitFailures, err}
+				}
+				if *format != "text" {
+					return writeStructured(a.stdout, *format, rep)
+				}
+				printInputReport(a.stdout, rep)
+				return nil
+			}
+		},
+	})
+}

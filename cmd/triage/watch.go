@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+
+	"github.com/fuzztriage/triage/triage"
+)
+
+func init() {
+	register(&command{
+		name:    "watch",
+		summary: "keep triaging: notice new artifacts and run the pipeline on them",
+		usage:   "[flags] [WORKSPACE]",
+		help: `
+A long-running service over WORKSPACE (default: the current directory). It
+holds the store's lock, triages what is new at start, then watches every
+target's artifact directory (inotify; polling every watch.poll where inotify
+is unavailable or watch.force_poll is set) and runs the same pipeline as
+'triage run' on what arrives, writing the same store. A bad artifact, a
+failing build or a missing binary is recorded in that pass's run record and
+the service goes on (untriaged inputs are retried with a growing delay).
+SIGINT or SIGTERM stops it cleanly: the pass in flight is abandoned, every
+record already written is complete, unfinished inputs stay new.
+Use --log-format json for structured events.
+
+Exit codes: 0 stopped by a signal; 2 usage error; 3 could not start (the
+store is locked by another run, the store is not writable).
+
+Examples:
+  triage watch testdata/fuzzws
+  triage watch --log-format json -j 4 ~/openvmm 2>>triage-watch.log
+`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			pf := addPipelineFlags(fs, true)
+			return func(ctx context.Context, a *app, args []string) error {
+				root, err := workspaceArg(args)
+				if err != nil {
+					return err
+				}
+				ws, cfg, err := pf.load(a, root)
+				if err != nil {
+					return err
+				}
+				if *pf.progress == "auto" {
+					*pf.progress = "never" // a service logs
+				}
+				opts, finish := pf.options(a, cfg)
+				defer finish()
+				err = triage.Watch(ctx, ws.Root, triage.WatchOptions{
+					Options: opts,
+					OnPass: func(rec *triage.RunRecord, err error) {
+						if rec == nil {
+							return
+						}
+						a.log.WithFields(map[string]any{
+							"triaged": rec.Artifacts.Triaged, "failed": rec.Artifacts.Failed,
+							"new_buckets": len(rec.NewBuckets), "grown_buckets": len(rec.GrownBuckets),
+							"failures": len(rec.Failures), "wall_ms": rec.WallMS,
+						}).Info("pass finished")
+						for _, b := range rec.NewBuckets {
+							a.log.WithFields(map[string]any{"bucket": b.ID, "members": b.Members}).Info("new bucket: " + b.Title)
+						}
+					},
+				})
+				if err != nil {
+					if errors.Is(err, triage.ErrLocked) {
+						return exitError{exitFailures, err}
+					}
+					return exitError{exitFailures, err}
+				}
+				return nil
+			}
+		},
+	})
+}

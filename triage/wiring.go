@@ -1,0 +1,218 @@
+package triage
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/fuzztriage/triage/dedupe"
+	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// DefaultStages wires the real stages: symbolize.Parse, dedupe's bucket
+// key, and lldbscript's batch session.
+func DefaultStages() Stages {
+	return Stages{Parse: symbolize.Parse, Bucket: DedupeBucket, LLDB: LLDBSession}
+}
+
+// DedupeBucket keys a trace with dedupe.KeyFor. Frames matching the
+// configured ignore_frames count as machinery (keys skip them).
+func DedupeBucket(tr *symbolize.Trace, req BucketRequest) (BucketRef, error) {
+	opt := dedupe.Options{Target: req.Target}
+	if bc := req.Config; bc != nil {
+		opt.Frames = bc.Frames
+		if len(bc.IgnoreFrames) > 0 {
+			res, err := ignoreRegexps(bc.IgnoreFrames)
+			if err != nil {
+				return BucketRef{}, err
+			}
+			tr = withIgnoredFrames(tr, res)
+		}
+	}
+	if r := siteResolver(req.Binary); r != nil {
+		opt.Resolver = r
+	}
+	k := dedupe.KeyFor(tr, opt)
+	return BucketRef{ID: string(k.ID()), Key: k.String()}, nil
+}
+
+var (
+	ignoreMu    sync.Mutex
+	ignoreCache = map[string][]*regexp.Regexp{}
+)
+
+func ignoreRegexps(list []string) ([]*regexp.Regexp, error) {
+	key := strings.Join(list, "\x00")
+	ignoreMu.Lock()
+	defer ignoreMu.Unlock()
+	if res, ok := ignoreCache[key]; ok {
+		return res, nil
+	}
+	var res []*regexp.Regexp
+	for _, s := range list {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("bucket.ignore_frames %q: %w", s, err)
+		}
+		res = append(res, re)
+	}
+	ignoreCache[key] = res
+	return res, nil
+}
+
+// withIgnoredFrames returns a copy of tr whose frames matching an ignore
+// rule are re-tagged as harness code.
+func withIgnoredFrames(tr *symbolize.Trace, res []*regexp.Regexp) *symbolize.Trace {
+	c := *tr
+	c.Frames = append([]symbolize.Frame(nil), tr.Frames...)
+	for i := range c.Frames {
+		f := &c.Frames[i]
+		for _, re := range res {
+			if re.MatchString(f.Function) || (f.Normalized != "" && re.MatchString(f.Normalized)) {
+				f.Category = symbolize.CategoryHarness
+				break
+			}
+		}
+	}
+	return &c
+}
+
+// siteResolver maps panic locations to functions through the binary's
+// debug info, once symbolize offers that (nil until then: dedupe then finds
+// the site from the frames).
+func siteResolver(binary string) dedupe.SiteResolver { return nil }
+
+// lldbFrames is how many in-app frames a session inspects.
+const lldbFrames = 3
+
+// LLDBSession runs lldbscript's batch session at the crash and turns its
+// parsed transcript into findings: the stop, the in-app frames of the
+// backtrace and the variables of the inspected frames.
+func LLDBSession(ctx context.Context, req LLDBRequest) (*LLDBFindings, error) {
+	kind := symbolize.KindRustPanic
+	if req.Trace != nil && req.Trace.Kind != "" && req.Trace.Kind != symbolize.KindNone {
+		kind = req.Trace.Kind
+	}
+	prefix := "lldb-" + string(req.Profile)
+	spec := &lldbscript.Spec{
+		Binary:         req.Binary,
+		Args:           append(append([]string(nil), req.Flags...), req.Input),
+		Kind:           kind,
+		Frames:         lldbscript.FramesFromTrace(req.Trace, lldbFrames),
+		InferiorStdout: filepath.Join(req.Dir, prefix+".stdout"),
+		InferiorStderr: filepath.Join(req.Dir, prefix+".stderr"),
+		Title:          fmt.Sprintf("%s on the %s build of %s", filepath.Base(req.Input), req.Profile, req.Target),
+	}
+	res, err := lldbscript.Run(ctx, spec, lldbscript.RunOptions{
+		LLDB:       req.LLDB,
+		Timeout:    req.Timeout,
+		Dir:        req.Dir,
+		ScriptName: prefix + ".lldb",
+	})
+	f := &LLDBFindings{}
+	if res != nil {
+		f.CommandFile = res.ScriptPath
+		f.Transcript = res.TranscriptPath
+		if !res.OK() {
+			f.Error = string(res.Status)
+			if res.Message != "" {
+				f.Error += ": " + res.Message
+			}
+		}
+		if s := res.Session; s != nil {
+			fillFindings(f, s)
+		}
+	}
+	if err != nil && f.Error == "" {
+		f.Error = err.Error()
+	}
+	return f, nil
+}
+
+// fillFindings copies the stop, the in-app backtrace frames and the
+// inspected frames' variables out of a parsed session.
+func fillFindings(f *LLDBFindings, s *lldbscript.Session) {
+	if st := s.Stop; st != nil {
+		f.Stop = st.Reason
+		if st.Frame != nil && st.Frame.Function != "" {
+			f.Stop += " in " + st.Frame.Function
+		}
+	}
+	frames := make([]symbolize.Frame, len(s.Backtrace))
+	for i, fr := range s.Backtrace {
+		frames[i] = symbolize.Frame{Index: fr.Index, Function: fr.Function, Normalized: symbolize.Normalize(fr.Function), File: fr.File, Line: fr.Line, Inlined: fr.Inlined}
+	}
+	symbolize.DefaultRules().TagFrames(frames)
+	for _, fr := range frames {
+		if fr.Category.InApp() {
+			f.Frames = append(f.Frames, LLDBFrame{Index: fr.Index, Function: fr.Normalized, File: fr.File, Line: fr.Line})
+		}
+	}
+	for _, fv := range s.Frames {
+		if fv.Frame == nil {
+			continue
+		}
+		for _, v := range fv.Variables {
+			if len(f.Variables) >= maxFindingVariables {
+				return
+			}
+			f.Variables = append(f.Variables, LLDBVariable{Frame: fv.Frame.Index, Function: symbolize.Normalize(fv.Frame.Function), Name: v.Name, Type: v.Type, Value: renderValue(v, 2, 240)})
+		}
+	}
+}
+
+// maxFindingVariables caps the variables a record keeps (the transcript
+// has them all).
+const maxFindingVariables = 40
+
+// renderValue is a one-line rendering of a value and its children, depth
+// and length capped.
+func renderValue(v *lldbscript.Value, depth, max int) string {
+	var b strings.Builder
+	var walk func(v *lldbscript.Value, d int)
+	walk = func(v *lldbscript.Value, d int) {
+		if b.Len() > max {
+			return
+		}
+		if v.Value != "" {
+			b.WriteString(v.Value)
+			if len(v.Children) == 0 {
+				return
+			}
+			b.WriteString(" ")
+		}
+		if len(v.Children) == 0 {
+			if v.Value == "" {
+				b.WriteString("{}")
+			}
+			return
+		}
+		if d == 0 {
+			b.WriteString("{...}")
+			return
+		}
+		b.WriteString("{")
+		for i, c := range v.Children {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if b.Len() > max {
+				break
+			}
+			b.WriteString(c.Name)
+			b.WriteString(": ")
+			walk(c, d-1)
+		}
+		b.WriteString("}")
+	}
+	walk(v, depth)
+	s := b.String()
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}
