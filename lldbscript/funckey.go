@@ -27,6 +27,9 @@ func FunctionKey(name string) string {
 	s = strings.ReplaceAll(s, "::_$", "::$")
 	s = unescapeLegacy(s)
 	s = closureRE.ReplaceAllString(s, "{closure}")
+	if strings.HasPrefix(s, "_<") { // legacy `_$LT$T as Trait$GT$::f`
+		s = s[1:]
+	}
 	if strings.HasPrefix(s, "<") {
 		if end := matchingAngle(s, 0); end > 0 {
 			inner := s[1:end]

@@ -82,6 +82,8 @@ def function_key(name):
     s = s.replace("::_$", "::$")
     s = _unescape_legacy(s)
     s = _CLOSURE.sub("{closure}", s)
+    if s.startswith("_<"):  # legacy `_$LT$T as Trait$GT$::f`
+        s = s[1:]
     if s.startswith("<"):
         end = _matching_angle(s, 0)
         if end > 0:
