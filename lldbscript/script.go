@@ -54,6 +54,44 @@ type FrameSelector struct {
 	Nth int `json:"nth,omitempty" yaml:"nth,omitempty"`
 	// Where is the frame's file:line in the trace, for the comment.
 	Where string `json:"where,omitempty" yaml:"where,omitempty"`
+	// Under, when set, selects by source directory instead of Function:
+	// the Nth distinct function whose file is under one of these dirs.
+	Under []string `json:"under,omitempty" yaml:"under,omitempty"`
+}
+
+// Args is the argument list of the triage-frame command.
+func (f FrameSelector) Args() string {
+	var parts []string
+	if len(f.Under) > 0 {
+		for _, d := range f.Under {
+			parts = append(parts, "--under", lldbQuote(d))
+		}
+	} else {
+		parts = append(parts, lldbQuote(f.Function))
+	}
+	if f.Nth > 0 {
+		parts = append(parts, strconv.Itoa(f.Nth))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Label names the frame in comments.
+func (f FrameSelector) Label() string {
+	if len(f.Under) > 0 {
+		return fmt.Sprintf("in-app function #%d (source under %s)", f.Nth+1, strings.Join(f.Under, ", "))
+	}
+	return f.Function
+}
+
+// FramesUnder selects the top n distinct functions whose source is under
+// dirs: for crashes whose report has no stack (stack overflow, timeout,
+// OOM without a sanitizer) the frames are found by where their code lives.
+func FramesUnder(dirs []string, n int) []FrameSelector {
+	var out []FrameSelector
+	for i := 0; i < n; i++ {
+		out = append(out, FrameSelector{Under: dirs, Nth: i})
+	}
+	return out
 }
 
 // Breakpoint is a file:line stop; Ignore skips its first hits.
@@ -412,6 +450,9 @@ func planExpr(ts *Types, data *scriptData, e Expr, opt PathOptions) (PlannedExpr
 		}
 	} else if perr == nil {
 		for i, f := range data.Frames {
+			if len(f.Under) > 0 {
+				continue
+			}
 			for _, fn := range ts.Function(f.Function) {
 				if fn.Var(rp.Var) != nil {
 					idx = i

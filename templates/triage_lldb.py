@@ -6,10 +6,14 @@ of the same crash number their frames differently. This module adds one
 command that finds the frame at run time, in the same lldb process:
 
     triage-frame FUNCTION [NTH]
+    triage-frame --under DIR [--under DIR ...] [NTH]
 
-selects the NTH (default 0) frame whose function is FUNCTION, searching the
-selected thread first and then the other threads, and prints what
-`frame select N` prints (the frame and the source around its line).
+selects the NTH (default 0) frame whose function is FUNCTION -- or, with
+--under, the NTH distinct function whose source file is under one of the
+DIRs (the crate under test, the fuzz target: used when the crash report had
+no stack to name the frames) -- searching the selected thread first and then
+the other threads, and prints what `frame select N` prints (the frame and
+the source around its line).
 FUNCTION is compared by function_key, which ignores symbol hashes, generic
 arguments and closure numbering (the same rules as FunctionKey in triage's
 lldbscript package; a test keeps the two equal).
@@ -118,11 +122,27 @@ def select_frame(debugger, command, result, internal_dict):
     except ValueError as e:
         result.SetError("triage-frame: %s" % e)
         return
-    if not args or len(args) > 2:
-        result.SetError("usage: triage-frame FUNCTION [NTH]")
+    under = []
+    rest = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--under" and i + 1 < len(args):
+            under.append(args[i + 1].rstrip("/") + "/")
+            i += 2
+            continue
+        rest.append(args[i])
+        i += 1
+    if under:
+        rest = [""] + rest
+    if not rest or len(rest) > 2 or (not under and not rest[0]):
+        result.SetError("usage: triage-frame FUNCTION [NTH] | triage-frame --under DIR... [NTH]")
         return
-    want = function_key(args[0])
-    nth = int(args[1]) if len(args) == 2 else 0
+    want = function_key(rest[0])
+    try:
+        nth = int(rest[1]) if len(rest) == 2 else 0
+    except ValueError:
+        result.SetError("triage-frame: NTH must be a number, not %r" % rest[1])
+        return
     process = debugger.GetSelectedTarget().GetProcess()
     if not process or not process.IsValid() or process.GetState() != lldb.eStateStopped:
         result.SetError("triage-frame: no stopped process")
@@ -131,8 +151,15 @@ def select_frame(debugger, command, result, internal_dict):
     threads = [selected] + [t for t in process if t.GetIndexID() != selected.GetIndexID()]
     for thread in threads:
         seen = 0
+        functions = []
         for frame in thread:
-            if function_key(_frame_name(frame)) != want:
+            key = function_key(_frame_name(frame))
+            if under:
+                path = frame.GetLineEntry().GetFileSpec().fullpath or ""
+                if not any(path.startswith(d) for d in under) or key in functions:
+                    continue
+                functions.append(key)
+            elif key != want:
                 continue
             if seen < nth:
                 seen += 1
@@ -147,8 +174,8 @@ def select_frame(debugger, command, result, internal_dict):
             if not sub.Succeeded():
                 result.SetError(sub.GetError() or "frame select failed")
             return
-    result.SetError("triage-frame: no frame of %s (key %s, occurrence %d) in %d thread(s)"
-                    % (args[0], want, nth, len(threads)))
+    what = ("a function under " + ", ".join(under)) if under else ("%s (key %s)" % (rest[0], want))
+    result.SetError("triage-frame: no frame of %s, occurrence %d, in %d thread(s)" % (what, nth, len(threads)))
 
 
 def __lldb_init_module(debugger, internal_dict):
