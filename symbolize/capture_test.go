@@ -7,7 +7,7 @@ package symbolize
 //
 // which builds the release, dev, ASan and v0-mangling variants (once),
 // runs one input of every planted bug under RUST_BACKTRACE=0/1/full and
-// ASan (symbolized and not), plus a minimizer run, a merge run and a short
+// ASan (symbolized, unsymbolized, and with mangled names), plus a minimizer run, a merge run and a short
 // fuzzing run, and rewrites testdata/logs/index.yaml.
 
 import (
@@ -33,7 +33,7 @@ type capturedLog struct {
 	File      string   `yaml:"file"`
 	Bug       string   `yaml:"bug,omitempty"`
 	Target    string   `yaml:"target"`
-	Variant   string   `yaml:"variant"`   // release, dev, asan, asan-nosym, v0
+	Variant   string   `yaml:"variant"`   // release, dev, asan, asan-nosym, asan-nodemangle, v0
 	Backtrace string   `yaml:"backtrace"` // RUST_BACKTRACE value ("" unset)
 	Mode      string   `yaml:"mode"`      // run, minimize, merge, fuzz
 	Artifact  string   `yaml:"artifact,omitempty"`
@@ -53,7 +53,7 @@ func variantArgs(root, variant string) []string {
 	switch variant {
 	case "dev":
 		return []string{"--dev"}
-	case "asan", "asan-nosym":
+	case "asan", "asan-nosym", "asan-nodemangle":
 		return []string{"--asan", "--target-dir", filepath.Join(root, "target-variants", "asan")}
 	case "v0":
 		return []string{"--mangling", "v0", "--target-dir", filepath.Join(root, "target-variants", "v0")}
@@ -115,7 +115,7 @@ func TestCaptureLogs(t *testing.T) {
 		plan := []struct{ variant, bt string }{
 			{"release", "0"}, {"release", "1"}, {"release", "full"},
 			{"dev", "1"}, {"dev", "full"},
-			{"asan", "1"}, {"asan-nosym", "0"},
+			{"asan", "1"}, {"asan-nosym", "0"}, {"asan-nodemangle", "0"},
 			{"v0", "full"},
 		}
 		if b.Kind == "timeout" || b.Kind == "oom" {
@@ -125,8 +125,11 @@ func TestCaptureLogs(t *testing.T) {
 		}
 		for _, p := range plan {
 			env := btEnv(p.bt)
-			if p.variant == "asan-nosym" {
+			switch p.variant {
+			case "asan-nosym":
 				env = append(env, "ASAN_OPTIONS=symbolize=0")
+			case "asan-nodemangle":
+				env = append(env, "ASAN_OPTIONS=demangle=0")
 			}
 			run(capturedLog{
 				File:      fmt.Sprintf("%s/%s.bt-%s.log", p.variant, b.ID, p.bt),

@@ -9,8 +9,9 @@ import (
 // Demangle returns the name of a symbol for people, whatever form the log
 // printed it in:
 //
-//   - Rust legacy (_ZN..17h<hash>E), Rust v0 (_R...) and C++ (_Z...)
-//     mangled names, demangled with github.com/ianlancetaylor/demangle;
+//   - Rust legacy (_ZN..17h<hash>E) and C++ (_Z...) mangled names,
+//     demangled with github.com/ianlancetaylor/demangle, and Rust v0
+//     (_R...) names, demangled by demangleV0 (see there for why);
 //   - lldb's half-demangled legacy names (_$LT$alloc..boxed..Box$LT$T$GT$$GT$),
 //     whose $LT$/$GT$/$C$/$u7b$ escapes and ".." separators are decoded;
 //   - names a Rust backtrace already demangled, from which the legacy
@@ -32,6 +33,7 @@ func Demangle(sym string) string {
 	if strings.IndexByte(s, '$') >= 0 {
 		s = decodeLegacyEscapes(s)
 	}
+	s = stripLLVMSuffix(s)
 	s = stripLegacyHash(s)
 	if strings.IndexByte(s, '[') >= 0 {
 		s = stripDisambiguators(s)
@@ -53,13 +55,21 @@ func isMangled(s string) bool {
 }
 
 func demangleMangled(s string) (string, bool) {
-	if d, err := demangle.ToString(s); err == nil {
+	if strings.HasPrefix(s, "_R") {
+		if d, err := demangleV0(s); err == nil {
+			return d, true
+		}
+	}
+	if d, ok := demangleLegacyRust(s); ok {
+		return d, true
+	}
+	if d, err := demangle.ToString(s, demangle.LLVMStyle); err == nil {
 		return d, true
 	}
 	// Clone suffixes (.cold, .isra.0, .llvm.123) the demangler rejects on
 	// some names: demangle the name without them.
 	if dot := strings.IndexByte(s, '.'); dot > 0 {
-		if d, err := demangle.ToString(s[:dot]); err == nil {
+		if d, err := demangle.ToString(s[:dot], demangle.LLVMStyle); err == nil {
 			return d, true
 		}
 	}
@@ -67,6 +77,69 @@ func demangleMangled(s string) (string, bool) {
 		return demangleMangled(s[1:])
 	}
 	return "", false
+}
+
+// demangleLegacyRust demangles a legacy Rust symbol:
+// "_ZN" {<length><identifier>} "17h" <16 hex digits> "E" [suffix].
+// github.com/ianlancetaylor/demangle takes an underscore after a length
+// for a separator (it is one only in v0), which turns the identifier "_"
+// of every `const _: () = { .. }` block (fuzz_target! expands to one)
+// into "" and "__RUST_STD_INTERNAL_VAL" into "_RUST_STD_INTERNAL_VAL".
+func demangleLegacyRust(s string) (string, bool) {
+	rest, ok := strings.CutPrefix(s, "_ZN")
+	if !ok {
+		return "", false
+	}
+	if i := strings.Index(rest, "E."); i >= 0 {
+		rest = rest[:i+1]
+	}
+	rest, ok = strings.CutSuffix(rest, "E")
+	if !ok {
+		return "", false
+	}
+	var idents []string
+	for rest != "" {
+		n := 0
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			n = n*10 + int(rest[i]-'0')
+			i++
+			if n > len(rest) {
+				return "", false
+			}
+		}
+		if i == 0 || n == 0 || i+n > len(rest) {
+			return "", false
+		}
+		idents = append(idents, rest[i:i+n])
+		rest = rest[i+n:]
+	}
+	if len(idents) < 2 {
+		return "", false
+	}
+	hash := idents[len(idents)-1]
+	if len(hash) != 17 || hash[0] != 'h' {
+		return "", false
+	}
+	for i := 1; i < len(hash); i++ {
+		if !isHexLower(hash[i]) {
+			return "", false
+		}
+	}
+	var b strings.Builder
+	for k, id := range idents[:len(idents)-1] {
+		if k > 0 {
+			b.WriteString("::")
+		}
+		if strings.HasPrefix(id, "_$") {
+			id = id[1:]
+		}
+		if strings.IndexByte(id, '$') >= 0 || strings.Contains(id, "..") {
+			id = decodeLegacyEscapes(id)
+		}
+		b.WriteString(id)
+	}
+	return b.String(), true
 }
 
 // legacyEscapes are the $XX$ escapes of Rust's legacy mangling.
@@ -260,6 +333,17 @@ func stripCloneSuffix(s string) string {
 	}
 	if i := strings.Index(s, ".llvm."); i > 0 {
 		s = s[:i]
+	}
+	return stripLLVMSuffix(s)
+}
+
+// stripLLVMSuffix drops the " (.0)" llvm-cxxfilt and llvm-symbolizer
+// print for a symbol suffix they do not understand.
+func stripLLVMSuffix(s string) string {
+	if strings.HasSuffix(s, ")") {
+		if i := strings.LastIndex(s, " (."); i > 0 && !strings.ContainsAny(s[i+3:len(s)-1], " ()") {
+			return s[:i]
+		}
 	}
 	return s
 }

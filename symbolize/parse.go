@@ -911,6 +911,9 @@ func (p *parser) trace() *Trace {
 		}
 	}
 	t.Kind = classify(s, t)
+	if t.Signal == "" && s.sanitizer != nil {
+		t.Signal = signalOfReport(s.sanitizer.name)
+	}
 	if t.Summary == "" {
 		t.Summary = headline(s, t)
 	}
