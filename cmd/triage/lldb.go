@@ -93,10 +93,10 @@ Examples:
 
 type lldbCmd struct {
 	workspace, binary, kind, typeName, format, out, lldb, templates string
-	release, printScript, noFormatters                               bool
-	exprs, breaks, frames, flags                                     multiFlag
-	nframes                                                          int
-	timeout                                                          time.Duration
+	release, printScript, noFormatters                              bool
+	exprs, breaks, frames, flags                                    multiFlag
+	nframes                                                         int
+	timeout                                                         time.Duration
 }
 
 // lldbReport is what `triage lldb --format yaml|json` prints.
@@ -484,4 +484,3 @@ func shortPath(p string) string {
 	}
 	return p
 }
-

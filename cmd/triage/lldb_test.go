@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/lldbscript"
+)
+
+func needLLDB19(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath(lldbscript.DefaultLLDB); err != nil {
+		t.Skip("lldb-19 not installed")
+	}
+}
+
+// `triage lldb` on one input of every planted crash kind: the session
+// stops, and the first in-app frame it inspects is the bug's function.
+func TestLLDBEveryCrashKind(t *testing.T) {
+	needLLDB19(t)
+	root := fixture.Root()
+	fixture.Build(t, root, "--dev")
+	m, err := fixture.LoadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		bug   string
+		flags []string
+		kind  string
+		stop  string // the stop reason starts with this
+	}{
+		{bug: "cmos-index-oob", kind: "rust-panic", stop: "breakpoint 1."},
+		{bug: "battery-unwrap-pack", kind: "rust-panic", stop: "breakpoint 1."},
+		{bug: "ide-dma-no-prd", kind: "rust-panic", stop: "breakpoint 1."},
+		{bug: "ata-assert-transfer", kind: "rust-panic", stop: "breakpoint 1."},
+		{bug: "wire-name-recursion", kind: "stack-overflow", stop: "signal SIGSEGV"},
+		{bug: "wire-skip-loop", flags: []string{"-timeout=2"}, kind: "timeout", stop: "signal SIGALRM"},
+		{bug: "wire-packed-oom", flags: []string{"-timeout=120", "-rss_limit_mb=256"}, kind: "oom", stop: "breakpoint 2."},
+		{bug: "wire-alloc-huge", kind: "alloc-failure", stop: "breakpoint 2."},
+	} {
+		t.Run(tc.bug, func(t *testing.T) {
+			bug := m.Bug(tc.bug)
+			art := fixture.ArtifactPath(root, bug.Target, bug.Inputs[0].File)
+			args := []string{"lldb", "--workspace", root, "--format", "json", "--out", t.TempDir()}
+			for _, f := range tc.flags {
+				args = append(args, "--flag", f)
+			}
+			args = append(args, bug.Target, art)
+			code, out, errs := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, errs, out)
+			}
+			var rep struct {
+				Kind   string
+				Status string
+				Stop   *lldbscript.Stop
+				Frames []lldbscript.FrameView
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if rep.Kind != tc.kind || rep.Status != "stopped" || rep.Stop == nil || !strings.HasPrefix(rep.Stop.Reason, tc.stop) {
+				t.Fatalf("kind %s status %s stop %+v", rep.Kind, rep.Status, rep.Stop)
+			}
+			if len(rep.Frames) == 0 || rep.Frames[0].Frame == nil {
+				t.Fatalf("no in-app frame inspected: %+v", rep.Frames)
+			}
+			got := lldbscript.FunctionKey(rep.Frames[0].Frame.Function)
+			if got != bug.Function {
+				t.Fatalf("first in-app frame %s, want %s", got, bug.Function)
+			}
+			if len(rep.Frames[0].Source) == 0 {
+				t.Errorf("no source listed for %s", got)
+			}
+		})
+	}
+}
+
+func TestLLDBExprsAndText(t *testing.T) {
+	needLLDB19(t)
+	root := fixture.Root()
+	fixture.Build(t, root, "--dev")
+	art := fixture.ArtifactPath(root, "fuzz_ide", "crash-50a484a1be43358521bd675930166a80cce9f94a")
+	code, out, errs := runCLI(t, "lldb", "--workspace", root, "--out", t.TempDir(),
+		"--expr", "st: self.channels[0].state", "--expr", "serial: self.channels[0].drives[0].HardDevice.serial",
+		"--expr", "dev: ide_device.name@fuzz_ide::_::__libfuzzer_sys_run", "--break", "lib.rs:9999:3", "fuzz_ide", art)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, errs, out)
+	}
+	for _, want := range []string{
+		"crash kind: rust-panic",
+		"message:    READ DMA without a PRD table",
+		"session:    stopped",
+		"frame #2 ide::IdeDevice::start_dma",
+		"->   387",
+		"remaining: unsigned int = 256",
+		"st = Busy {command: '\\xc8', remaining: 256}",
+		`serial = "TRIAGE-0001"`,
+		`dev = "ide0"`,
+		"frame variable ide_device.ptr.pointer->data.value.value.name",
+		"rerun:        lldb-19 -b",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestLLDBPrintScriptAndType(t *testing.T) {
+	needLLDB19(t)
+	root := fixture.Root()
+	fixture.Build(t, root, "--dev")
+	dir := t.TempDir()
+	art := fixture.ArtifactPath(root, "fuzz_ide", "crash-50a484a1be43358521bd675930166a80cce9f94a")
+	code, out, errs := runCLI(t, "lldb", "--workspace", root, "--print-script", "--out", dir, "--break", "lib.rs:379:2", "fuzz_ide", art)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	file, err := os.ReadFile(filepath.Join(dir, "session.lldb"))
+	if err != nil || string(file) != out {
+		t.Fatalf("printed script differs from %s (%v)", filepath.Join(dir, "session.lldb"), err)
+	}
+	for _, want := range []string{"triage-frame ide::IdeDevice::start_dma", "breakpoint set -f lib.rs -l 379\nbreakpoint modify -i 2\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "session.txt")); err == nil {
+		t.Error("--print-script ran lldb")
+	}
+	if !strings.Contains(errs, "run it: lldb-19 -b") {
+		t.Errorf("no hand-run line: %s", errs)
+	}
+	code, out, errs = runCLI(t, "lldb", "--workspace", root, "--type", "ide::ChannelState", "fuzz_ide")
+	if code != 0 || !strings.Contains(out, "Busy  (discriminant 1; lldb: x.$variants$.$variant$1.value)") {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	if code, _, _ := runCLI(t, "lldb", "--workspace", root, "--type", "NoSuchType", "fuzz_ide"); code != 1 {
+		t.Errorf("unknown type: exit %d, want 1", code)
+	}
+	for _, bad := range [][]string{
+		{"lldb", "--workspace", root, "fuzz_ide"},
+		{"lldb", "--workspace", root, "--break", "x", "fuzz_ide", art},
+		{"lldb", "--workspace", root, "nosuch", art},
+		{"lldb", "--workspace", root, "fuzz_ide", "/nonexistent"},
+	} {
+		if code, _, _ := runCLI(t, bad...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+}
