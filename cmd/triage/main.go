@@ -47,6 +47,10 @@ type command struct {
 	// setup registers the command's flags and returns the function that
 	// runs it with their parsed values.
 	setup func(fs *flag.FlagSet) runFunc
+	// ownsInterrupt says the command handles SIGINT itself (an interactive
+	// prompt, where Ctrl-C cancels a line or one running step): main then
+	// cancels the context on SIGTERM only.
+	ownsInterrupt bool
 }
 
 var commands = map[string]*command{}
@@ -92,7 +96,11 @@ func (e exitError) Error() string {
 func (e exitError) Unwrap() error { return e.err }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if len(os.Args) > 1 && commands[os.Args[1]] != nil && commands[os.Args[1]].ownsInterrupt {
+		sigs = []os.Signal{syscall.SIGTERM}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -36,6 +36,11 @@ type Command struct {
 	// Complete offers completions for the word being typed; args are the
 	// words before it. Nil means no argument completion.
 	Complete func(args []string, word string) []string
+	// CompleteWord, when set, is used instead of Complete for words with
+	// structure (a Rust path): keep is the part of word that stays as
+	// typed ("ide_device.channels[0].") and completions are the
+	// candidates for the rest, so a printed list shows bare field names.
+	CompleteWord func(args []string, word string) (keep string, completions []string)
 }
 
 func (c *Command) summary() string {
@@ -177,10 +182,16 @@ func (s *Shell) Complete(line string, pos int) (head string, completions []strin
 		return head, s.commandNames(word), tail
 	}
 	c := s.Find(args[0])
-	if c == nil || c.Complete == nil {
+	switch {
+	case c == nil:
 		return head, nil, tail
+	case c.CompleteWord != nil:
+		keep, list := c.CompleteWord(args[1:], word)
+		return head + keep, list, tail
+	case c.Complete != nil:
+		return head, c.Complete(args[1:], word), tail
 	}
-	return head, c.Complete(args[1:], word), tail
+	return head, nil, tail
 }
 
 // Run is the read-eval loop. It returns nil on quit or end of input.
