@@ -1,0 +1,178 @@
+package triage
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test binary act as a `triage run` process (see
+// TestMain), so the kill test can SIGKILL a real run.
+const helperEnv = "TRIAGE_TEST_PIPELINE_WS"
+
+func TestMain(m *testing.M) {
+	if ws := os.Getenv(helperEnv); ws != "" {
+		os.Exit(helperRun(ws))
+	}
+	os.Exit(m.Run())
+}
+
+// killTargets are the targets the kill test triages: every crash-only
+// target (no multi-second timeouts), so each run is short.
+var killTargets = []string{"fuzz_chipset_cmos_rtc", "fuzz_chipset_battery", "fuzz_ide", "fuzz_ata_taskfile"}
+
+func killConfig() *Config {
+	c := quickConfig()
+	c.Reproduce.Tries = 2
+	return c
+}
+
+func helperRun(root string) int {
+	ws, err := Discover(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	_, err = Run(context.Background(), ws, Options{Config: killConfig(), Stages: DefaultStages(), Targets: killTargets})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// TestKillAtRandomPointsLosesNothing SIGKILLs a real run (reproducing,
+// bucketing, minimizing) at random moments, 24 times, restarting it each
+// time; after every kill every record on disk must still parse, and the
+// run that finally completes must leave a complete, consistent store equal
+// to what one uninterrupted run produces.
+func TestKillAtRandomPointsLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts real runs")
+	}
+	// The reference: one uninterrupted run.
+	ref := builtCopy(t)
+	runPipeline(t, ref, killConfig(), killTargets...)
+	refArts, refBuckets := loadStore(t, killConfig().StoreDir(ref))
+
+	root := builtCopy(t)
+	before := snapshotArtifacts(t, root)
+	storeDir := killConfig().StoreDir(root)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	const kills = 24
+	killed, completed := 0, 0
+	for killed < kills {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+root)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		delay := time.Duration(rng.Int63n(int64(2 * time.Second)))
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run failed: %v\n%s", err, stderr.String())
+			}
+			// A run that finished on its own after earlier kills must
+			// leave the store the uninterrupted run leaves; then start a
+			// new cycle from an empty store so kills land everywhere.
+			requireSameStore(t, storeDir, refArts, refBuckets)
+			completed++
+			if err := os.RemoveAll(storeDir); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case <-time.After(delay):
+		}
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		killed++
+		// Whatever was written must be readable: atomic writes only.
+		s := &Store{Dir: storeDir}
+		if _, bad, err := s.LoadArtifacts(); err != nil || len(bad) > 0 {
+			t.Fatalf("after kill %d (at %s): %v %v", killed, delay, err, bad)
+		}
+		if _, bad, err := s.LoadBuckets(); err != nil || len(bad) > 0 {
+			t.Fatalf("after kill %d (at %s): %v %v", killed, delay, err, bad)
+		}
+	}
+	t.Logf("%d runs killed at random points; %d runs completed after kills", killed, completed)
+
+	// The final, uninterrupted run completes the store.
+	final := runPipeline(t, root, killConfig(), killTargets...)
+	if final.Artifacts.Failed != 0 || len(final.Failures) != 0 {
+		t.Fatalf("final run: %+v %+v", final.Artifacts, final.Failures)
+	}
+	requireSameStore(t, storeDir, refArts, refBuckets)
+	_, buckets := loadStore(t, storeDir)
+	// Every bucket was reported as new by some completed run (at least
+	// once: a run killed after writing its run record but before marking
+	// its buckets reports them again).
+	reported := map[string]bool{}
+	runs, _ := (&Store{Dir: storeDir}).Runs()
+	for _, p := range runs {
+		r, err := LoadRun(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range r.NewBuckets {
+			reported[b.ID] = true
+		}
+	}
+	var missing []string
+	for id := range buckets {
+		if !reported[id] {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("buckets never reported as new by any run: %v", missing)
+	}
+	if after := snapshotArtifacts(t, root); !reflect.DeepEqual(before, after) {
+		t.Error("artifacts changed")
+	}
+}
+
+// requireSameStore checks a store is sound and holds what the
+// uninterrupted reference run produced.
+func requireSameStore(t *testing.T, storeDir string, refArts map[string]*ArtifactRecord, refBuckets map[string]*BucketRecord) {
+	t.Helper()
+	requireStoreSound(t, storeDir)
+	arts, buckets := loadStore(t, storeDir)
+	if got, want := sortedKeys(arts), sortedKeys(refArts); !reflect.DeepEqual(got, want) {
+		t.Fatalf("artifact records %v, want %v", got, want)
+	}
+	for sha, r := range arts {
+		if (r.Bucket == nil) != (refArts[sha].Bucket == nil) || (r.Bucket != nil && r.Bucket.ID != refArts[sha].Bucket.ID) {
+			t.Errorf("%s: bucket %+v, uninterrupted run says %+v", sha, r.Bucket, refArts[sha].Bucket)
+		}
+	}
+	if got, want := sortedKeys(buckets), sortedKeys(refBuckets); !reflect.DeepEqual(got, want) {
+		t.Fatalf("buckets %v, want %v", got, want)
+	}
+	for id, b := range buckets {
+		rb := refBuckets[id]
+		if b.MemberCount != rb.MemberCount || b.Representative.SHA1 != rb.Representative.SHA1 {
+			t.Errorf("bucket %s: %d members rep %s; uninterrupted: %d rep %s", id, b.MemberCount, b.Representative.SHA1, rb.MemberCount, rb.Representative.SHA1)
+		}
+		if b.Minimized == nil || !b.Minimized.Verified || b.Minimized.From != b.Representative.SHA1 {
+			t.Errorf("bucket %s: minimization missing after the kills: %+v", id, b.Minimized)
+		}
+		if b.ReportedMembers != b.MemberCount {
+			t.Errorf("bucket %s: reported %d of %d members", id, b.ReportedMembers, b.MemberCount)
+		}
+	}
+}
