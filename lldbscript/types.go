@@ -4,6 +4,7 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -191,9 +192,26 @@ type entryNode struct {
 
 var typesCache sync.Map // binary path + size/mtime -> *Types
 
-// LoadTypes reads the DWARF of an ELF binary. Binaries without DWARF give
-// an error naming the file.
+// LoadTypes reads the DWARF of an ELF binary (once per binary version:
+// the result is cached by path, size and modification time). Binaries
+// without DWARF give an error naming the file.
 func LoadTypes(binary string) (*Types, error) {
+	st, err := os.Stat(binary)
+	if err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("%s\x00%d\x00%d", binary, st.Size(), st.ModTime().UnixNano())
+	if ts, ok := typesCache.Load(key); ok {
+		return ts.(*Types), nil
+	}
+	ts, err := loadTypes(binary)
+	if err == nil {
+		typesCache.Store(key, ts)
+	}
+	return ts, err
+}
+
+func loadTypes(binary string) (*Types, error) {
 	f, err := elf.Open(binary)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", binary, err)
