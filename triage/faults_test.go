@@ -1,0 +1,354 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// keepOnly leaves only the named files in a target's artifact directory of
+// a private copy.
+func keepOnly(t *testing.T, root, target string, names ...string) {
+	t.Helper()
+	dir := filepath.Dir(fixture.ArtifactPath(root, target, "x"))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[string]bool{}
+	for _, n := range names {
+		keep[n] = true
+	}
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// addArtifact writes data as a libFuzzer-named artifact of target.
+func addArtifact(t *testing.T, root, target, prefix string, data []byte) string {
+	t.Helper()
+	p := fixture.ArtifactPath(root, target, prefix+"-"+bytesSHA1(data))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func recordOf(t *testing.T, storeDir, path string) *ArtifactRecord {
+	t.Helper()
+	sha, _, err := FileSHA1(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts, _ := loadStore(t, storeDir)
+	r := arts[sha]
+	if r == nil {
+		t.Fatalf("no record for %s", path)
+	}
+	return r
+}
+
+// TestHangIsKilledAndRecorded: a hang that libFuzzer's own -timeout would
+// not catch in time (the limit is 30 s) is killed by the wall-clock
+// timeout, recorded as a hang (a timeout-kind bucket), and the run goes on
+// to the next input.
+func TestHangIsKilledAndRecorded(t *testing.T) {
+	root := builtCopy(t)
+	const hang = "timeout-7692e7cfd3f34a4a38274e354ff86823c998d980"
+	const crash = "crash-2351f3708da93d527baf1cab405efeef977904f7"
+	keepOnly(t, root, "fuzz_wire_decode", hang, crash)
+	cfg := quickConfig()
+	cfg.Minimize.Mode = MinimizeOff
+	cfg.Reproduce.LibFuzzerTimeout = 30
+	cfg.Reproduce.Timeout = Duration(time.Second)
+	start := time.Now()
+	rec := runPipeline(t, root, cfg, "fuzz_wire_decode")
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("run took %s: the hang was not cut short", took)
+	}
+	if rec.Artifacts.Triaged != 2 || len(rec.Failures) != 0 {
+		t.Fatalf("%+v %+v", rec.Artifacts, rec.Failures)
+	}
+	r := recordOf(t, cfg.StoreDir(root), fixture.ArtifactPath(root, "fuzz_wire_decode", hang))
+	rep := r.Reproductions[Release]
+	if r.Status != Reproducible || rep.Outcome != OutcomeHang || r.Crash == nil || r.Crash.Kind != symbolize.KindTimeout || r.Bucket == nil {
+		t.Errorf("hang record: status %s outcome %s crash %+v bucket %+v", r.Status, rep.Outcome, r.Crash, r.Bucket)
+	}
+	c := recordOf(t, cfg.StoreDir(root), fixture.ArtifactPath(root, "fuzz_wire_decode", crash))
+	if c.Status != Reproducible || c.Reproductions[Release].Outcome != OutcomeCrash {
+		t.Errorf("the crash after the hang: %s %s", c.Status, c.Reproductions[Release].Outcome)
+	}
+}
+
+// flakySource makes fuzz_wire_decode crash a different way on each run for
+// inputs starting with FLAKY: a counter file in the working directory picks
+// one of three panics. A real program, built by the fixture's real build.
+const flakySource = `#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if data.starts_with(b"FLAKY") {
+        let n: u32 = std::fs::read_to_string("flaky-runs").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        std::fs::write("flaky-runs", (n + 1).to_string()).unwrap();
+        match n % 3 {
+            0 => panic!("the first way"),
+            1 => panic!("the second way"),
+            _ => panic!("the third way"),
+        }
+    }
+    let _ = std::hint::black_box(wire_proto::decode_message(data));
+});
+`
+
+// TestTargetCrashingDifferentlyEachRun builds (really) a target that
+// crashes a different way on every run: the first crash is the reference,
+// the others are recorded as different crashes, the input is flaky with a
+// rate of 1/3, and its bucket is the reference crash's.
+func TestTargetCrashingDifferentlyEachRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a private copy")
+	}
+	root := fixture.CopyWorkspace(t)
+	src := filepath.Join(root, "support/wire_proto/fuzz/fuzz_targets/fuzz_wire_decode.rs")
+	if err := os.WriteFile(src, []byte(flakySource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keepOnly(t, root, "fuzz_wire_decode")
+	p := addArtifact(t, root, "fuzz_wire_decode", "crash", []byte("FLAKY input"))
+	cfg := quickConfig()
+	cfg.Build.Mode = BuildAlways // the real build (fuzz-build preset, detected)
+	cfg.Minimize.Mode = MinimizeOff
+	rec := runPipeline(t, root, cfg, "fuzz_wire_decode")
+	if rec.Work.Builds != 1 || len(rec.Failures) != 0 {
+		t.Fatalf("builds %d failures %+v", rec.Work.Builds, rec.Failures)
+	}
+	r := recordOf(t, cfg.StoreDir(root), p)
+	rep := r.Reproductions[Release]
+	if r.Status != Flaky || rep.Tries != 3 || rep.Crashes != 1 || rep.Rate < 0.33 || rep.Rate > 0.34 {
+		t.Fatalf("status %s tries %d crashes %d rate %v, want flaky 1/3", r.Status, rep.Tries, rep.Crashes, rep.Rate)
+	}
+	if r.Crash == nil || r.Crash.Message != "the first way" || r.Bucket == nil {
+		t.Errorf("reference crash %+v bucket %+v", r.Crash, r.Bucket)
+	}
+	var others []string
+	for _, d := range rep.Detail[1:] {
+		if d.Same || d.Crash == "" {
+			t.Errorf("try %+v should be a different crash", d)
+		}
+		others = append(others, d.Crash)
+	}
+	if !strings.Contains(strings.Join(others, "|"), "the second way") || !strings.Contains(strings.Join(others, "|"), "the third way") {
+		t.Errorf("other crashes %q", others)
+	}
+	if len(rec.Flaky) != 1 {
+		t.Errorf("run record flaky list %v", rec.Flaky)
+	}
+}
+
+// TestCorruptArtifactsAndMalformedRecords: inputs that no longer crash (an
+// empty file, a truncated input) are recorded as not reproducible; a
+// malformed record is reported by path and left untouched; the run goes on.
+func TestCorruptArtifactsAndMalformedRecords(t *testing.T) {
+	root := builtCopy(t)
+	const target = "fuzz_chipset_cmos_rtc"
+	cfg := quickConfig()
+	cfg.Minimize.Mode = MinimizeOff
+	empty := addArtifact(t, root, target, "crash", nil)
+	good := fixture.ArtifactPath(root, target, "crash-91e77f7069be1e9ae66115c194b8519e52763a0e")
+	data, _ := os.ReadFile(good)
+	truncated := addArtifact(t, root, target, "crash", data[:1])
+	rec := runPipeline(t, root, cfg, target)
+	if rec.Artifacts.Failed != 0 || len(rec.NotReproducible) != 2 {
+		t.Fatalf("%+v not reproducible %v", rec.Artifacts, rec.NotReproducible)
+	}
+	storeDir := cfg.StoreDir(root)
+	for _, p := range []string{empty, truncated} {
+		r := recordOf(t, storeDir, p)
+		rep := r.Reproductions[Release]
+		if r.Status != NotReproducible || r.Bucket != nil || rep.Tries != cfg.Reproduce.Tries || rep.Outcome != OutcomeNoCrash {
+			t.Errorf("%s: status %s bucket %+v tries %d outcome %s", filepath.Base(p), r.Status, r.Bucket, rep.Tries, rep.Outcome)
+		}
+	}
+	requireStoreSound(t, storeDir)
+
+	// Damage one artifact record and one bucket record.
+	goodRec := recordOf(t, storeDir, good)
+	artPath := (&Store{Dir: storeDir}).ArtifactRecordPath(goodRec.SHA1)
+	bucketPath := (&Store{Dir: storeDir}).BucketRecordPath(goodRec.Bucket.ID)
+	garbage := []byte("schema_version: 1\nsha1: [\n")
+	for _, p := range []string{artPath, bucketPath} {
+		if err := os.WriteFile(p, garbage, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A new member of that bucket arrives.
+	more := addArtifact(t, root, target, "crash", append(append([]byte(nil), data...), 3, 0))
+	rec = runPipeline(t, root, cfg, target)
+	var stages []string
+	joined := ""
+	for _, f := range rec.Failures {
+		stages = append(stages, f.Stage)
+		joined += f.Error + "\n"
+	}
+	if !strings.Contains(joined, artPath) || !strings.Contains(joined, bucketPath) {
+		t.Errorf("failures do not name the malformed records:\n%s", joined)
+	}
+	if rec.Artifacts.Triaged != 1 {
+		t.Errorf("the run did not go on: %+v", rec.Artifacts)
+	}
+	for _, p := range []string{artPath, bucketPath} {
+		if got, _ := os.ReadFile(p); string(got) != string(garbage) {
+			t.Errorf("%s was overwritten", p)
+		}
+	}
+	if r := recordOf2(t, storeDir, more); r == nil || r.Status != Reproducible {
+		t.Errorf("new input next to malformed records: %+v", r)
+	}
+}
+
+func recordOf2(t *testing.T, storeDir, path string) *ArtifactRecord {
+	sha, _, _ := FileSHA1(path)
+	var r ArtifactRecord
+	if err := readRecord((&Store{Dir: storeDir}).ArtifactRecordPath(sha), &r); err != nil {
+		t.Error(err)
+		return nil
+	}
+	return &r
+}
+
+// TestMissingBinaryThenRecovered: with building off, a target whose binary
+// is missing fails (recorded once, its inputs not recorded) while the other
+// target is triaged; once the binary is there, the next run triages the
+// inputs it could not (nothing lost).
+func TestMissingBinaryThenRecovered(t *testing.T) {
+	root := builtCopy(t)
+	ideTarget := filepath.Join(root, "vm/devices/storage/ide/fuzz/target")
+	if err := os.Remove(ideTarget); err != nil {
+		t.Fatal(err)
+	}
+	cfg := quickConfig()
+	cfg.Minimize.Mode = MinimizeOff
+	rec := runPipeline(t, root, cfg, "fuzz_ata_taskfile", "fuzz_chipset_cmos_rtc")
+	if len(rec.Failures) != 1 || rec.Failures[0].Target != "fuzz_ata_taskfile" || rec.Failures[0].Stage != "build-release" ||
+		!strings.Contains(rec.Failures[0].Error, "binary not built") {
+		t.Fatalf("failures %+v", rec.Failures)
+	}
+	ws := discover(t, root)
+	ata, _ := ws.Target("fuzz_ata_taskfile").Artifacts()
+	cmos, _ := ws.Target("fuzz_chipset_cmos_rtc").Artifacts()
+	if rec.Artifacts.Failed != len(ata) || rec.Artifacts.Triaged != len(cmos) {
+		t.Fatalf("counts %+v, want %d failed and %d triaged", rec.Artifacts, len(ata), len(cmos))
+	}
+	if err := os.Symlink(filepath.Join(fixture.Root(), "vm/devices/storage/ide/fuzz/target"), ideTarget); err != nil {
+		t.Fatal(err)
+	}
+	rec = runPipeline(t, root, cfg, "fuzz_ata_taskfile", "fuzz_chipset_cmos_rtc")
+	if rec.Artifacts.Triaged != len(ata) || len(rec.Failures) != 0 {
+		t.Fatalf("after the binary came back: %+v %+v", rec.Artifacts, rec.Failures)
+	}
+	requireStoreSound(t, cfg.StoreDir(root))
+}
+
+// TestFailingBuildGoesOn breaks one target's source in a private copy: its
+// real build fails with cargo's error in the record, the other target in
+// the same run is built and triaged.
+func TestFailingBuildGoesOn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a private copy")
+	}
+	root := fixture.CopyWorkspace(t)
+	src := filepath.Join(root, "support/wire_proto/fuzz/fuzz_targets/fuzz_wire_decode.rs")
+	data, _ := os.ReadFile(src)
+	if err := os.WriteFile(src, append(data, []byte("\nfn broken( {\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := quickConfig()
+	cfg.Build.Mode = BuildAlways
+	cfg.Minimize.Mode = MinimizeOff
+	rec := runPipeline(t, root, cfg, "fuzz_wire_decode", "fuzz_ata_taskfile")
+	if len(rec.Failures) != 1 || rec.Failures[0].Target != "fuzz_wire_decode" || rec.Failures[0].Stage != "build-release" ||
+		!strings.Contains(rec.Failures[0].Error, "error") {
+		t.Fatalf("failures %+v", rec.Failures)
+	}
+	ws := discover(t, root)
+	ata, _ := ws.Target("fuzz_ata_taskfile").Artifacts()
+	if rec.Artifacts.Triaged != len(ata) || rec.Artifacts.Failed == 0 {
+		t.Errorf("counts %+v: want the %d ata inputs triaged and the wire inputs failed", rec.Artifacts, len(ata))
+	}
+	arts, _ := loadStore(t, cfg.StoreDir(root))
+	for _, r := range arts {
+		if r.Target == "fuzz_wire_decode" {
+			t.Errorf("%s recorded although its build failed", r.Path)
+		}
+	}
+}
+
+// TestLLDBAbsent: without lldb the bucket records say so, the run reports
+// it and goes on; a later run with lldb fills the findings in.
+func TestLLDBAbsent(t *testing.T) {
+	root := builtCopy(t)
+	const target = "fuzz_chipset_battery"
+	cfg := quickConfig()
+	cfg.Minimize.Mode = MinimizeOff
+	cfg.LLDB.Enabled = boolp(true)
+	cfg.LLDB.Binary = "lldb-absent-for-this-test"
+	rec := runPipeline(t, root, cfg, target)
+	if rec.Artifacts.Failed != 0 || rec.Artifacts.Triaged == 0 {
+		t.Fatalf("%+v", rec.Artifacts)
+	}
+	_, buckets := loadStore(t, cfg.StoreDir(root))
+	if len(rec.Failures) != len(buckets) {
+		t.Errorf("%d failures for %d buckets: %+v", len(rec.Failures), len(buckets), rec.Failures)
+	}
+	for id, b := range buckets {
+		f := b.LLDB[Release]
+		if f == nil || !strings.Contains(f.Error, "lldb-missing") || !strings.Contains(f.Error, "lldb-absent-for-this-test") {
+			t.Errorf("bucket %s: lldb findings %+v", id, f)
+		}
+	}
+	cfg.LLDB.Binary = "lldb-19"
+	rec = runPipeline(t, root, cfg, target)
+	if rec.Work.LLDBSessions != len(buckets) || len(rec.Failures) != 0 {
+		t.Errorf("with lldb back: %d sessions, failures %+v", rec.Work.LLDBSessions, rec.Failures)
+	}
+	_, buckets = loadStore(t, cfg.StoreDir(root))
+	for id, b := range buckets {
+		if f := b.LLDB[Release]; f == nil || f.Error != "" || f.Stop == "" {
+			t.Errorf("bucket %s: lldb findings %+v", id, f)
+		}
+	}
+}
+
+// TestSecondRunIsLockedOut: a run holding the store makes another fail at
+// once with ErrLocked.
+func TestSecondRunIsLockedOut(t *testing.T) {
+	root := builtCopy(t)
+	cfg := quickConfig()
+	p, err := NewPipeline(discover(t, root), Options{Config: cfg, Stages: DefaultStages()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, err = Run(context.Background(), discover(t, root), Options{Config: cfg, Stages: DefaultStages()})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second run: %v, want ErrLocked", err)
+	}
+}
