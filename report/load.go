@@ -1,0 +1,238 @@
+// Package report turns the triage store into what a bug-filing pipeline and
+// people read: one bug report per bucket (Markdown by default, from a
+// template), the state of every bucket across nights (new, grown, not seen,
+// fixed, changed, regressed), exports for other tools (JSON, YAML, SARIF
+// 2.1.0) and a static HTML summary.
+//
+// It reads the records the pipeline writes (triage.Store) and never changes
+// them; what it needs beyond them, which buckets were reported, fixed or
+// regressed and when, it keeps in its own files under <store>/report/ (see
+// State). It is the last step of the data flow and nothing imports it but
+// the CLI.
+package report
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fuzztriage/triage/triage"
+)
+
+// Snapshot is the store as read at one moment, with the workspace it
+// belongs to (for fuzz dirs, binaries and source files).
+type Snapshot struct {
+	// Root is the workspace root (absolute).
+	Root string
+	// StoreDir is the store (absolute).
+	StoreDir string
+	// Workspace is the discovered workspace; nil when discovery failed
+	// (Problems says why): reports then lack source lines and fuzz dirs.
+	Workspace *triage.Workspace
+	Buckets   map[string]*triage.BucketRecord
+	Artifacts map[string]*triage.ArtifactRecord
+	// Runs are the run records, oldest first.
+	Runs []Run
+	// State is this package's own state (report/state.yaml).
+	State *State
+	// Problems are records that could not be read (by path); they are
+	// left alone and reported, the rest of the store is still used.
+	Problems []error
+
+	sources *sourceCache
+}
+
+// Run is one run record and its name (the file name without .yaml).
+type Run struct {
+	Name   string
+	Path   string
+	Record *triage.RunRecord
+}
+
+// ErrUnknownRun says a run name matches no run record (or several).
+var ErrUnknownRun = errors.New("unknown run")
+
+// ErrNoStore says the store directory does not exist (nothing was triaged).
+var ErrNoStore = errors.New("no triage store")
+
+// Load reads the store at storeDir of the workspace at root.
+func Load(root, storeDir string) (*Snapshot, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	storeDir, err = filepath.Abs(storeDir)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(filepath.Join(storeDir, "buckets")); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%w at %s (run `triage run` first)", ErrNoStore, storeDir)
+	}
+	s := &Snapshot{Root: root, StoreDir: storeDir, sources: newSourceCache(root)}
+	store := &triage.Store{Dir: storeDir}
+	var bad []error
+	if s.Buckets, bad, err = store.LoadBuckets(); err != nil {
+		return nil, err
+	}
+	s.Problems = append(s.Problems, bad...)
+	for id, b := range s.Buckets {
+		if b.SchemaVersion == 0 { // a malformed record's placeholder
+			delete(s.Buckets, id)
+		}
+	}
+	if s.Artifacts, bad, err = store.LoadArtifacts(); err != nil {
+		return nil, err
+	}
+	s.Problems = append(s.Problems, bad...)
+	for sha, a := range s.Artifacts {
+		if a.SchemaVersion == 0 {
+			delete(s.Artifacts, sha)
+		}
+	}
+	paths, err := store.Runs()
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, p := range paths {
+		r, err := triage.LoadRun(p)
+		if err != nil {
+			s.Problems = append(s.Problems, err)
+			continue
+		}
+		s.Runs = append(s.Runs, Run{Name: strings.TrimSuffix(filepath.Base(p), ".yaml"), Path: p, Record: r})
+	}
+	if s.State, err = LoadState(storeDir); err != nil {
+		return nil, err
+	}
+	if ws, err := triage.Discover(root); err != nil {
+		s.Problems = append(s.Problems, fmt.Errorf("workspace %s: %w", root, err))
+	} else {
+		s.Workspace = ws
+	}
+	return s, nil
+}
+
+// IDs lists the bucket ids, sorted.
+func (s *Snapshot) IDs() []string {
+	ids := make([]string, 0, len(s.Buckets))
+	for id := range s.Buckets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Lookup finds a bucket by its id, a unique prefix of it, or the hash
+// without the "v1-" version prefix.
+func (s *Snapshot) Lookup(arg string) (*triage.BucketRecord, error) {
+	if b, ok := s.Buckets[arg]; ok {
+		return b, nil
+	}
+	var hits []string
+	for _, id := range s.IDs() {
+		hash := id
+		if i := strings.IndexByte(id, '-'); i >= 0 {
+			hash = id[i+1:]
+		}
+		if strings.HasPrefix(id, arg) || strings.HasPrefix(hash, arg) {
+			hits = append(hits, id)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return nil, fmt.Errorf("no bucket %q in %s (%d buckets; `triage export --format yaml` lists them)", arg, s.StoreDir, len(s.Buckets))
+	case 1:
+		return s.Buckets[hits[0]], nil
+	}
+	return nil, fmt.Errorf("bucket %q is ambiguous: %s", arg, strings.Join(hits, ", "))
+}
+
+// LatestRun is the newest run record, or nil.
+func (s *Snapshot) LatestRun() *Run {
+	if len(s.Runs) == 0 {
+		return nil
+	}
+	return &s.Runs[len(s.Runs)-1]
+}
+
+// FindRun finds a run by name, unique name prefix, or "latest".
+func (s *Snapshot) FindRun(arg string) (*Run, error) {
+	arg = strings.TrimSuffix(filepath.Base(arg), ".yaml")
+	if arg == "latest" {
+		if r := s.LatestRun(); r != nil {
+			return r, nil
+		}
+		return nil, fmt.Errorf("%w: the store has no run records", ErrUnknownRun)
+	}
+	var hits []int
+	for i, r := range s.Runs {
+		if r.Name == arg {
+			return &s.Runs[i], nil
+		}
+		if strings.HasPrefix(r.Name, arg) {
+			hits = append(hits, i)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		var names []string
+		for _, r := range s.Runs {
+			names = append(names, r.Name)
+		}
+		return nil, fmt.Errorf("%w: no run %q in %s (runs: %s)", ErrUnknownRun, arg, s.StoreDir, strings.Join(names, ", "))
+	case 1:
+		return &s.Runs[hits[0]], nil
+	}
+	return nil, fmt.Errorf("%w: run %q is ambiguous (%d runs match)", ErrUnknownRun, arg, len(hits))
+}
+
+// membersAt counts each bucket's members first seen at or before t: the
+// store as it was then (artifact records are never deleted, and a member's
+// first_seen is when a run triaged it).
+func (s *Snapshot) membersAt(t time.Time) map[string]int {
+	out := map[string]int{}
+	for _, a := range s.Artifacts {
+		if a.Bucket == nil || a.Bucket.ID == "" || a.FirstSeen.After(t) {
+			continue
+		}
+		out[a.Bucket.ID]++
+	}
+	return out
+}
+
+// runOf is the index of the run an artifact first seen at t belongs to: the
+// first run that finished at or after t (-1 when none did: a run that was
+// killed before it wrote its record, or one still going).
+func (s *Snapshot) runOf(t time.Time) int {
+	i := sort.Search(len(s.Runs), func(i int) bool { return !s.Runs[i].Record.Finished.Before(t) })
+	if i == len(s.Runs) {
+		return -1
+	}
+	return i
+}
+
+// CrashesPerRun counts, per bucket, the members each run added (index =
+// position in Runs).
+func (s *Snapshot) CrashesPerRun() map[string][]int {
+	out := map[string][]int{}
+	for _, a := range s.Artifacts {
+		if a.Bucket == nil || a.Bucket.ID == "" {
+			continue
+		}
+		i := s.runOf(a.FirstSeen)
+		if i < 0 {
+			continue
+		}
+		c := out[a.Bucket.ID]
+		if c == nil {
+			c = make([]int, len(s.Runs))
+			out[a.Bucket.ID] = c
+		}
+		c[i]++
+	}
+	return out
+}

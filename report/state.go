@@ -1,0 +1,265 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fuzztriage/triage/triage"
+)
+
+// StateSchemaVersion versions report/state.yaml and report/diffs/*.yaml. It
+// changes when a field changes meaning or goes away; a file of another
+// version is reported, never overwritten.
+const StateSchemaVersion = 1
+
+// Bucket statuses across nights.
+const (
+	// StatusNew: no diff has seen the bucket yet (never stored).
+	StatusNew = "new"
+	// StatusOpen: the bucket's inputs still crash in it.
+	StatusOpen = "open"
+	// StatusFixed: its representative and minimized input no longer crash
+	// on the current build.
+	StatusFixed = "fixed"
+	// StatusChanged: they crash, but in other buckets (ChangedTo).
+	StatusChanged = "changed"
+	// StatusRegressed: it was fixed (or changed) and came back: a new
+	// member arrived or its inputs crash in it again. It stays regressed
+	// until it is fixed again.
+	StatusRegressed = "regressed"
+)
+
+// State is <store>/report/state.yaml: what the report commands know about
+// each bucket beyond the pipeline's records. Only `triage diff` and
+// `triage report` (when it marks buckets reported) write it, atomically,
+// under the store's lock; nothing in it is ever dropped, so a bucket's
+// history survives any number of runs.
+type State struct {
+	SchemaVersion int       `yaml:"schema_version"`
+	Updated       time.Time `yaml:"updated"`
+	// LastDiff is when the last recorded diff ran: the default baseline
+	// of the next one.
+	LastDiff *time.Time `yaml:"last_diff,omitempty"`
+	// LastDiffRun is the newest run that diff covered.
+	LastDiffRun string `yaml:"last_diff_run,omitempty"`
+	// Buckets by id.
+	Buckets map[string]*BucketState `yaml:"buckets"`
+}
+
+// BucketState is one bucket's state.
+type BucketState struct {
+	// Status is open, fixed, changed or regressed.
+	Status string `yaml:"status"`
+	// Members is the member count the last diff saw: the next diff's
+	// baseline for "grown".
+	Members int `yaml:"members"`
+	// FirstDiff is when a diff first saw the bucket (and reported it new).
+	FirstDiff time.Time `yaml:"first_diff"`
+	// FixedAt is when a diff found it fixed or changed; FixedBinary the
+	// SHA1 of the release binary it no longer crashed (in this bucket) on;
+	// FixedRun the newest run then.
+	FixedAt     *time.Time `yaml:"fixed_at,omitempty"`
+	FixedBinary string     `yaml:"fixed_binary,omitempty"`
+	FixedRun    string     `yaml:"fixed_run,omitempty"`
+	// ChangedTo are the buckets its inputs landed in when it changed.
+	ChangedTo []string `yaml:"changed_to,omitempty"`
+	// RegressedAt is the last regression; Regressions counts them.
+	RegressedAt *time.Time `yaml:"regressed_at,omitempty"`
+	Regressions int        `yaml:"regressions,omitempty"`
+	// Reported is set when `triage report` rendered (and marked) it.
+	Reported *Reported `yaml:"reported,omitempty"`
+	// Verification is the last re-run of its inputs on the current build.
+	Verification *Verification `yaml:"verification,omitempty"`
+	// History lists every status change a diff saw, oldest first.
+	History []Event `yaml:"history,omitempty"`
+}
+
+// Reported says when a bug report was rendered for a bucket and how many
+// members it had then.
+type Reported struct {
+	At      time.Time `yaml:"at" json:"at"`
+	Members int       `yaml:"members" json:"members"`
+}
+
+// Verification is one re-run of a bucket's representative and minimized
+// input on the current release build.
+type Verification struct {
+	At time.Time `yaml:"at" json:"at"`
+	// Binary is the SHA1 of the release binary they ran on.
+	Binary string `yaml:"binary" json:"binary"`
+	// Verdict: crashes (still in this bucket), fixed, changed, or
+	// skipped (a member was triaged on this very binary and crashed in
+	// this bucket, so nothing needed re-running).
+	Verdict string       `yaml:"verdict" json:"verdict"`
+	Inputs  []InputCheck `yaml:"inputs,omitempty" json:"inputs,omitempty"`
+}
+
+// Verification verdicts.
+const (
+	VerdictCrashes = "crashes"
+	VerdictFixed   = "fixed"
+	VerdictChanged = "changed"
+	VerdictSkipped = "skipped"
+)
+
+// InputCheck is one input's re-run.
+type InputCheck struct {
+	// Role is representative or minimized.
+	Role string `yaml:"role" json:"role"`
+	SHA1 string `yaml:"sha1" json:"sha1"`
+	Path string `yaml:"path" json:"path"`
+	// Status is the reproduction's verdict (reproducible, flaky,
+	// not-reproducible); Bucket where it crashed.
+	Status string `yaml:"status" json:"status"`
+	Bucket string `yaml:"bucket,omitempty" json:"bucket,omitempty"`
+}
+
+// Event is one thing that happened to a bucket.
+type Event struct {
+	At time.Time `yaml:"at" json:"at"`
+	// Event is new, grown, fixed, changed, regressed or reported.
+	Event   string `yaml:"event" json:"event"`
+	Members int    `yaml:"members" json:"members"`
+	Detail  string `yaml:"detail,omitempty" json:"detail,omitempty"`
+}
+
+// StateDir is <store>/report.
+func StateDir(storeDir string) string { return filepath.Join(storeDir, "report") }
+
+// StatePath is <store>/report/state.yaml.
+func StatePath(storeDir string) string { return filepath.Join(StateDir(storeDir), "state.yaml") }
+
+// LoadState reads the state (an empty one when there is none yet).
+func LoadState(storeDir string) (*State, error) {
+	path := StatePath(storeDir)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &State{SchemaVersion: StateSchemaVersion, Buckets: map[string]*BucketState{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := decodeStrict(data, &st); err != nil {
+		return nil, &triage.MalformedError{Path: path, Err: err}
+	}
+	if st.SchemaVersion != StateSchemaVersion {
+		return nil, &triage.MalformedError{Path: path, Err: fmt.Errorf("schema_version %d, this triage reads %d", st.SchemaVersion, StateSchemaVersion)}
+	}
+	if st.Buckets == nil {
+		st.Buckets = map[string]*BucketState{}
+	}
+	for id, b := range st.Buckets {
+		if b == nil {
+			return nil, &triage.MalformedError{Path: path, Err: fmt.Errorf("bucket %s: empty entry", id)}
+		}
+		switch b.Status {
+		case StatusOpen, StatusFixed, StatusChanged, StatusRegressed:
+		default:
+			return nil, &triage.MalformedError{Path: path, Err: fmt.Errorf("bucket %s: status %q is not open, fixed, changed or regressed", id, b.Status)}
+		}
+	}
+	return &st, nil
+}
+
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("empty file")
+		}
+		return err
+	}
+	return nil
+}
+
+func marshalYAML(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Save writes the state atomically. The caller holds the store's lock.
+func (st *State) Save(storeDir string, now time.Time) error {
+	st.SchemaVersion = StateSchemaVersion
+	st.Updated = now.UTC()
+	data, err := marshalYAML(st)
+	if err != nil {
+		return err
+	}
+	return triage.WriteFileAtomic(StatePath(storeDir), data)
+}
+
+// WithLock runs fn holding the store's lock, waiting up to wait for a
+// running `triage run` or `watch` to release it.
+func WithLock(ctx context.Context, storeDir string, wait time.Duration, fn func() error) error {
+	store, err := triage.OpenStore(storeDir)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = store.Lock()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, triage.ErrLocked) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	defer store.Unlock()
+	return fn()
+}
+
+// MarkReported records that reports were rendered for the buckets (under
+// the store's lock), so `triage report --all-new` does not render them
+// again.
+func MarkReported(ctx context.Context, snap *Snapshot, ids []string, wait time.Duration, now time.Time) error {
+	return WithLock(ctx, snap.StoreDir, wait, func() error {
+		st, err := LoadState(snap.StoreDir)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			b := snap.Buckets[id]
+			if b == nil {
+				continue
+			}
+			bs := st.Buckets[id]
+			if bs == nil {
+				// Reported before any diff saw it: it is open, and the
+				// next diff still reports it new (FirstDiff unset).
+				bs = &BucketState{Status: StatusOpen}
+				st.Buckets[id] = bs
+			}
+			bs.Reported = &Reported{At: now.UTC(), Members: b.MemberCount}
+			bs.History = append(bs.History, Event{At: now.UTC(), Event: "reported", Members: b.MemberCount})
+		}
+		if err := st.Save(snap.StoreDir, now); err != nil {
+			return err
+		}
+		snap.State = st
+		return nil
+	})
+}
