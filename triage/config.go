@@ -79,11 +79,13 @@ type ReproduceConfig struct {
 	Tries int `yaml:"tries,omitempty"`
 	// Timeout bounds one run of the fuzz binary (wall clock). Default 60s.
 	Timeout Duration `yaml:"timeout,omitempty"`
-	// LibFuzzerTimeout is the -timeout= (seconds) given when running a
-	// timeout- artifact. Default 5.
+	// LibFuzzerTimeout is libFuzzer's -timeout= (seconds) for every run,
+	// so that a timeout- artifact (or a crash input that now hangs) ends in
+	// libFuzzer's timeout report. Default 0: the target's own -timeout
+	// option (target-options), else 5.
 	LibFuzzerTimeout int `yaml:"libfuzzer_timeout,omitempty"`
-	// RSSLimitMB is the -rss_limit_mb= given when running an oom- artifact.
-	// Default 1024.
+	// RSSLimitMB is libFuzzer's -rss_limit_mb= for oom- artifacts. Default
+	// 0: the target's own -rss_limit_mb option, else 1024.
 	RSSLimitMB int `yaml:"rss_limit_mb,omitempty"`
 	// RustBacktrace is the RUST_BACKTRACE value every run gets (the image's
 	// environment may set one; we always set it). Default "1".
@@ -245,12 +247,6 @@ func (c *Config) applyDefaults() {
 	}
 	if r.Timeout == 0 {
 		r.Timeout = Duration(60 * time.Second)
-	}
-	if r.LibFuzzerTimeout == 0 {
-		r.LibFuzzerTimeout = 5
-	}
-	if r.RSSLimitMB == 0 {
-		r.RSSLimitMB = 1024
 	}
 	if r.RustBacktrace == "" {
 		r.RustBacktrace = "1"

@@ -188,6 +188,12 @@ func readRecord(path string, v interface{ schema() int }) error {
 	if err != nil {
 		return err
 	}
+	return decodeRecord(path, data, v)
+}
+
+// decodeRecord is readRecord on bytes already read; path names them in
+// errors.
+func decodeRecord(path string, data []byte, v interface{ schema() int }) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {

@@ -1,0 +1,167 @@
+package triage
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+func TestReproFlags(t *testing.T) {
+	ws := discover(t, fixture.Root())
+	wire := ws.Target("fuzz_wire_decode") // options: -rss_limit_mb=1024 -timeout=5
+	cmos := ws.Target("fuzz_chipset_cmos_rtc")
+	def := DefaultConfig().Reproduce
+	cases := []struct {
+		t    *Target
+		kind ArtifactKind
+		rc   ReproduceConfig
+		want []string
+	}{
+		{wire, ArtifactCrash, def, []string{"-rss_limit_mb=1024", "-timeout=5"}},
+		{wire, ArtifactOOM, def, []string{"-rss_limit_mb=1024", "-timeout=5"}},
+		{cmos, ArtifactCrash, def, []string{"-timeout=5"}},
+		{cmos, ArtifactOOM, def, []string{"-timeout=5", "-rss_limit_mb=1024"}},
+		{wire, ArtifactTimeout, ReproduceConfig{LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=1024", "-timeout=2"}},
+		{wire, ArtifactOOM, ReproduceConfig{RSSLimitMB: 512}, []string{"-timeout=5", "-rss_limit_mb=512"}},
+	}
+	for _, c := range cases {
+		if got := ReproFlags(c.t, c.kind, &c.rc); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s %s %+v: %q, want %q", c.t.Name, c.kind, c.rc, got, c.want)
+		}
+	}
+}
+
+// TestReproduceKinds runs real artifacts of every kind through Reproduce.
+func TestReproduceKinds(t *testing.T) {
+	root := fixture.Root()
+	fixture.Build(t, root)
+	ws := discover(t, root)
+	cfg := testConfig()
+	ctx := context.Background()
+	run := func(target, file string, rc func(*ReproduceConfig)) *Reproduction {
+		t.Helper()
+		c := *cfg
+		if rc != nil {
+			rc(&c.Reproduce)
+		}
+		tg := ws.Target(target)
+		path := fixture.ArtifactPath(root, target, file)
+		o := runOptionsFor(&c, DefaultStages(), tg, Release, tg.BinaryPath(Release), KindOfArtifact(file), t.TempDir())
+		rep, err := Reproduce(ctx, o, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+
+	crash := run("fuzz_chipset_cmos_rtc", "crash-259bd2715e046640643bd39d1349b1e7c133f008", nil)
+	if crash.Status != Reproducible || crash.Tries != 2 || crash.Crashes != 2 || crash.Outcome != OutcomeCrash || crash.ExitCode != 77 {
+		t.Errorf("crash: %+v", crash)
+	}
+	if !crash.Detail[0].Backtrace || crash.Detail[1].Backtrace {
+		t.Errorf("only the reference try should run with a backtrace: %+v", crash.Detail)
+	}
+	if crash.Trace == nil || crash.Trace.Kind != symbolize.KindRustPanic || len(crash.Trace.Frames) == 0 ||
+		!strings.HasPrefix(crash.Trace.Message, "index out of bounds") {
+		t.Errorf("crash trace %+v", crash.Trace)
+	}
+
+	oom := run("fuzz_wire_decode", "oom-1b1cc679f0eeac58271170b12ddd636c1588060f", nil)
+	if oom.Status != Reproducible || oom.Outcome != OutcomeOOM || oom.ExitCode != 71 || oom.Trace.Kind != symbolize.KindOOM {
+		t.Errorf("oom: %+v", oom)
+	}
+
+	to := run("fuzz_wire_decode", "timeout-7692e7cfd3f34a4a38274e354ff86823c998d980", nil)
+	if to.Status != Reproducible || to.Outcome != OutcomeTimeout || to.ExitCode != 70 || to.Trace.Kind != symbolize.KindTimeout {
+		t.Errorf("timeout: %+v", to)
+	}
+
+	// A hang past our wall clock: killed, and still the timeout it is.
+	hang := run("fuzz_wire_decode", "timeout-7692e7cfd3f34a4a38274e354ff86823c998d980", func(rc *ReproduceConfig) {
+		rc.LibFuzzerTimeout = 60
+		rc.Timeout = Duration(700 * time.Millisecond)
+	})
+	if hang.Status != Reproducible || hang.Outcome != OutcomeHang || hang.Trace.Kind != symbolize.KindTimeout {
+		t.Errorf("hang: %+v", hang)
+	}
+	for _, d := range hang.Detail {
+		if d.DurationMS > 5000 {
+			t.Errorf("hang try ran %d ms: not cut at the wall-clock timeout", d.DurationMS)
+		}
+	}
+
+	// An input that does not crash: every try runs, none crashes.
+	clean := filepath.Join(t.TempDir(), "crash-clean")
+	os.WriteFile(clean, []byte{0, 1}, 0o644)
+	tg := ws.Target("fuzz_chipset_cmos_rtc")
+	o := runOptionsFor(cfg, DefaultStages(), tg, Release, tg.BinaryPath(Release), ArtifactCrash, t.TempDir())
+	nc, err := Reproduce(ctx, o, clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc.Status != NotReproducible || nc.Tries != 3 || nc.Crashes != 0 || nc.Outcome != OutcomeNoCrash || nc.Rate != 0 {
+		t.Errorf("clean input: %+v", nc)
+	}
+}
+
+// TestMinimizeCatchesDrift minimizes an input whose libFuzzer minimization
+// drifts to another bug of the same function (battery-expect-rate's input
+// shrinks into battery-unwrap-pack when nothing checks): the result must
+// still be the first bug, smaller, with the drift counted as rejected.
+func TestMinimizeCatchesDrift(t *testing.T) {
+	if testing.Short() {
+		t.Skip("minimizes with libFuzzer")
+	}
+	root := builtCopy(t)
+	ws := discover(t, root)
+	cfg := testConfig()
+	const target = "fuzz_chipset_battery"
+	m, _ := fixture.LoadManifest(fixture.Root())
+	bug := m.Bug("battery-expect-rate")
+	var input string
+	var size int64
+	for _, in := range bug.Inputs {
+		p := fixture.ArtifactPath(root, target, in.File)
+		st, _ := os.Stat(p)
+		if st.Size() > size {
+			input, size = p, st.Size()
+		}
+	}
+	before, _ := os.ReadFile(input)
+	out := filepath.Join(t.TempDir(), "min")
+	rep, err := MinimizeInput(context.Background(), ws, cfg, DefaultStages(), target, input, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mz := rep.Minimized
+	if mz == nil || !mz.Verified || mz.Size >= size || mz.Path != out {
+		t.Fatalf("minimized %+v from %d bytes", mz, size)
+	}
+	if mz.Rejected == 0 || len(mz.RejectedBuckets) == 0 {
+		t.Errorf("no candidate was rejected (%+v): the drift this input shows was not caught", mz)
+	}
+	again, err := ReproduceInput(context.Background(), ws, cfg, DefaultStages(), target, out, []Profile{Release})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Bucket == nil || again.Bucket.ID != rep.Bucket.ID || again.Reproductions[Release].Status != Reproducible {
+		t.Errorf("the minimized input lands in %+v, want %s", again.Bucket, rep.Bucket.ID)
+	}
+	if after, _ := os.ReadFile(input); string(after) != string(before) {
+		t.Error("the input was modified")
+	}
+
+	// A non-crashing input has nothing to minimize.
+	clean := filepath.Join(t.TempDir(), "clean")
+	os.WriteFile(clean, nil, 0o644)
+	if _, err := MinimizeInput(context.Background(), ws, cfg, DefaultStages(), target, clean, ""); err != ErrNoCrash {
+		t.Errorf("minimizing a clean input: %v, want ErrNoCrash", err)
+	}
+}
