@@ -548,14 +548,14 @@ func (s *Session) cmdHits(ctx context.Context, args []string) error {
 	loc := fmt.Sprintf("%s:%d", bp.File, bp.Line)
 	switch hc.Hits {
 	case 0:
-		fmt.Fprintf(s.out, "%s did not run before the crash\n", loc)
+		fmt.Fprintf(s.out, "%s was not hit before the crash\n", loc)
 	case 1:
-		fmt.Fprintf(s.out, "%s ran 1 time before the crash\n  `break %s` stops there\n", loc, loc)
+		fmt.Fprintf(s.out, "%s was hit 1 time before the crash\n  `break %s` stops there\n", loc, loc)
 	default:
-		fmt.Fprintf(s.out, "%s ran %d times before the crash\n  `break %s ignore %d` stops at the last of them\n", loc, hc.Hits, loc, hc.Hits-1)
+		fmt.Fprintf(s.out, "%s was hit %d times before the crash\n  `break %s ignore %d` stops at the last of them\n", loc, hc.Hits, loc, hc.Hits-1)
 	}
 	if hc.Locations > 1 {
-		fmt.Fprintf(s.out, "  (%d code locations: the count is over all of them)\n", hc.Locations)
+		fmt.Fprintf(s.out, "  (%d code locations at that line: one run of it can hit several; ignore counts them the same way)\n", hc.Locations)
 	}
 	return nil
 }
@@ -608,6 +608,7 @@ func (s *Session) cmdSave(ctx context.Context, args []string) error {
 }
 
 func (s *Session) cmdRun(ctx context.Context, args []string) error {
+	fmt.Fprintf(s.out, "running the command file (%d breakpoints, %d paths) in %s on the %s build...\n", len(s.breaks), len(s.exprs), filepath.Base(s.cfg.LLDB), s.profile)
 	res, err := s.lldb(ctx, "run", s.scriptSpec())
 	if res != nil && res.Session != nil && (res.Session.Stop != nil || len(res.Session.Backtrace) > 0) {
 		s.load(res)
