@@ -187,7 +187,7 @@ func TestSessionAtThePanic(t *testing.T) {
 		}
 		// The closure frame holds the device the way OpenVMM does:
 		// Arc<CloseableMutex<IdeDevice>>, the fuzzing guide's example.
-		h.must("frame "+h.frameOf("fuzz_ide::_::__libfuzzer_sys_run"))
+		h.must("frame " + h.frameOf("fuzz_ide::_::__libfuzzer_sys_run"))
 		h.must("print ide_device.channels[0].state",
 			"lldb: frame variable ide_device.ptr.pointer->data.value.value.channels[0].state",
 			"= Busy {command: '\\xc8', remaining: 256}")
