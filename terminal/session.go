@@ -83,7 +83,8 @@ type Session struct {
 	types   *lldbscript.Types
 	// typesErr says why there is no DWARF (completion and print need it).
 	typesErr error
-	files    []string // source files of the binary, from its line tables
+	files    []string     // source files of the binary, from its line tables
+	index    *binaryIndex // its functions, to resolve short names
 
 	// stack is the backtrace at the stop; fromLLDB says lldb printed it
 	// (otherwise it is the crash log's, and lldb did not run).
@@ -169,7 +170,11 @@ func (s *Session) use(ctx context.Context, profile string) error {
 	}
 	s.profile, s.binary = profile, bin
 	s.types, s.typesErr = lldbscript.LoadTypes(bin)
-	s.files, _ = sourceFiles(bin)
+	s.index, _ = loadIndex(bin)
+	s.files = nil
+	if s.index != nil {
+		s.files = s.index.files
+	}
 	s.views = map[int]*lldbscript.FrameView{}
 	s.stack, s.stop, s.exit = nil, nil, nil
 	if s.typesErr != nil {
@@ -264,9 +269,15 @@ func (s *Session) useCrashStack() {
 			if fn == "" {
 				fn = f.Raw
 			}
+			name := fn
+			if f.Category.InApp() {
+				if key, ok := s.index.resolve(lldbscript.FunctionKey(fn), f.File); ok {
+					fn, name = key, key
+				}
+			}
 			s.stack = append(s.stack, StackFrame{
 				Frame:    lldbscript.Frame{Index: i, Function: fn, File: f.File, Line: f.Line, Column: f.Column, Inlined: f.Inlined, Module: f.Module},
-				Name:     fn,
+				Name:     name,
 				Category: f.Category,
 			})
 		}
@@ -313,7 +324,7 @@ func (s *Session) selector(i int) lldbscript.FrameSelector {
 // of the stop (of the crash log before lldb ran, or when asked).
 func (s *Session) scriptFrames(fromCrash bool) []lldbscript.FrameSelector {
 	if fromCrash || !s.fromLLDB || s.stale {
-		return lldbscript.FramesFromTrace(s.cfg.Crash, s.cfg.InAppFrames)
+		return s.traceFrames()
 	}
 	var out []lldbscript.FrameSelector
 	for i := range s.stack {
@@ -322,6 +333,37 @@ func (s *Session) scriptFrames(fromCrash bool) []lldbscript.FrameSelector {
 			if len(out) == s.cfg.InAppFrames {
 				break
 			}
+		}
+	}
+	return out
+}
+
+// traceFrames are the crash log's top in-app frames, named as the build in
+// use names them (lldbscript.FramesFromTrace, with short names resolved
+// through the binary's DWARF: lldb selects frames by full name).
+func (s *Session) traceFrames() []lldbscript.FrameSelector {
+	sels := lldbscript.FramesFromTrace(s.cfg.Crash, 4*s.cfg.InAppFrames)
+	var out []lldbscript.FrameSelector
+	seen := map[string]bool{}
+	for _, sel := range sels {
+		file := ""
+		for _, f := range s.cfg.Crash.Frames {
+			name := f.Function
+			if name == "" {
+				name = f.Normalized
+			}
+			if lldbscript.FunctionKey(name) == sel.Function {
+				file = f.File
+				break
+			}
+		}
+		sel.Function, _ = s.index.resolve(sel.Function, file)
+		if !seen[sel.Function] {
+			seen[sel.Function] = true
+			out = append(out, sel)
+		}
+		if len(out) == s.cfg.InAppFrames {
+			break
 		}
 	}
 	return out
@@ -396,7 +438,11 @@ func (s *Session) frameFunctions(f *StackFrame) []*lldbscript.Function {
 	if s.types == nil || f == nil {
 		return nil
 	}
-	return s.types.Function(f.Function)
+	if fns := s.types.Function(f.Function); len(fns) > 0 {
+		return fns
+	}
+	key, _ := s.index.resolve(lldbscript.FunctionKey(f.Function), f.File)
+	return s.types.Function(key)
 }
 
 // rel shortens a path under the workspace root.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/symbolize"
 )
 
 // sourceAround reads the lines of file within n of line. The file is read
@@ -43,9 +44,23 @@ func sourceAround(file string, line, n int) ([]lldbscript.SourceLine, error) {
 	return out, nil
 }
 
-// sourceFiles lists the source files named in a binary's DWARF line
-// tables, to resolve and complete the FILE of `break FILE:LINE`.
-func sourceFiles(binary string) ([]string, error) {
+// binaryIndex is what a session reads from a binary's DWARF besides types:
+// its source files (to resolve and complete the FILE of `break FILE:LINE`)
+// and its functions by the last segment of their key, with the file that
+// declares each (to find the function a crash log names by its short
+// DWARF name, as release backtraces do: `start_dma` is
+// `ide::IdeDevice::start_dma`).
+type binaryIndex struct {
+	files []string
+	funcs map[string][]funcEntry
+}
+
+type funcEntry struct {
+	key  string // lldbscript.FunctionKey of the demangled name
+	file string // declaring file ("" when unknown)
+}
+
+func loadIndex(binary string) (*binaryIndex, error) {
 	ef, err := elf.Open(binary)
 	if err != nil {
 		return nil, err
@@ -55,33 +70,106 @@ func sourceFiles(binary string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
+	ix := &binaryIndex{funcs: map[string][]funcEntry{}}
+	seenFile := map[string]bool{}
+	seenFunc := map[funcEntry]bool{}
 	r := d.Reader()
+	var files []*dwarf.LineFile
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
 			break
 		}
-		if e.Tag != dwarf.TagCompileUnit {
-			r.SkipChildren()
-			continue
-		}
-		lr, err := d.LineReader(e)
-		if err == nil && lr != nil {
-			for _, f := range lr.Files() {
-				if f != nil && f.Name != "" {
-					seen[filepath.Clean(f.Name)] = true
+		switch e.Tag {
+		case dwarf.TagCompileUnit:
+			files = nil
+			if lr, err := d.LineReader(e); err == nil && lr != nil {
+				files = lr.Files()
+				for _, f := range files {
+					if f != nil && f.Name != "" && !seenFile[filepath.Clean(f.Name)] {
+						seenFile[filepath.Clean(f.Name)] = true
+						ix.files = append(ix.files, filepath.Clean(f.Name))
+					}
 				}
 			}
+		case dwarf.TagSubprogram:
+			name, _ := e.Val(dwarf.AttrLinkageName).(string)
+			if name == "" {
+				name, _ = e.Val(dwarf.AttrName).(string)
+			}
+			if name == "" {
+				continue
+			}
+			fe := funcEntry{key: lldbscript.FunctionKey(symbolize.Demangle(name))}
+			if i, ok := e.Val(dwarf.AttrDeclFile).(int64); ok && i >= 0 && int(i) < len(files) && files[i] != nil {
+				fe.file = filepath.Clean(files[i].Name)
+			}
+			if !seenFunc[fe] {
+				seenFunc[fe] = true
+				last := lastSegment(fe.key)
+				ix.funcs[last] = append(ix.funcs[last], fe)
+			}
 		}
-		r.SkipChildren()
 	}
-	out := make([]string, 0, len(seen))
-	for f := range seen {
-		out = append(out, f)
+	sort.Strings(ix.files)
+	return ix, nil
+}
+
+// lastSegment is the part of a function key after its last "::" outside
+// angle brackets.
+func lastSegment(key string) string {
+	depth := 0
+	for i := len(key) - 1; i > 0; i-- {
+		switch key[i] {
+		case '>':
+			depth++
+		case '<':
+			depth--
+		case ':':
+			if depth == 0 && key[i-1] == ':' {
+				return key[i+1:]
+			}
+		}
 	}
-	sort.Strings(out)
-	return out, nil
+	return key
+}
+
+// resolve returns the key this binary's DWARF (and so lldb) knows a
+// function by: the one function whose key ends with "::"+key, declared in
+// file when file is known; else key itself. A full name wins over an
+// equal short one: dev builds name functions by their linkage names, and
+// only line-tables-only builds by short DWARF names.
+func (ix *binaryIndex) resolve(key, file string) (string, bool) {
+	if ix == nil {
+		return key, false
+	}
+	var cands []string
+	exact := false
+	for _, e := range ix.funcs[lastSegment(key)] {
+		if e.key == key {
+			exact = true
+			continue
+		}
+		if !strings.HasSuffix(e.key, "::"+key) {
+			continue
+		}
+		if file != "" && e.file != "" && !sameFile(e.file, file) {
+			continue
+		}
+		cands = append(cands, e.key)
+	}
+	cands = sortedUnique(cands)
+	if len(cands) == 1 {
+		return cands[0], true
+	}
+	return key, exact
+}
+
+// sameFile compares a DWARF path with a log's, either of which may be
+// relative.
+func sameFile(a, b string) bool {
+	a, b = filepath.Clean(a), filepath.Clean(b)
+	return a == b || strings.HasSuffix(a, "/"+b) || strings.HasSuffix(b, "/"+a)
 }
 
 // matchFiles returns the files whose path ends with name at a path

@@ -3,6 +3,7 @@ package terminal
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -302,4 +303,149 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// lineOf is the line number of the first line of file containing text.
+func lineOf(t *testing.T, file, text string) int {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, text) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line with %q", file, text)
+	return 0
+}
+
+// The cmos target feeds (selector, value) byte pairs to the RTC, and this
+// input crashes on its last pair: how often each line of the loop runs
+// before the crash can be counted from the input's bytes.
+func TestHitsCountRunsBeforeTheCrash(t *testing.T) {
+	needLLDB(t)
+	h := newHarness(t, "fuzz_chipset_cmos_rtc", cmosArtifact, nil)
+	data, err := os.ReadFile(h.input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs, sel := len(data)/2, map[byte]int{}
+	for i := 0; i+1 < len(data); i += 2 {
+		sel[data[i]&3]++
+	}
+	src := filepath.Join(h.root, "vm/devices/chipset/fuzz/fuzz_targets/fuzz_chipset_cmos_rtc.rs")
+	perPair := lineOf(t, src, "let (sel, val) = (pair[0], pair[1]);")
+	index := lineOf(t, src, "0 => rtc.io_write(PORT_INDEX, val),")
+	dataWrite := lineOf(t, src, "1 => rtc.io_write(PORT_DATA, val),")
+	if sel[1] < 2 {
+		t.Fatalf("input %x: want at least two data writes for the ignore test", data)
+	}
+	for _, c := range []struct {
+		line, want int
+	}{{perPair, pairs}, {index, sel[0]}, {dataWrite, sel[1]}} {
+		loc := fmt.Sprintf("fuzz_chipset_cmos_rtc.rs:%d", c.line)
+		h.must("hits "+loc, fmt.Sprintf("%s was hit %d times before the crash", loc, c.want),
+			fmt.Sprintf("`break %s ignore %d` stops at the last of them", loc, c.want-1))
+	}
+	// The count is what `break ... ignore N` needs: ignoring one hit fewer
+	// stops at the line, ignoring all of them reaches the crash.
+	loc := fmt.Sprintf("fuzz_chipset_cmos_rtc.rs:%d", dataWrite)
+	h.must(fmt.Sprintf("break %s ignore %d", loc, sel[1]-1), "breakpoint 1: "+loc)
+	h.must("bt app", "stopped: thread #1, breakpoint 2.1")
+	if f := h.s.current(); f == nil || f.Line != dataWrite || h.s.stop == nil || h.s.stop.Breakpoint != "2.1" {
+		t.Fatalf("with ignore %d: stop %+v at %+v, want breakpoint 2.1 at line %d", sel[1]-1, h.s.stop, f, dataWrite)
+	}
+	h.must("clear all")
+	h.must(fmt.Sprintf("break %s ignore %d", loc, sel[1]))
+	h.must("bt app", "stopped: thread #1, breakpoint 1.1 (the panic)")
+	if _, err := h.do("hits nosuch.rs:3"); err == nil || !strings.Contains(err.Error(), "no code at nosuch.rs:3") {
+		t.Errorf("hits nosuch.rs:3: %v", err)
+	}
+}
+
+// Without lldb the session goes on: the crash log's frames, paths
+// translated from DWARF, the command file written; lldb commands say why
+// they cannot run and the prompt stays.
+func TestWithoutLLDB(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "lldb-19")
+	h := newHarness(t, "fuzz_ide", ideArtifact, func(c *Config) { c.LLDB = missing })
+	start := h.out.String()
+	for _, w := range []string{missing + ": not found", "Using the crash log's frames instead", "stack (crash log; frame numbers are positions in the log"} {
+		if !strings.Contains(start, w) {
+			t.Errorf("start lacks %q:\n%s", w, start)
+		}
+	}
+	if f := h.s.current(); f == nil || !strings.HasSuffix(f.Function, "start_dma") {
+		t.Fatalf("selected %+v, want the panic site from the crash log", f)
+	}
+	h.must("print self.channels[0].state", "lldb: frame variable self->channels[0].state", "lldb has not run, so no value")
+	if out, err := h.do("vars"); err == nil || !strings.Contains(out, "names from DWARF") || !strings.Contains(out, "remaining") {
+		t.Errorf("vars without lldb: %v\n%s", err, out)
+	}
+	file := filepath.Join(t.TempDir(), "s.lldb")
+	h.must("save "+file, "saved")
+	// The release crash log names frames by short DWARF names
+	// (start_dma); the file names them as the dev build's DWARF and lldb
+	// do.
+	if data, err := os.ReadFile(file); err != nil || !strings.Contains(string(data), "frame variable self->channels[0].state") ||
+		!strings.Contains(string(data), "triage-frame ide::IdeDevice::start_dma\n") ||
+		!strings.Contains(string(data), `triage-frame "fuzz_ide::_::__libfuzzer_sys_run::{closure}"`) {
+		t.Errorf("saved: %v\n%s", err, data)
+	}
+	// A scripted session: errors are reported and the next line runs.
+	h.out.Reset()
+	h.sh.In = strings.NewReader("run\nbt app\nquit\nframe 0\n")
+	if err := h.sh.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := h.out.String()
+	for _, w := range []string{"(triage) run\n", "error: " + missing + ": not found", "(triage) bt app\nstack (crash log", "(triage) quit\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("transcript lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "(triage) frame 0") {
+		t.Errorf("ran past quit:\n%s", out)
+	}
+}
+
+// An lldb run that times out is killed and reported; the prompt stays.
+func TestLLDBTimeout(t *testing.T) {
+	needLLDB(t)
+	h := newHarness(t, "fuzz_ide", ideArtifact, func(c *Config) { c.Timeout = 100 * time.Millisecond })
+	if start := h.out.String(); !strings.Contains(start, "lldb-timeout: lldb did not finish within 100ms") {
+		t.Errorf("start:\n%s", start)
+	}
+	out, err := h.do("run")
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 100ms") {
+		t.Errorf("run: %v\n%s", err, out)
+	}
+	h.must("bt app", "ide::IdeDevice::start_dma")
+}
+
+func TestParseHitCounts(t *testing.T) {
+	got := parseHitCounts(strings.Split(`Current breakpoints:
+1: regex = 'panic_fmt', locations = 1, resolved = 1, hit count = 1
+  1.1: where = fuzz_ide`+"`"+`core::panicking::panic_fmt + 20 [inlined] <core::panic::panic_info::PanicInfo>::new at panic_info.rs:40:9, address = 0x0000555555610324, resolved, hit count = 1 
+
+2: file = 'lib.rs', line = 332, exact_match = 0, locations = 1, resolved = 1, hit count = 17 Options: ignore: 999999983 enabled 
+  2.1: where = fuzz_ide`+"`"+`ide::IdeDevice::execute_command::h3c6a462b578391b1 + 122 at lib.rs:332:18, address = 0x00005555555cadca, resolved, hit count = 17 
+`, "\n"))
+	if want := map[int]int{1: 1, 2: 17}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func FuzzParseHitCounts(f *testing.F) {
+	f.Add("2: file = 'lib.rs', line = 332, exact_match = 0, locations = 1, resolved = 1, hit count = 17 Options: ignore: 1 enabled")
+	f.Add("1: regex = 'panic_fmt', locations = 1, resolved = 1, hit count = 1\n  1.1: where = x, hit count = 1")
+	f.Fuzz(func(t *testing.T, s string) {
+		for id, n := range parseHitCounts(strings.Split(s, "\n")) {
+			if id < 0 || n < 0 {
+				t.Errorf("negative id or count: %d %d", id, n)
+			}
+		}
+	})
 }
