@@ -33,6 +33,8 @@ type BucketPage struct {
 	Bug      *Bug
 	Chart    *Chart
 	Markdown string
+	// Known are the buckets with a page (ChangedTo may name others).
+	Known map[string]bool
 }
 
 // Chart is an inline SVG bar chart, laid out in Go so the template only
@@ -204,6 +206,10 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 	if err := write("index.html", buf.Bytes()); err != nil {
 		return nil, err
 	}
+	known := map[string]bool{}
+	for _, b := range bugs {
+		known[b.ID] = true
+	}
 	for _, b := range bugs {
 		var mdBuf bytes.Buffer
 		if err := md.Render(&mdBuf, b); err != nil {
@@ -226,7 +232,7 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 			}
 		}
 		buf.Reset()
-		if err := set.ExecuteTemplate(&buf, templates.ReportHTML, BucketPage{Bug: b, Chart: ch, Markdown: b.ID + ".md"}); err != nil {
+		if err := set.ExecuteTemplate(&buf, templates.ReportHTML, BucketPage{Bug: b, Chart: ch, Markdown: b.ID + ".md", Known: known}); err != nil {
 			return nil, fmt.Errorf("rendering the page of %s: %w", b.ID, err)
 		}
 		if err := write(filepath.Join("buckets", b.ID+".html"), buf.Bytes()); err != nil {

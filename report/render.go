@@ -76,7 +76,9 @@ var Funcs = map[string]any{
 		return b.String()
 	},
 	"sub": func(a, b int) int { return a - b },
-	"ms": func(ms int64) string { return (time.Duration(ms) * time.Millisecond).Round(100 * time.Millisecond).String() },
+	"ms": func(ms int64) string {
+		return (time.Duration(ms) * time.Millisecond).Round(100 * time.Millisecond).String()
+	},
 }
 
 func longestRun(s string, c byte) int {
