@@ -103,7 +103,7 @@ func checkHTML(t *testing.T, snap *Snapshot) {
 	}
 	column := func(col string) []string {
 		t.Helper()
-		vals, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#buckets tbody tr')).map(r => r.cells[` + col + `].getAttribute('data-value'))`))
+		vals, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#buckets tbody tr')).map(r => r.cells[`+col+`].getAttribute('data-value'))`))
 		if err != nil {
 			t.Fatal(err)
 		}
