@@ -310,15 +310,34 @@ func stripDisambiguators(s string) string {
 //     inherent <Type>::method becomes Type::method;
 //   - C++ parameter lists and clone suffixes dropped
 //     (fuzzer::Fuzzer::ExecuteCallback(unsigned char const*, unsigned
-//     long) becomes fuzzer::Fuzzer::ExecuteCallback).
+//     long) becomes fuzzer::Fuzzer::ExecuteCallback), and sanitizer
+//     interceptor aliases named as the function they intercept
+//     (__interceptor_malloc becomes malloc).
 //
 // Normalize is idempotent and never fails; text it cannot make sense of
 // passes through.
 func Normalize(name string) string {
-	s := Demangle(name)
-	s = stripCloneSuffix(s)
-	s = stripCxxParams(s)
-	return normPath(s, 0)
+	return normalizeDemangled(Demangle(name))
+}
+
+// normalizeDemangled is Normalize for a name Demangle already produced.
+func normalizeDemangled(d string) string {
+	d = stripCloneSuffix(d)
+	d = stripCxxParams(d)
+	d = stripInterceptorPrefix(d)
+	return normPath(d, 0)
+}
+
+// stripInterceptorPrefix: sanitizer runtimes define malloc, memcpy, ...
+// under aliases (__interceptor_malloc, ___interceptor_malloc), and which
+// alias a symbolizer prints depends on its version.
+func stripInterceptorPrefix(s string) string {
+	for _, p := range []string{"___interceptor_", "__interceptor_"} {
+		if rest, ok := strings.CutPrefix(s, p); ok && rest != "" {
+			return rest
+		}
+	}
+	return s
 }
 
 // stripCloneSuffix drops " [clone .cold]" (the C++ demangler's rendering)

@@ -117,6 +117,7 @@ type segment struct {
 	access        string
 	backtraces    []Backtrace
 	crashEvidence bool
+	counters      [][2]uint64 // of the process that printed this segment
 }
 
 type panicReport struct {
@@ -153,6 +154,7 @@ type parser struct {
 	oldLines int
 	bt       *Backtrace // the stack being read (Rust or sanitizer)
 	role     string     // role for the next sanitizer stack
+	counters [][2]uint64
 }
 
 type parseMode int
@@ -167,7 +169,7 @@ const (
 
 func (p *parser) seg() *segment {
 	if p.cur == nil {
-		p.cur = &segment{}
+		p.cur = &segment{counters: p.counters}
 		p.segs = append(p.segs, p.cur)
 	}
 	return p.cur
@@ -370,8 +372,39 @@ func (p *parser) dispatch(s string) {
 		p.boundary()
 		return
 	}
+	if strings.HasPrefix(t, "INFO: Loaded ") && strings.Contains(t, "inline 8-bit counters") {
+		p.recognized = true
+		p.counters = parseCounterRanges(t)
+		if p.cur != nil {
+			p.cur.counters = p.counters
+		}
+		return
+	}
 	if isNoiseLine(t) {
 		p.recognized = true
+	}
+}
+
+// parseCounterRanges reads the "[0xSTART, 0xEND)" ranges of "INFO: Loaded
+// N modules (M inline 8-bit counters): M [0x..., 0x...), ...".
+func parseCounterRanges(t string) [][2]uint64 {
+	var out [][2]uint64
+	for {
+		i := strings.Index(t, "[0x")
+		if i < 0 {
+			return out
+		}
+		t = t[i+1:]
+		lo, ok1 := parseHexPrefix(t)
+		j := strings.Index(t, ", 0x")
+		if j < 0 {
+			return out
+		}
+		t = t[j+2:]
+		hi, ok2 := parseHexPrefix(t)
+		if ok1 && ok2 && hi > lo {
+			out = append(out, [2]uint64{lo, hi})
+		}
 	}
 }
 
@@ -787,11 +820,6 @@ func (p *parser) finishBacktrace() {
 	p.cur.backtraces = append(p.cur.backtraces, *bt)
 }
 
-// normalizeDemangled is Normalize for a name Demangle already produced.
-func normalizeDemangled(d string) string {
-	return normPath(stripCxxParams(stripCloneSuffix(d)), 0)
-}
-
 // parseSanitizerFrame reads "#N 0xADDR [in FUNC [FILE[:LINE[:COL]]]]
 // [(MODULE+0xOFF)] [(BuildId: HEX)]".
 func parseSanitizerFrame(s string) (Frame, bool) {
@@ -893,6 +921,7 @@ func (p *parser) trace() *Trace {
 		return t
 	}
 	s := last
+	t.counters = s.counters
 	t.Summary = s.summary
 	t.Access = s.access
 	t.Backtraces = s.backtraces

@@ -177,4 +177,9 @@ type Trace struct {
 	Frames []Frame `json:"frames,omitempty" yaml:"frames,omitempty"`
 	// Backtraces are all stack traces found in the log, Frames among them.
 	Backtraces []Backtrace `json:"backtraces,omitempty" yaml:"backtraces,omitempty"`
+
+	// counters are the runtime address ranges of the modules' coverage
+	// counters libFuzzer printed at start-up: they give a PIE binary's
+	// load bias for symbolizing bare addresses (see Binary.LoadBias).
+	counters [][2]uint64
 }
