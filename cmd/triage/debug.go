@@ -170,17 +170,24 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 	}
 	artifact, _ = filepath.Abs(artifact)
 
+	// The workspace gives TARGET's binaries, triage.yaml and the store;
+	// with --binary only the last two, when --workspace is given.
 	var ws *triage.Workspace
+	root := ""
 	cfg := triage.DefaultConfig()
 	if target != "" || o.workspaceSet {
 		st, err := os.Stat(o.workspace)
 		if err != nil || !st.IsDir() {
 			return nil, usagef("workspace %s is not a directory", o.workspace)
 		}
-		if ws, err = triage.Discover(o.workspace); err != nil {
-			return nil, err
+		root, _ = filepath.Abs(o.workspace)
+		if target != "" {
+			if ws, err = triage.Discover(root); err != nil {
+				return nil, err
+			}
+			root = ws.Root
 		}
-		if cfg, err = triage.LoadConfig(ws.Root); err != nil {
+		if cfg, err = triage.LoadConfig(root); err != nil {
 			return nil, err
 		}
 	}
@@ -240,14 +247,12 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 			}
 			return other, nil
 		}
-		if ws != nil {
-			tc.Root = ws.Root
-		}
+		tc.Root = root
 		t = &triage.Target{}
 	}
 	tc.Flags = triage.ReproFlags(t, kind, &cfg.Reproduce)
 
-	crash, summary, err := debugCrash(ctx, a, ws, cfg, target, o.binary, artifact)
+	crash, summary, err := debugCrash(ctx, a, ws, root, cfg, target, o.binary, artifact)
 	if err != nil {
 		return nil, err
 	}
@@ -257,18 +262,18 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 
 // debugCrash is the triage result for the artifact: its record in the
 // store, or a reproduction now (on the release build of TARGET, or on BIN).
-func debugCrash(ctx context.Context, a *app, ws *triage.Workspace, cfg *triage.Config, target, binary, artifact string) (*symbolize.Trace, []string, error) {
+func debugCrash(ctx context.Context, a *app, ws *triage.Workspace, root string, cfg *triage.Config, target, binary, artifact string) (*symbolize.Trace, []string, error) {
 	sha, _, err := triage.FileSHA1(artifact)
 	if err != nil {
 		return nil, nil, err
 	}
-	if ws != nil {
-		store := &triage.Store{Dir: cfg.StoreDir(ws.Root)}
+	if root != "" {
+		store := &triage.Store{Dir: cfg.StoreDir(root)}
 		recs, _, err := store.LoadArtifacts()
 		if rec := recs[sha]; err == nil && rec != nil && rec.Crash != nil {
 			c := rec.Crash
 			tr := &symbolize.Trace{Kind: c.Kind, Summary: c.Summary, Signal: c.Signal, Message: c.Message, Location: c.Location, Frames: rec.Frames}
-			sum := []string{fmt.Sprintf("triage record %s (triaged %s; %s)", relTo(ws.Root, store.ArtifactRecordPath(sha)), rec.Triaged.Format(time.RFC3339), rec.Status)}
+			sum := []string{fmt.Sprintf("triage record %s (triaged %s; %s)", relTo(root, store.ArtifactRecordPath(sha)), rec.Triaged.Format(time.RFC3339), rec.Status)}
 			if rec.Bucket != nil {
 				sum = append(sum, "bucket "+rec.Bucket.ID)
 			}
