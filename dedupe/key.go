@@ -233,3 +233,32 @@ func MessageTemplate(msg string) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// FieldDiff is one key field on which two keys differ.
+type FieldDiff struct {
+	Field string `json:"field" yaml:"field"`
+	A     string `json:"a" yaml:"a"`
+	B     string `json:"b" yaml:"b"`
+}
+
+// Diff lists the key fields on which k and o differ, in key order; empty
+// when they are the same key.
+func (k Key) Diff(o Key) []FieldDiff {
+	var out []FieldDiff
+	add := func(field, a, b string) {
+		if a != b {
+			out = append(out, FieldDiff{Field: field, A: a, B: b})
+		}
+	}
+	add("version", fmt.Sprint(k.Version), fmt.Sprint(o.Version))
+	add("kind", k.Kind, o.Kind)
+	add("message", k.Message, o.Message)
+	add("site_file", k.SiteFile, o.SiteFile)
+	add("site", k.Site, o.Site)
+	add("callers", strings.Join(k.Callers, ", "), strings.Join(o.Callers, ", "))
+	add("frames", strings.Join(k.Frames, ", "), strings.Join(o.Frames, ", "))
+	add("cycle", strings.Join(k.Cycle, ", "), strings.Join(o.Cycle, ", "))
+	add("entry", k.Entry, o.Entry)
+	add("target", k.Target, o.Target)
+	return out
+}

@@ -1,0 +1,418 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fuzztriage/triage/dedupe"
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+func init() {
+	register(&command{
+		name:    "bucket",
+		summary: "group crash logs into buckets (one bug, one bucket) and explain why",
+		usage:   "[--format text|yaml|json] [--frames N] [--target NAME] [--binary BIN] [--threshold X] [LOG|DIR|-]...\n       triage bucket --explain [--binary BIN] [--target NAME] LOG_A LOG_B",
+		help: `
+Reads crash logs (what a fuzz binary prints when it runs one input: files,
+directories of them, or - for stdin, the default), parses each and groups
+them by bucket key: the crash kind, the panic message as a template
+(numbers, addresses and quoted input replaced by placeholders) and the
+function that panicked (std helpers such as unwrap, indexing and RefCell
+borrows key on their caller), or the repeating cycle of a stack overflow,
+or the fuzz target for a timeout or OOM that printed no stack. Bucket ids
+are "v1-" and a hash of the key, the same on release, dev and ASan builds.
+
+For each bucket it prints the count, the key, a representative log and the
+members; then the pairs of buckets that look like one bug (similar frames
+and message), with what made them similar. Buckets are never merged: the
+suggestions are for a person to judge.
+
+--binary BIN maps the panic location to its function through BIN's debug
+info, which names the panicking function even where the release build
+inlined it away (the log then shows only its caller); pass the binary the
+logs came from. --target NAME names the fuzz target for logs without a
+stack (default: BIN's file name).
+
+--explain LOG_A LOG_B prints both keys, the fields where they differ and
+the similarity with its reasons.
+
+Exit codes: 0 every log bucketed (with --explain: the two logs share a
+bucket); 1 some log could not be parsed or shows no crash (listed, the
+rest still bucketed; with --explain: different buckets); 2 usage errors.
+
+Examples:
+  triage bucket logs/
+  triage bucket --binary target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode logs/*.log
+  fuzz_target crash-1234 2>&1 | triage bucket --target fuzz_target -
+  triage bucket --format json logs/ | jq '.buckets[] | {id, count}'
+  triage bucket --explain crash-a.log crash-b.log
+`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			format := fs.String("format", "text", "output format: text, yaml or json")
+			frames := fs.Int("frames", 0, "frames in a key: the panic site plus N-1 callers, or the top N frames (0: per-kind default)")
+			target := fs.String("target", "", "fuzz target name, the key of logs without a stack (default: the --binary file name)")
+			binary := fs.String("binary", "", "fuzz binary the logs came from: maps panic locations to functions through its debug info")
+			threshold := fs.Float64("threshold", 0, "similarity at or above which two buckets are suggested as one bug (0: default 0.7)")
+			members := fs.Int("members", 10, "members listed per bucket in text output (0: all)")
+			explain := fs.Bool("explain", false, "explain why two logs are or are not in one bucket")
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+					return err
+				}
+				if *frames < 0 {
+					return usagef("--frames must be 0 or more, not %d", *frames)
+				}
+				if *threshold < 0 || *threshold > 1 {
+					return usagef("--threshold must be between 0 and 1, not %v", *threshold)
+				}
+				opt := dedupe.Options{Frames: *frames, Target: *target}
+				if *binary != "" {
+					if _, err := os.Stat(*binary); err != nil {
+						return usagef("--binary: %v", err)
+					}
+					r, err := dedupe.ResolverFor(*binary)
+					if err != nil {
+						return fmt.Errorf("--binary %s: %w", *binary, err)
+					}
+					opt.Resolver = r
+					if opt.Target == "" {
+						opt.Target = filepath.Base(*binary)
+					}
+				}
+				params := dedupe.SimilarityParams{Threshold: *threshold}
+				if *explain {
+					return explainLogs(a, args, opt, params, *format)
+				}
+				return bucketLogs(a, args, opt, params, *format, *members)
+			}
+		},
+	})
+}
+
+// logInput is one crash log to bucket.
+type logInput struct {
+	name string
+	data []byte
+}
+
+// maxLogSize bounds one log read into memory (procrun caps output at 8 MiB).
+const maxLogSize = 64 << 20
+
+// readLogs expands the arguments into logs: files as given, directories
+// walked (hidden entries skipped, sorted), "-" or nothing for stdin.
+func readLogs(a *app, args []string) ([]logInput, error) {
+	if len(args) == 0 {
+		args = []string{"-"}
+	}
+	var out []logInput
+	stdinUsed := false
+	for _, arg := range args {
+		if arg == "-" {
+			if stdinUsed {
+				return nil, usagef("stdin (-) given twice")
+			}
+			stdinUsed = true
+			data, err := io.ReadAll(io.LimitReader(a.stdin, maxLogSize+1))
+			if err != nil {
+				return nil, fmt.Errorf("reading stdin: %w", err)
+			}
+			if len(data) > maxLogSize {
+				return nil, fmt.Errorf("stdin: log larger than %d MiB", maxLogSize>>20)
+			}
+			out = append(out, logInput{name: "(stdin)", data: data})
+			continue
+		}
+		st, err := os.Stat(arg)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, usagef("%s does not exist", arg)
+		}
+		if err != nil {
+			return nil, err
+		}
+		var files []string
+		if st.IsDir() {
+			err := filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if p != arg && strings.HasPrefix(d.Name(), ".") {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+				if d.Type().IsRegular() {
+					files = append(files, p)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			sort.Strings(files)
+		} else {
+			files = []string{arg}
+		}
+		for _, f := range files {
+			data, err := readCapped(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, logInput{name: f, data: data})
+		}
+	}
+	return out, nil
+}
+
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxLogSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxLogSize {
+		return nil, fmt.Errorf("%s: log larger than %d MiB", path, maxLogSize>>20)
+	}
+	return data, nil
+}
+
+// parseLog parses one log; a log that shows no crash is an error here.
+func parseLog(l logInput) (*symbolize.Trace, error) {
+	tr, err := symbolize.Parse(l.data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.name, err)
+	}
+	if tr.Kind == symbolize.KindNone || tr.Kind == "" {
+		return nil, fmt.Errorf("%s: the log shows no crash", l.name)
+	}
+	return tr, nil
+}
+
+type skippedLog struct {
+	Log   string `json:"log" yaml:"log"`
+	Error string `json:"error" yaml:"error"`
+}
+
+// bucketReport is `triage bucket`'s structured output.
+type bucketReport struct {
+	KeyVersion  int                 `json:"key_version" yaml:"key_version"`
+	Logs        int                 `json:"logs" yaml:"logs"`
+	Buckets     []dedupe.Bucket     `json:"buckets" yaml:"buckets"`
+	Suggestions []dedupe.Suggestion `json:"suggestions" yaml:"suggestions"`
+	Skipped     []skippedLog        `json:"skipped,omitempty" yaml:"skipped,omitempty"`
+}
+
+func bucketLogs(a *app, args []string, opt dedupe.Options, params dedupe.SimilarityParams, format string, members int) error {
+	logs, err := readLogs(a, args)
+	if err != nil {
+		return err
+	}
+	if len(logs) == 0 {
+		return usagef("no logs found in %s", strings.Join(args, " "))
+	}
+	rep := bucketReport{KeyVersion: dedupe.KeyVersion, Logs: len(logs), Suggestions: []dedupe.Suggestion{}}
+	var crashes []dedupe.Crash
+	for _, l := range logs {
+		tr, err := parseLog(l)
+		if err != nil {
+			a.log.Warnf("skipped: %v", err)
+			rep.Skipped = append(rep.Skipped, skippedLog{Log: l.name, Error: err.Error()})
+			continue
+		}
+		crashes = append(crashes, dedupe.Crash{Name: l.name, Trace: tr, Options: opt})
+		a.log.Debugf("%s: %s", l.name, crashes[len(crashes)-1].Key())
+	}
+	rep.Buckets = dedupe.Group(crashes)
+	if rep.Buckets == nil {
+		rep.Buckets = []dedupe.Bucket{}
+	}
+	if s := dedupe.Cluster(rep.Buckets, params); s != nil {
+		rep.Suggestions = s
+	}
+	if format != "text" {
+		if err := writeStructured(a.stdout, format, rep); err != nil {
+			return err
+		}
+	} else {
+		printBuckets(a.stdout, rep, members)
+	}
+	if len(rep.Skipped) > 0 {
+		return exitError{code: exitFindings, err: fmt.Errorf("%d of %d logs skipped (see above)", len(rep.Skipped), len(logs))}
+	}
+	return nil
+}
+
+func printBuckets(w io.Writer, rep bucketReport, members int) {
+	fmt.Fprintf(w, "%d buckets from %d logs (key version %d)\n", len(rep.Buckets), rep.Logs, rep.KeyVersion)
+	for _, b := range rep.Buckets {
+		plural := "s"
+		if b.Count == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(w, "\n%s  %d log%s\n", b.ID, b.Count, plural)
+		fmt.Fprintf(w, "  key             %s\n", b.Key)
+		fmt.Fprintf(w, "  representative  %s\n", b.Representative)
+		if b.Parts.SiteFrom != "" && b.Parts.SiteFrom != "none" {
+			fmt.Fprintf(w, "  site from       %s\n", b.Parts.SiteFrom)
+		}
+		fmt.Fprintf(w, "  members\n")
+		for i, m := range b.Members {
+			if members > 0 && i == members {
+				fmt.Fprintf(w, "    ... and %d more (--members 0 lists all)\n", len(b.Members)-members)
+				break
+			}
+			fmt.Fprintf(w, "    %s\n", m)
+		}
+	}
+	if len(rep.Suggestions) > 0 {
+		fmt.Fprintf(w, "\n%d suggested merges (buckets are never merged automatically):\n", len(rep.Suggestions))
+		for _, s := range rep.Suggestions {
+			fmt.Fprintf(w, "\n%s + %s  similarity %.2f\n", s.A, s.B, s.Similarity)
+			printExplanation(w, "  ", s.Explanation)
+		}
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "\nskipped %s: %s\n", s.Log, s.Error)
+	}
+}
+
+func printExplanation(w io.Writer, indent string, e dedupe.Explanation) {
+	if !e.SameKind {
+		for _, n := range e.Notes {
+			fmt.Fprintf(w, "%s%s\n", indent, n)
+		}
+		return
+	}
+	fmt.Fprintf(w, "%sframes %.2f x message %.2f\n", indent, e.Frames, e.Message)
+	for _, m := range e.Matched {
+		fmt.Fprintf(w, "%s  frame %-28s A#%d B#%d  weight %.2f\n", indent, m.Function, m.A, m.B, m.Weight)
+	}
+	if len(e.FramesA)+len(e.FramesB) > 0 {
+		fmt.Fprintf(w, "%s  frames A: %s\n", indent, strings.Join(e.FramesA, " < "))
+		fmt.Fprintf(w, "%s  frames B: %s\n", indent, strings.Join(e.FramesB, " < "))
+	}
+	if len(e.CommonMessage) > 0 {
+		fmt.Fprintf(w, "%s  message in common: %s\n", indent, strings.Join(e.CommonMessage, " "))
+	}
+	if len(e.OnlyA)+len(e.OnlyB) > 0 {
+		fmt.Fprintf(w, "%s  message only in A: %s\n", indent, strings.Join(e.OnlyA, " "))
+		fmt.Fprintf(w, "%s  message only in B: %s\n", indent, strings.Join(e.OnlyB, " "))
+	}
+	for _, n := range e.Notes {
+		fmt.Fprintf(w, "%s  note: %s\n", indent, n)
+	}
+}
+
+// explainSide is one log of an --explain.
+type explainSide struct {
+	Log    string          `json:"log" yaml:"log"`
+	Bucket dedupe.BucketID `json:"bucket" yaml:"bucket"`
+	Key    string          `json:"key" yaml:"key"`
+	Parts  dedupe.Key      `json:"parts" yaml:"parts"`
+}
+
+type explainReport struct {
+	A           explainSide        `json:"a" yaml:"a"`
+	B           explainSide        `json:"b" yaml:"b"`
+	SameBucket  bool               `json:"same_bucket" yaml:"same_bucket"`
+	Differences []dedupe.FieldDiff `json:"differences" yaml:"differences"`
+	Similarity  dedupe.Explanation `json:"similarity" yaml:"similarity"`
+	Threshold   float64            `json:"threshold" yaml:"threshold"`
+	Suggested   bool               `json:"suggested" yaml:"suggested"`
+}
+
+func explainLogs(a *app, args []string, opt dedupe.Options, params dedupe.SimilarityParams, format string) error {
+	if len(args) != 2 {
+		return usagef("--explain takes two logs, got %d", len(args))
+	}
+	logs, err := readLogs(a, args)
+	if err != nil {
+		return err
+	}
+	if len(logs) != 2 {
+		return usagef("--explain takes two log files, not directories")
+	}
+	var crashes [2]dedupe.Crash
+	var sides [2]explainSide
+	for i, l := range logs {
+		tr, err := parseLog(l)
+		if err != nil {
+			return err
+		}
+		crashes[i] = dedupe.Crash{Name: l.name, Trace: tr, Options: opt}
+		k := crashes[i].Key()
+		sides[i] = explainSide{Log: l.name, Bucket: k.ID(), Key: k.String(), Parts: k}
+	}
+	if params.Threshold == 0 {
+		params.Threshold = 0.7
+	}
+	rep := explainReport{A: sides[0], B: sides[1], SameBucket: sides[0].Bucket == sides[1].Bucket,
+		Differences: sides[0].Parts.Diff(sides[1].Parts), Similarity: dedupe.Similarity(crashes[0], crashes[1], params),
+		Threshold: params.Threshold}
+	rep.Suggested = !rep.SameBucket && rep.Similarity.Similarity >= params.Threshold
+	if rep.Differences == nil {
+		rep.Differences = []dedupe.FieldDiff{}
+	}
+	if format != "text" {
+		if err := writeStructured(a.stdout, format, rep); err != nil {
+			return err
+		}
+	} else {
+		printExplain(a.stdout, rep)
+	}
+	if !rep.SameBucket {
+		return exitError{code: exitFindings}
+	}
+	return nil
+}
+
+func printExplain(w io.Writer, rep explainReport) {
+	for _, s := range []struct {
+		label string
+		side  explainSide
+	}{{"A", rep.A}, {"B", rep.B}} {
+		fmt.Fprintf(w, "%s  %s\n   bucket %s\n   key    %s\n", s.label, s.side.Log, s.side.Bucket, s.side.Key)
+		if s.side.Parts.SiteFrom != "" && s.side.Parts.SiteFrom != "none" {
+			fmt.Fprintf(w, "   site from %s\n", s.side.Parts.SiteFrom)
+		}
+	}
+	fmt.Fprintln(w)
+	if rep.SameBucket {
+		fmt.Fprintln(w, "same bucket: every key field is equal")
+	} else {
+		fmt.Fprintln(w, "different buckets: the keys differ in")
+		for _, d := range rep.Differences {
+			fmt.Fprintf(w, "  %-9s A: %s\n  %-9s B: %s\n", d.Field, orNone(d.A), "", orNone(d.B))
+		}
+	}
+	fmt.Fprintf(w, "\nsimilarity %.2f (suggestion threshold %.2f)", rep.Similarity.Similarity, rep.Threshold)
+	switch {
+	case rep.SameBucket:
+		fmt.Fprintln(w)
+	case rep.Suggested:
+		fmt.Fprintln(w, ": suggested as one bug")
+	default:
+		fmt.Fprintln(w, ": not suggested")
+	}
+	printExplanation(w, "  ", rep.Similarity)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
