@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"sort"
 	"sync"
-	"time"
 )
 
 // Binary is one ELF file's symbol table and DWARF, indexed for address
@@ -23,9 +21,6 @@ type Binary struct {
 	// PIE says the binary is position independent (ET_DYN): addresses in
 	// a running process are its virtual addresses plus a load bias.
 	PIE bool
-
-	size  int64
-	mtime time.Time
 
 	dw      *dwarf.Data
 	syms    []symbol // sorted by address, one per address (see loadSymbols)
@@ -115,10 +110,6 @@ type dieName struct {
 // read into memory (debug/dwarf needs them so); subroutine trees and line
 // tables are built per compile unit on demand.
 func openBinary(p string) (*Binary, error) {
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
 	f, err := elf.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an ELF binary: %w", p, err)
@@ -127,8 +118,6 @@ func openBinary(p string) (*Binary, error) {
 	b := &Binary{
 		Path:      p,
 		PIE:       f.Type == elf.ET_DYN,
-		size:      st.Size(),
-		mtime:     st.ModTime(),
 		names:     map[dwarf.Offset]dieName{},
 		fileIDs:   map[string]int{},
 		functions: map[fileLine]*SourceFunction{},

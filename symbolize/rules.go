@@ -209,7 +209,9 @@ func (r *Rule) match(name, file, module string) bool {
 
 // LoadRules reads a rules file and returns the default rules with it
 // applied (see With), or only its rules when it says replace_defaults.
-// Every example in the file must be tagged by its own rule.
+// Every example in the file must be tagged by its own rule (the default
+// rules' examples may be claimed by the file's rules: that is what
+// overriding means).
 func LoadRules(path string) (*Rules, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -223,7 +225,7 @@ func LoadRules(path string) (*Rules, error) {
 	if !replace {
 		out = DefaultRules().With(extra)
 	}
-	if err := out.CheckExamples(); err != nil {
+	if err := out.checkExamples(extra.rules); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
@@ -259,9 +261,11 @@ func (r *Rules) List() []*Rule { return append([]*Rule(nil), r.rules...) }
 
 // CheckExamples verifies that each rule's examples are tagged by that
 // rule; an error lists every example that is not.
-func (r *Rules) CheckExamples() error {
+func (r *Rules) CheckExamples() error { return r.checkExamples(r.rules) }
+
+func (r *Rules) checkExamples(rules []*Rule) error {
 	var bad []string
-	for _, rule := range r.rules {
+	for _, rule := range rules {
 		for _, ex := range rule.Examples {
 			_, id := r.Category(ex.Frame())
 			if id != rule.ID {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Symbolizer resolves code addresses of ELF binaries to functions, source
@@ -24,13 +25,20 @@ type Symbolizer struct {
 	Rules *Rules
 
 	mu     sync.Mutex
-	byPath map[string]*Binary
+	byPath map[string]pathEntry
 	byID   map[string]*Binary
+}
+
+// pathEntry remembers what a path held when it was opened.
+type pathEntry struct {
+	size  int64
+	mtime time.Time
+	bin   *Binary
 }
 
 // NewSymbolizer returns an empty Symbolizer.
 func NewSymbolizer() *Symbolizer {
-	return &Symbolizer{byPath: map[string]*Binary{}, byID: map[string]*Binary{}}
+	return &Symbolizer{byPath: map[string]pathEntry{}, byID: map[string]*Binary{}}
 }
 
 // Open returns the index of the binary at p, from the cache when the file
@@ -46,12 +54,12 @@ func (s *Symbolizer) Open(p string) (*Binary, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b, ok := s.byPath[abs]; ok && b.size == st.Size() && b.mtime.Equal(st.ModTime()) {
-		return b, nil
+	if e, ok := s.byPath[abs]; ok && e.size == st.Size() && e.mtime.Equal(st.ModTime()) {
+		return e.bin, nil
 	}
 	if id := peekBuildID(abs); id != "" {
 		if b, ok := s.byID[id]; ok {
-			s.byPath[abs] = b
+			s.byPath[abs] = pathEntry{st.Size(), st.ModTime(), b}
 			return b, nil
 		}
 	}
@@ -59,7 +67,7 @@ func (s *Symbolizer) Open(p string) (*Binary, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.byPath[abs] = b
+	s.byPath[abs] = pathEntry{st.Size(), st.ModTime(), b}
 	if b.BuildID != "" {
 		s.byID[b.BuildID] = b
 	}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/fuzztriage/triage/symbolize"
+)
+
+// maxSymbolizeInput bounds what `triage symbolize` reads (the reproducer
+// caps a fuzz binary's output at 8 MiB; minimizer logs can be longer).
+const maxSymbolizeInput = 64 << 20
+
+func init() {
+	register(&command{
+		name:    "symbolize",
+		summary: "demangle and symbolize a crash log (rustfilt + llvm-symbolizer), or print it parsed",
+		usage:   "[--binary BIN] [--format text|yaml|json] [--rules FILE] [LOG|-]",
+		help: `
+Reads a crash log (what a fuzz binary printed; LOG, or stdin when LOG is
+missing or -) and prints it back for people: every mangled Rust (legacy
+and v0) and C++ symbol demangled, lldb's half-demangled names decoded,
+::h<hash> suffixes and [crate disambiguators] dropped, like rustfilt.
+
+--binary BIN also resolves, from BIN's DWARF, every frame the log left
+unsymbolized, like llvm-symbolizer: sanitizer frames printed as
+(BIN+0x147c05) get their function, file:line:col and inlined frames;
+RUST_BACKTRACE=full frames with an address but no location get an "at"
+line, and release builds' bare short names their module path. Pass the
+binary that printed the log (its load address is taken from the log).
+
+--format yaml|json prints the parsed trace instead: crash kind, signal,
+panic message and location, every backtrace and the chosen frames, each
+demangled, normalized for keys and tagged with its category (app,
+fuzz-target, harness, std, panic, allocator, sanitizer, libc); with
+--binary, symbolized first. --rules FILE adds or overrides frame category
+rules (the format of symbolize/rules.yaml).
+
+Exit codes: 0 printed; 1 the log or binary could not be read (or, with
+--format yaml|json, the input is not a crash log: empty, binary or
+unrecognizable); 2 usage errors.
+
+Examples:
+  fuzz_wire_decode crash-00bc 2>&1 | triage symbolize
+  triage symbolize --binary target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode asan.log
+  triage symbolize --format json crash.log | jq '.frames[] | select(.category == "app") | .function'
+`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			binary := fs.String("binary", "", "fuzz binary that printed the log: resolve its unsymbolized frames from its DWARF")
+			format := fs.String("format", "text", "output: text (the log, demangled and symbolized), yaml or json (the parsed trace)")
+			rulesFile := fs.String("rules", "", "frame category rules to add to (or override) the built-in ones")
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+					return err
+				}
+				if len(args) > 1 {
+					return usagef("at most one LOG argument, got %d", len(args))
+				}
+				if *binary != "" {
+					if _, err := os.Stat(*binary); err != nil {
+						return usagef("--binary: %v", err)
+					}
+				}
+				name, data, err := readLogArg(a, args)
+				if err != nil {
+					return err
+				}
+				sym := symbolize.NewSymbolizer()
+				if *rulesFile != "" {
+					r, err := symbolize.LoadRules(*rulesFile)
+					if err != nil {
+						return err
+					}
+					sym.Rules = r
+				}
+				if *format == "text" {
+					out, err := symbolize.Filter(data, symbolize.FilterOptions{Binary: *binary, Symbolizer: sym})
+					if err != nil {
+						return err
+					}
+					_, err = a.stdout.Write(out)
+					return err
+				}
+				t, err := symbolize.Parse(data)
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				if sym.Rules != nil {
+					sym.Rules.Tag(t)
+				}
+				if *binary != "" {
+					n, err := sym.SymbolizeTrace(t, *binary)
+					if err != nil {
+						return err
+					}
+					a.log.Debugf("symbolized %d frames from %s", n, *binary)
+				}
+				return writeStructured(a.stdout, *format, t)
+			}
+		},
+	})
+}
+
+// readLogArg reads LOG, or stdin for "-" or no argument.
+func readLogArg(a *app, args []string) (string, []byte, error) {
+	if len(args) == 0 || args[0] == "-" {
+		data, err := io.ReadAll(io.LimitReader(a.stdin, maxSymbolizeInput+1))
+		if err != nil {
+			return "", nil, fmt.Errorf("reading stdin: %w", err)
+		}
+		if len(data) > maxSymbolizeInput {
+			return "", nil, fmt.Errorf("stdin: log larger than %d MiB", maxSymbolizeInput>>20)
+		}
+		return "stdin", data, nil
+	}
+	st, err := os.Stat(args[0])
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil, usagef("log %s does not exist", args[0])
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if st.IsDir() {
+		return "", nil, usagef("log %s is a directory", args[0])
+	}
+	if st.Size() > maxSymbolizeInput {
+		return "", nil, fmt.Errorf("%s: log larger than %d MiB", args[0], maxSymbolizeInput>>20)
+	}
+	data, err := os.ReadFile(args[0])
+	return args[0], data, err
+}

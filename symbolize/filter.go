@@ -1,0 +1,287 @@
+package symbolize
+
+import (
+	"fmt"
+	"strings"
+)
+
+// FilterOptions configure Filter.
+type FilterOptions struct {
+	// Binary, when set, is the fuzz binary whose unsymbolized frames are
+	// resolved from its DWARF.
+	Binary string
+	// Symbolizer caches binaries across calls; nil makes a new one.
+	Symbolizer *Symbolizer
+}
+
+// Filter rewrites a crash log for people, line by line, like rustfilt and
+// llvm-symbolizer in one: every mangled (Rust legacy, v0, C++) or
+// lldb-half-demangled symbol is demangled, names a backtrace printed with
+// ::h<hash> or [disambiguator] lose them; with a binary, every frame the
+// log left unsymbolized — a sanitizer's "(bin+0x147c05)" or std's
+// "<unknown>" — gets its function and source location (and its inlined
+// frames), and frames with an address but no location get an "at" line.
+// Text that is not a frame passes through unchanged, so any text can be
+// filtered.
+func Filter(log []byte, opts FilterOptions) ([]byte, error) {
+	var bin *Binary
+	var bias uint64
+	biasOK := false
+	if opts.Binary != "" {
+		s := opts.Symbolizer
+		if s == nil {
+			s = NewSymbolizer()
+		}
+		b, err := s.Open(opts.Binary)
+		if err != nil {
+			return nil, err
+		}
+		bin = b
+		if t, err := Parse(log); err == nil {
+			bias, biasOK = b.LoadBias(t)
+		}
+	}
+	lines := strings.Split(string(log), "\n")
+	var out []string
+	for i := 0; i < len(lines); {
+		line := lines[i]
+		if f, ok := parseSanitizerFrame(line); ok {
+			out = append(out, filterSanitizerFrame(line, f, bin, bias, biasOK)...)
+			i++
+			continue
+		}
+		if _, _, ok := parseRustFrameLine(line); ok {
+			// One physical frame: its lines (inlined frames share the
+			// address), each with its "at" line if any.
+			var group []rustLine
+			for i < len(lines) {
+				f, prefix, ok := parseRustFrameLine(lines[i])
+				if !ok || len(group) > 0 && (f.Address == 0 || f.Address != group[0].f.Address) {
+					break
+				}
+				rl := rustLine{prefix: prefix, f: f}
+				i++
+				if i < len(lines) && strings.HasPrefix(strings.TrimLeft(lines[i], " "), "at ") {
+					rl.at = lines[i]
+					i++
+				}
+				group = append(group, rl)
+			}
+			out = append(out, filterRustGroup(group, bin, bias, biasOK)...)
+			continue
+		}
+		out = append(out, demangleTokens(line))
+		i++
+	}
+	return []byte(strings.Join(out, "\n")), nil
+}
+
+type rustLine struct {
+	prefix string
+	f      Frame
+	at     string // the frame's "at FILE:LINE:COL" line as printed, if any
+}
+
+// filterRustGroup prints one physical frame of a std backtrace, resolving
+// what it lacks from the binary.
+func filterRustGroup(group []rustLine, bin *Binary, bias uint64, biasOK bool) []string {
+	var out []string
+	plain := func() []string {
+		for _, g := range group {
+			name := g.f.Function
+			if name == "" {
+				name = "<unknown>"
+			}
+			out = append(out, g.prefix+name)
+			if g.at != "" {
+				out = append(out, g.at)
+			}
+		}
+		return out
+	}
+	missing := false
+	for _, g := range group {
+		if g.at == "" || g.f.Function == "" {
+			missing = true
+		}
+	}
+	if bin == nil || !biasOK || group[0].f.Address == 0 || !missing {
+		return plain()
+	}
+	v, ok := bin.groupAddress(SourceRust, group[0].f, bias, true)
+	if !ok {
+		return plain()
+	}
+	res := bin.Symbolize(v)
+	atIndent := strings.Repeat(" ", len(group[0].prefix)+4)
+	at := func(r Frame) string { return atIndent + "at " + formatLocation(r.File, r.Line, r.Column) }
+	if len(group) == 1 && group[0].f.Function == "" {
+		// "<unknown>": the binary's frames, inlined ones on unnumbered
+		// lines as older std printed them.
+		if len(res) == 1 && res[0].Function == "" {
+			return plain()
+		}
+		indent := strings.Repeat(" ", len(group[0].prefix))
+		for k, r := range res {
+			p := indent
+			if k == 0 {
+				p = group[0].prefix
+			}
+			out = append(out, p+r.Function)
+			if r.File != "" {
+				out = append(out, at(r))
+			}
+		}
+		return out
+	}
+	if len(res) != len(group) {
+		return plain()
+	}
+	for k, g := range group {
+		r := res[k]
+		name := g.f.Function
+		if name == "" || !IsQualified(name) && ShortName(name) == ShortName(r.Normalized) {
+			name = r.Function
+		}
+		out = append(out, g.prefix+name)
+		switch {
+		case g.at != "":
+			out = append(out, g.at)
+		case r.File != "":
+			out = append(out, at(r))
+		}
+	}
+	return out
+}
+
+// parseRustFrameLine reads "  12: symbol" and "  12:     0xADDR - symbol",
+// returning the frame and the text before the symbol.
+func parseRustFrameLine(line string) (Frame, string, bool) {
+	t := strings.TrimLeft(line, " ")
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i == 0 || i+1 >= len(t) || t[i] != ':' || t[i+1] != ' ' {
+		return Frame{}, "", false
+	}
+	rest := strings.TrimLeft(t[i+1:], " ")
+	symStart := len(line) - len(rest)
+	f := Frame{}
+	if strings.HasPrefix(rest, "0x") {
+		addr, sym, ok := strings.Cut(rest, " - ")
+		if !ok {
+			return Frame{}, "", false
+		}
+		a, ok := parseHexPrefix(addr)
+		if !ok {
+			return Frame{}, "", false
+		}
+		f.Address = a
+		symStart = len(line) - len(sym)
+		rest = sym
+	}
+	if rest == "<unknown>" {
+		rest = ""
+	}
+	f.Raw = rest
+	f.Function = Demangle(rest)
+	return f, line[:symStart], true
+}
+
+func filterSanitizerFrame(line string, f Frame, bin *Binary, bias uint64, biasOK bool) []string {
+	hash := strings.Index(line, "#")
+	head := line[:hash] + fmt.Sprintf("#%d 0x%x", f.Index, f.Address)
+	if bin != nil && (f.Raw == "" || f.File == "") {
+		if v, ok := bin.groupAddress(SourceSanitizer, f, bias, biasOK); ok {
+			res := bin.Symbolize(v)
+			if len(res) > 1 || res[0].Function != "" && (f.Raw == "" || res[0].File != "") {
+				out := make([]string, 0, len(res))
+				for _, r := range res {
+					s := head + " in " + r.Function
+					if r.File != "" {
+						s += " " + formatLocation(r.File, r.Line, r.Column)
+					} else if f.Module != "" {
+						s += fmt.Sprintf(" (%s+0x%x)", f.Module, f.Offset)
+					}
+					out = append(out, s)
+				}
+				return out
+			}
+		}
+	}
+	if f.Raw == "" {
+		return []string{line}
+	}
+	// Demangle the function, keep the rest of the line as printed.
+	in := strings.Index(line, " in ")
+	if in < 0 {
+		return []string{line}
+	}
+	start := in + len(" in ")
+	return []string{line[:start] + Demangle(f.Raw) + line[start+len(f.Raw):]}
+}
+
+func formatLocation(file string, line, col int) string {
+	switch {
+	case line == 0:
+		return file
+	case col == 0:
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return fmt.Sprintf("%s:%d:%d", file, line, col)
+}
+
+// demangleTokens demangles every mangled or half-demangled symbol in a
+// line of free text.
+func demangleTokens(line string) string {
+	if !strings.Contains(line, "_Z") && !strings.Contains(line, "_R") && !strings.Contains(line, "$") {
+		return line
+	}
+	var b strings.Builder
+	i := 0
+	changed := false
+	for i < len(line) {
+		j := i
+		for j < len(line) && isSymbolByte(line[j]) {
+			j++
+		}
+		if j == i {
+			b.WriteByte(line[i])
+			i++
+			continue
+		}
+		tok := line[i:j]
+		if d := demangleToken(tok); d != tok {
+			b.WriteString(d)
+			changed = true
+		} else {
+			b.WriteString(tok)
+		}
+		i = j
+	}
+	if !changed {
+		return line
+	}
+	return b.String()
+}
+
+// isSymbolByte: the bytes mangled names and lldb's half-demangled names
+// are made of.
+func isSymbolByte(c byte) bool {
+	return isIdentByte(c) || c == '$' || c == '.' || c == ':'
+}
+
+func demangleToken(tok string) string {
+	core := strings.TrimRight(tok, ".:")
+	trail := tok[len(core):]
+	switch {
+	case isMangled(core):
+		if d, ok := demangleMangled(core); ok {
+			return Demangle(d) + trail
+		}
+	case strings.Contains(core, "$") && hasLegacyEscape(core):
+		return Demangle(core) + trail
+	}
+	return tok
+}
