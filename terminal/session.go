@@ -105,6 +105,10 @@ type Session struct {
 
 	seq int
 	vec map[string]bool // binary -> the Vec formatter loads
+	// kinds are crash kinds a build showed that differ from the crash
+	// log's (an OOM input can time out first on the slower dev build): the
+	// stop rules follow the build.
+	kinds map[string]symbolize.CrashKind
 }
 
 // StackFrame is one frame at the stop.
@@ -141,7 +145,7 @@ func New(cfg Config, out io.Writer) (*Session, error) {
 	if cfg.InAppFrames <= 0 {
 		cfg.InAppFrames = 4
 	}
-	return &Session{cfg: cfg, out: out, views: map[int]*lldbscript.FrameView{}, vec: map[string]bool{}}, nil
+	return &Session{cfg: cfg, out: out, views: map[int]*lldbscript.FrameView{}, vec: map[string]bool{}, kinds: map[string]symbolize.CrashKind{}}, nil
 }
 
 // Start prints the crash, loads the starting build and runs lldb to the
@@ -189,6 +193,11 @@ func (s *Session) use(ctx context.Context, profile string) error {
 func (s *Session) refresh(ctx context.Context, show bool) {
 	fmt.Fprintf(s.out, "running %s on the %s build (%s) to the stop...\n", filepath.Base(s.cfg.LLDB), s.profile, s.rel(s.binary))
 	res, err := s.lldb(ctx, "stop", s.spec(s.scriptFrames(true), nil))
+	if k := s.otherKind(res, err); k != "" {
+		fmt.Fprintf(s.out, "on the %s build this input ends as %s, not %s: stopping on that instead\n", s.profile, k, s.kind())
+		s.kinds[s.profile] = k
+		res, err = s.lldb(ctx, "stop", s.spec(s.scriptFrames(true), nil))
+	}
 	s.stale = false
 	if err != nil {
 		fmt.Fprintf(s.out, "lldb: %v\n", err)
@@ -369,8 +378,28 @@ func (s *Session) traceFrames() []lldbscript.FrameSelector {
 	return out
 }
 
+// otherKind reads the fuzz target's own report of a run that did not
+// stop: a crash of another kind than the stop rules were chosen for.
+func (s *Session) otherKind(res *lldbscript.Result, err error) symbolize.CrashKind {
+	if err == nil || res == nil || res.Status != lldbscript.StatusNotStopped || res.InferiorStderr == "" {
+		return ""
+	}
+	tr, perr := symbolize.Parse([]byte(res.InferiorStderr))
+	if perr != nil || tr == nil {
+		return ""
+	}
+	switch tr.Kind {
+	case "", symbolize.KindNone, symbolize.KindUnknown, s.kind():
+		return ""
+	}
+	return tr.Kind
+}
+
 // kind is the crash kind the stop rules are chosen by.
 func (s *Session) kind() symbolize.CrashKind {
+	if k := s.kinds[s.profile]; k != "" {
+		return k
+	}
 	if s.cfg.Crash != nil && s.cfg.Crash.Kind != "" {
 		return s.cfg.Crash.Kind
 	}
@@ -556,25 +585,39 @@ func (s *Session) printStack(short bool) {
 		src = "crash log; frame numbers are positions in the log"
 	}
 	fmt.Fprintf(s.out, "stack (%s, %d frames%s):\n", src, len(s.stack), map[bool]string{true: ", in-app only: `bt` shows all"}[short])
-	for i := range s.stack {
+	for i := 0; i < len(s.stack); i++ {
 		f := &s.stack[i]
 		if short && !f.InApp() && i != 0 {
 			continue
 		}
-		mark := "  "
-		if i == s.selected {
-			mark = "=>"
+		s.printStackLine(i)
+		// Recursion: one line for a run of the same function and line.
+		j := i + 1
+		for j < len(s.stack) && s.stack[j].Function == f.Function && s.stack[j].Line == f.Line && s.stack[j].File == f.File && j != s.selected {
+			j++
 		}
-		tag := " "
-		if f.InApp() {
-			tag = "*"
+		if j-i > 2 {
+			fmt.Fprintf(s.out, "        ... %d more frames of %s (#%d to #%d: recursion)\n", j-i-1, f.Name, s.stack[i+1].Index, s.stack[j-1].Index)
+			i = j - 1
 		}
-		name := f.Name
-		if f.Inlined {
-			name += " [inlined]"
-		}
-		fmt.Fprintf(s.out, "%s%s#%-3d %s  %s\n", mark, tag, f.Index, name, s.location(f.File, f.Line))
 	}
+}
+
+func (s *Session) printStackLine(i int) {
+	f := &s.stack[i]
+	mark := "  "
+	if i == s.selected {
+		mark = "=>"
+	}
+	tag := " "
+	if f.InApp() {
+		tag = "*"
+	}
+	name := f.Name
+	if f.Inlined {
+		name += " [inlined]"
+	}
+	fmt.Fprintf(s.out, "%s%s#%-3d %s  %s\n", mark, tag, f.Index, name, s.location(f.File, f.Line))
 }
 
 // printFrame shows a frame and the source around its line.

@@ -449,3 +449,41 @@ func FuzzParseHitCounts(f *testing.F) {
 		}
 	})
 }
+
+// Other crash kinds stop where they happen: a stack overflow on SIGSEGV in
+// the recursion (shown as one run of frames), an OOM input at the RSS
+// limit, or, on the slower dev build, at the timeout it hits first (the
+// session reads the fuzz target's own report and follows it).
+func TestOtherCrashKinds(t *testing.T) {
+	needLLDB(t)
+	for _, c := range []struct {
+		artifact string
+		flags    []string
+		want     []string
+		site     string
+	}{
+		{"crash-3c37a5d61c0a504082d6d5558ab5d3b6a7468bce", []string{"-timeout=5"},
+			[]string{"stopped: thread #1, signal SIGSEGV", "more frames of wire_proto::read_name", "recursion)"}, "wire_proto::read_name"},
+		{"oom-1b1cc679f0eeac58271170b12ddd636c1588060f", []string{"-rss_limit_mb=512", "-timeout=5"},
+			[]string{"stopped: thread #"}, "wire_proto::decode_packed"},
+	} {
+		t.Run(c.artifact, func(t *testing.T) {
+			h := newHarness(t, "fuzz_wire_decode", c.artifact, func(cfg *Config) { cfg.Flags = c.flags })
+			start := h.out.String()
+			for _, w := range c.want {
+				if !strings.Contains(start, w) {
+					t.Errorf("start lacks %q:\n%s", w, start)
+				}
+			}
+			if strings.Contains(start, "Using the crash log's frames") {
+				t.Fatalf("lldb did not stop:\n%s", start)
+			}
+			if f := h.s.current(); f == nil || lldbscript.FunctionKey(f.Function) != c.site {
+				t.Errorf("selected %+v, want %s", f, c.site)
+			}
+			if k := h.s.kind(); k != h.s.cfg.Crash.Kind && !strings.Contains(start, "this input ends as "+string(k)) {
+				t.Errorf("stop rules for %s without saying so:\n%s", k, start)
+			}
+		})
+	}
+}
