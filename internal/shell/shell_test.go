@@ -145,3 +145,43 @@ func TestSplit(t *testing.T) {
 		}
 	}
 }
+
+// A command completing structured words keeps the typed prefix in the head,
+// so liner lists bare names.
+func TestCompleteWord(t *testing.T) {
+	var out bytes.Buffer
+	s := New("(t) ", &out, []*Command{{
+		Name: "print", Usage: "print PATH", Help: "print a path",
+		Run: func(context.Context, []string) error { return nil },
+		CompleteWord: func(args []string, word string) (string, []string) {
+			if len(args) > 0 {
+				return "", nil
+			}
+			base, partial, ok := strings.Cut(word, ".")
+			if !ok {
+				return "", []string{"dev"}
+			}
+			var list []string
+			for _, f := range []string{"channels", "config", "name"} {
+				if strings.HasPrefix(f, partial) {
+					list = append(list, f)
+				}
+			}
+			return base + ".", list
+		},
+	}})
+	for _, c := range []struct {
+		line, head string
+		want       []string
+	}{
+		{"print d", "print ", []string{"dev"}},
+		{"print dev.c", "print dev.", []string{"channels", "config"}},
+		{"print dev.", "print dev.", []string{"channels", "config", "name"}},
+		{"print dev.x y", "print dev.x ", nil},
+	} {
+		head, got, _ := s.Complete(c.line, len(c.line))
+		if head != c.head || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q: %q %q, want %q %q", c.line, head, got, c.head, c.want)
+		}
+	}
+}
