@@ -144,6 +144,26 @@ func runDebug(ctx context.Context, a *app, o *debugOptions, args []string) error
 		sh.HistoryPath = shell.DefaultHistoryPath("debug_history")
 	}
 	fmt.Fprintln(a.stdout, "\nType 'help' for the commands; Tab completes; Ctrl-D or 'quit' leaves.")
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		// SIGTERM: a running command stops through ctx and Run returns;
+		// a prompt waiting for input cannot be woken, so restore the
+		// terminal, clean up and exit.
+		select {
+		case <-finished:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-finished:
+		case <-time.After(3 * time.Second):
+			sh.Abort()
+			sess.Close()
+			fmt.Fprintln(a.stderr, "\ntriage debug: terminated")
+			os.Exit(exitFindings)
+		}
+	}()
 	return sh.Run(ctx)
 }
 

@@ -316,25 +316,24 @@ func (p *ptySession) hasLine(want string) bool {
 	return false
 }
 
-// The real program in a pseudo-terminal: line editing, Tab completion
-// through wrapper types, Ctrl-C on a line and during an lldb run, history,
-// and a saved command file that lldb-19 runs unchanged.
-func TestDebugInATerminal(t *testing.T) {
-	debugNeedsLLDB(t)
-	root := debugFixture(t)
-	art := fixture.ArtifactPath(root, "fuzz_ide", ideDMAArtifact)
-	devBin := fixture.BinaryPath(t, root, "fuzz_ide", "--dev")
-	bin := filepath.Join(t.TempDir(), "triage")
-	if res, err := procrun.Run(context.Background(), procrun.Spec{Path: "go", Args: []string{"build", "-o", bin, "."}, Timeout: 5 * time.Minute}); err != nil || res.ExitCode != 0 {
+// buildTriage builds this program into dir.
+func buildTriage(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "triage")
+	res, err := procrun.Run(context.Background(), procrun.Spec{Path: "go", Args: []string{"build", "-o", bin, "."}, Timeout: 5 * time.Minute})
+	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("go build: %v %s", err, res.Stderr)
 	}
-	state := t.TempDir()
-	work := t.TempDir()
-	saved := filepath.Join(work, "ide.lldb")
+	return bin
+}
 
-	cmd := exec.Command(bin, "debug", "--workspace", root, "--no-build", "fuzz_ide", art)
+// startInTerminal runs `triage ARGS` in a pseudo-terminal of 50x200 with
+// its own history directory.
+func startInTerminal(t *testing.T, state, dir string, args ...string) *ptySession {
+	t.Helper()
+	cmd := exec.Command(buildTriage(t, t.TempDir()), args...)
 	cmd.Env = append(os.Environ(), "TERM=xterm", "XDG_STATE_HOME="+state)
-	cmd.Dir = work
+	cmd.Dir = dir
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
 	if err != nil {
 		t.Fatal(err)
@@ -357,6 +356,21 @@ func TestDebugInATerminal(t *testing.T) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		f.Close()
 	})
+	return p
+}
+
+// The real program in a pseudo-terminal: line editing, Tab completion
+// through wrapper types, Ctrl-C on a line and during an lldb run, history,
+// and a saved command file that lldb-19 runs unchanged.
+func TestDebugInATerminal(t *testing.T) {
+	debugNeedsLLDB(t)
+	root := debugFixture(t)
+	art := fixture.ArtifactPath(root, "fuzz_ide", ideDMAArtifact)
+	devBin := fixture.BinaryPath(t, root, "fuzz_ide", "--dev")
+	state := t.TempDir()
+	work := t.TempDir()
+	saved := filepath.Join(work, "ide.lldb")
+	p := startInTerminal(t, state, work, "debug", "--workspace", root, "--no-build", "fuzz_ide", art)
 
 	p.waitFor("Type 'help' for the commands", 2*time.Minute)
 	p.waitPrompt(10 * time.Second)
@@ -503,5 +517,34 @@ func TestDebugInATerminal(t *testing.T) {
 	}
 	if n := len(sess.Blocks); n == 0 || sess.Blocks[n-1].Command != "quit" {
 		t.Errorf("the file did not run to its end:\n%s", transcript)
+	}
+}
+
+// SIGTERM at the prompt, where liner waits for a key, still ends the
+// session (with the terminal restored).
+func TestDebugTerminatedAtPrompt(t *testing.T) {
+	debugNeedsLLDB(t)
+	root := debugFixture(t)
+	art := fixture.ArtifactPath(root, "fuzz_ide", ideDMAArtifact)
+	state := t.TempDir()
+	p := startInTerminal(t, state, t.TempDir(), "debug", "--workspace", root, "--no-build", "--release", "fuzz_ide", art)
+	p.waitFor("Type 'help' for the commands", 2*time.Minute)
+	p.waitPrompt(10 * time.Second)
+	p.typ("bt app\r")
+	p.waitPrompt(10 * time.Second)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err == nil {
+			t.Errorf("exit 0 after SIGTERM")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("SIGTERM did not end the session:\n%s", p.dump())
+	}
+	p.waitFor("triage debug: terminated", 5*time.Second)
+	if hist, err := os.ReadFile(filepath.Join(state, "triage", "debug_history")); err != nil || !strings.Contains(string(hist), "bt app\n") {
+		t.Errorf("history not saved: %v %q", err, hist)
 	}
 }

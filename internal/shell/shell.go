@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-delve/liner"
 )
@@ -62,6 +63,9 @@ type Shell struct {
 	Interactive bool
 	// HistoryPath is where history persists between sessions ("" = none).
 	HistoryPath string
+
+	mu    sync.Mutex
+	abort func() // restores the terminal while runLiner waits for input
 }
 
 // New returns a shell with the built-in help and quit commands added.
@@ -222,14 +226,41 @@ func (s *Shell) runLines(ctx context.Context) error {
 	return sc.Err()
 }
 
+// Abort saves the history and restores the terminal of a running
+// interactive loop, for a caller that must exit while Run waits for a
+// line (liner cannot be interrupted in a read). Run must not be used after.
+func (s *Shell) Abort() {
+	s.mu.Lock()
+	f := s.abort
+	s.abort = nil
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
 func (s *Shell) runLiner(ctx context.Context) error {
 	ln := liner.NewLiner()
-	defer ln.Close()
 	ln.SetCtrlCAborts(true)
 	ln.SetTabCompletionStyle(liner.TabPrints)
 	ln.SetWordCompleter(s.Complete)
 	s.loadHistory(ln)
-	defer s.saveHistory(ln)
+	var once sync.Once
+	finish := func() {
+		once.Do(func() {
+			s.saveHistory(ln)
+			ln.Close()
+		})
+	}
+	s.mu.Lock()
+	s.abort = finish
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.abort = nil
+		s.mu.Unlock()
+		finish()
+	}()
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
