@@ -364,6 +364,7 @@ func (s *Session) cmdPrint(ctx context.Context, args []string) error {
 		fmt.Fprintln(s.out, "  (added to the command file; lldb has not run, so no value)")
 		return nil
 	}
+	fmt.Fprintf(s.out, "  (reading it with %s...)\n", filepath.Base(s.cfg.LLDB))
 	res, err := s.lldb(ctx, "print", s.spec([]lldbscript.FrameSelector{sel}, []lldbscript.Expr{expr}))
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)

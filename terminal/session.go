@@ -661,6 +661,7 @@ func (s *Session) view(ctx context.Context, i int) (*lldbscript.FrameView, error
 		return nil, errors.New("lldb has not run (see above); `run` tries again")
 	}
 	sel := s.selector(i)
+	fmt.Fprintf(s.out, "(asking %s for frame #%d's variables...)\n", filepath.Base(s.cfg.LLDB), s.stack[i].Index)
 	res, err := s.lldb(ctx, "frame", s.spec([]lldbscript.FrameSelector{sel}, nil))
 	if err != nil {
 		return nil, err

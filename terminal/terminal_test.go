@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -24,7 +25,7 @@ import (
 // binaries, with real lldb-19.
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Session
 	sh    *shell.Shell
 	out   *bytes.Buffer
@@ -38,7 +39,7 @@ const (
 	cmosArtifact = "crash-d2bdfbfdbfbc2b58d5550e0823a5c3de8cb42435" // cmos-index-oob
 )
 
-func needLLDB(t *testing.T) {
+func needLLDB(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
 		t.Skip("lldb-19 is not installed (scripts/setup installs it)")
@@ -48,7 +49,7 @@ func needLLDB(t *testing.T) {
 // newHarness builds the fixture, reproduces the artifact on the release
 // build for its trace (as `triage debug` does without a record) and makes
 // a session on the dev build; mod adjusts the configuration.
-func newHarness(t *testing.T, target, artifact string, mod func(*Config)) *harness {
+func newHarness(t testing.TB, target, artifact string, mod func(*Config)) *harness {
 	t.Helper()
 	root := fixture.Root()
 	fixture.Build(t, root)
@@ -485,5 +486,44 @@ func TestOtherCrashKinds(t *testing.T) {
 				t.Errorf("stop rules for %s without saying so:\n%s", k, start)
 			}
 		})
+	}
+}
+
+// Completion reads only DWARF: it must keep up with typing.
+func BenchmarkCompletePath(b *testing.B) {
+	needLLDB(b)
+	h := newHarness(b, "fuzz_ide", ideArtifact, nil)
+	h.must("frame " + h.frameOf("fuzz_ide::_::__libfuzzer_sys_run"))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, got := h.s.CompletePath("ide_device.channels[0].drives[0].Some.HardDevice."); len(got) != 4 {
+			b.Fatalf("completions %q", got)
+		}
+	}
+}
+
+// One `print`: translation plus one batch lldb run to the panic.
+func BenchmarkPrint(b *testing.B) {
+	needLLDB(b)
+	h := newHarness(b, "fuzz_ide", ideArtifact, nil)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.must("print self.host.Some.name", `= "pci0"`)
+	}
+}
+
+// Starting a session: DWARF, source index and one lldb run to the stop.
+func BenchmarkStart(b *testing.B) {
+	needLLDB(b)
+	h := newHarness(b, "fuzz_ide", ideArtifact, nil)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := New(h.s.cfg, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Start(context.Background()); err != nil || !s.fromLLDB {
+			b.Fatalf("start: %v (lldb stack %v)", err, s.fromLLDB)
+		}
 	}
 }
