@@ -337,6 +337,9 @@ func (s *Session) cmdPrint(ctx context.Context, args []string) error {
 		lastErr = err
 	}
 	if p == nil {
+		if s.profile == Release {
+			return fmt.Errorf("%w (release builds carry line tables only: `dev` switches to the dev build)", lastErr)
+		}
 		return lastErr
 	}
 	fmt.Fprintf(s.out, "%s: %s\n", path, shortType(p.TypeName))
