@@ -1,6 +1,9 @@
 package dedupe
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -204,4 +207,63 @@ func TestHardCaseMessageDiffersEveryInput(t *testing.T) {
 			t.Errorf("%s: key message %q has digits", r.name(), k.Message)
 		}
 	}
+}
+
+// extraDir holds a few hundred more crashing inputs the fuzzers found
+// (fork-mode runs, some seeded with the committed artifacts), outside the
+// fixture's artifact directories so that tests counting those are not
+// affected. Their ground truth is not written down anywhere: each is run
+// and labelled by its panic location's `// BUG(id)` marker, or for a crash
+// without a panic by its kind and target.
+func extraDir() string { return filepath.Join(fixture.ModuleRoot(), "testdata", "crashes-extra") }
+
+// The extra inputs land in one bucket per bug, the same bucket as the
+// bug's committed inputs.
+func TestAccuracyOnExtraCrashes(t *testing.T) {
+	m, bugs := loadManifest(t)
+	relIDs, _ := releaseBuckets(t)
+	var runs []*run
+	targets, err := os.ReadDir(extraDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range targets {
+		files, err := os.ReadDir(filepath.Join(extraDir(), td.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			runs = append(runs, &run{target: td.Name(), input: filepath.Join(extraDir(), td.Name(), f.Name())})
+		}
+	}
+	if len(runs) < 300 {
+		t.Fatalf("only %d extra inputs", len(runs))
+	}
+	runAll(t, releaseVariant(), runs, bugs)
+	perBug := map[string]int{}
+	messages := map[string]map[string]bool{}
+	for _, r := range runs {
+		r.bug = labelByLocation(r.trace, r.target, m)
+		if r.bug == "" {
+			t.Fatalf("%s matches no planted bug:\n%s", r.name(), r.log)
+		}
+		perBug[r.bug]++
+		if messages[r.bug] == nil {
+			messages[r.bug] = map[string]bool{}
+		}
+		messages[r.bug][r.trace.Message] = true
+	}
+	ids := checkOneBucketPerBug(t, runs, true)
+	for bug, id := range ids {
+		if id != relIDs[bug] {
+			t.Errorf("bug %s: the extra inputs are in %s, the committed ones in %s", bug, id, relIDs[bug])
+		}
+	}
+	var summary []string
+	for _, b := range m.Bugs {
+		if n := perBug[b.ID]; n > 0 {
+			summary = append(summary, fmt.Sprintf("%s %d (%d messages)", b.ID, n, len(messages[b.ID])))
+		}
+	}
+	t.Logf("%d extra inputs of %d bugs: %s", len(runs), len(perBug), strings.Join(summary, ", "))
 }

@@ -232,12 +232,23 @@ func labelByLocation(tr *symbolize.Trace, target string, m *fixture.Manifest) st
 		}
 		return ""
 	}
+	kind := string(tr.Kind)
+	if k, ok := manifestKinds[kind]; ok {
+		kind = k
+	}
 	for _, b := range m.Bugs {
-		if b.Target == target && b.Kind == string(tr.Kind) {
+		if b.Target == target && b.Kind == kind {
 			return b.ID
 		}
 	}
 	return ""
+}
+
+// manifestKinds names the manifest's bug class of a crash kind where the
+// two differ: ASan reports an allocation the allocator refuses as
+// allocation-size-too-big, a plain build as a failed allocation.
+var manifestKinds = map[string]string{
+	symbolize.ASanKindPrefix + "allocation-size-too-big": "alloc-failure",
 }
 
 // pairwise computes pairwise precision and recall of a bucketing against

@@ -139,8 +139,9 @@ type Options struct {
 	// Frames is N, the number of frames in keys that take frames: for
 	// panics the site plus N-1 callers (default 1: the site alone), for
 	// other kinds the top N in-app frames (defaults in kindPolicies: 1 for
-	// timeout, OOM and slow units, 3 for sanitizer reports, SEGV, abort and
-	// leaks and for a stack overflow without a cycle). Zero means the
+	// timeouts and slow units, 3 for sanitizer reports, SEGV, abort and
+	// leaks and for a stack overflow without a cycle; OOMs key on the
+	// target alone). Zero means the
 	// per-kind default. More frames split a bug reached through several
 	// callers, and stop release and dev keys from agreeing once inlining
 	// differs.
@@ -182,6 +183,7 @@ func KeyFor(t *symbolize.Trace, opt Options) Key {
 		}
 	case framesEntry:
 		k.Entry = entryFrame(frames)
+	case framesTarget:
 	case framesCycle:
 		k.Cycle = findCycle(tokens(frames, -1))
 		if k.Cycle == nil {

@@ -224,6 +224,12 @@ func TestKeyNonPanicKinds(t *testing.T) {
 	if got := KeyFor(to, Options{Target: "fuzz_wire_decode"}).String(); got != "v1|timeout|frames=skip_padding" {
 		t.Errorf("timeout with stack key %q", got)
 	}
+	// An OOM keys on the target even with the allocating stack (whether
+	// ASan prints one is a race).
+	oom := &symbolize.Trace{Kind: symbolize.KindOOM, Frames: to.Frames}
+	if got := KeyFor(oom, Options{Target: "fuzz_wire_decode"}).String(); got != "v1|oom|target=fuzz_wire_decode" {
+		t.Errorf("oom key %q", got)
+	}
 	// A recursion: the cycle.
 	so := &symbolize.Trace{Kind: symbolize.KindStackOverflow}
 	so.Frames = append(so.Frames, other("malloc", symbolize.CategorySanitizer), app("wire_proto::read_name", "/w/support/wire_proto/src/lib.rs", 83))

@@ -123,6 +123,8 @@ const (
 	// framesEntry: the outermost function of the code under test (the one
 	// the fuzz target called), which inlining does not take away.
 	framesEntry
+	// framesTarget: no frames; the fuzz target names the bucket.
+	framesTarget
 )
 
 // Every key falls back to the fuzz target's name when the trace has no
@@ -141,8 +143,10 @@ var kindPolicies = map[symbolize.CrashKind]kindPolicy{
 		why: "a recursion keys on its repeating cycle; without a stack (std's handler prints none) on the target"},
 	symbolize.KindTimeout: {family: "timeout", frames: framesTop, defaultFrames: 1,
 		why: "the frame where the alarm caught the loop where a stack exists (sanitizer builds), the target otherwise"},
-	symbolize.KindOOM: {family: "oom", frames: framesTop, defaultFrames: 1,
-		why: "the allocating frame where a stack exists (ASan's malloc limit), the target otherwise"},
+	symbolize.KindOOM: {family: "oom", frames: framesTarget,
+		why: "the target: whether an OOM report has a stack is a race (under ASan the same input on the same build prints " +
+			"libFuzzer's malloc-limit report with the allocating stack, or the RSS thread's report without one, or both), " +
+			"so frames would split one bug at random"},
 	symbolize.KindSlowUnit: {family: "slow-unit", frames: framesTop, defaultFrames: 1, why: "like a timeout"},
 	symbolize.KindLeak:     {family: "leak", frames: framesTop, defaultFrames: 3, why: "the allocation stack of the leaked object"},
 }
