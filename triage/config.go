@@ -79,10 +79,10 @@ type ReproduceConfig struct {
 	Tries int `yaml:"tries,omitempty"`
 	// Timeout bounds one run of the fuzz binary (wall clock). Default 60s.
 	Timeout Duration `yaml:"timeout,omitempty"`
-	// LibFuzzerTimeout is libFuzzer's -timeout= (seconds) for every run,
-	// so that a timeout- artifact (or a crash input that now hangs) ends in
-	// libFuzzer's timeout report. Default 0: the target's own -timeout
-	// option (target-options), else 5.
+	// LibFuzzerTimeout is libFuzzer's -timeout= (seconds) for every run but
+	// an oom- artifact's, so that a timeout- artifact (or a crash input that
+	// now hangs) ends in libFuzzer's timeout report. Default 0: the target's
+	// own -timeout option (target-options), else 5.
 	LibFuzzerTimeout int `yaml:"libfuzzer_timeout,omitempty"`
 	// RSSLimitMB is libFuzzer's -rss_limit_mb= for oom- artifacts. Default
 	// 0: the target's own -rss_limit_mb option, else 1024.

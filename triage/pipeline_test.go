@@ -184,6 +184,9 @@ func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b
 				t.Errorf("%s: lldb %s: %v", bug.ID, prof, err)
 			}
 		}
+		if want := map[string]string{"oom": "RssLimitCallback", "timeout": "SIGALRM"}[bug.Kind]; want != "" && !strings.Contains(f.Stop, want) {
+			t.Errorf("%s: lldb %s stopped at %q, want %s", bug.ID, prof, f.Stop, want)
+		}
 		if bug.Kind != "oom" && bug.Kind != "timeout" && len(f.Frames) == 0 {
 			t.Errorf("%s: lldb %s shows no in-app frame", bug.ID, prof)
 		}

@@ -127,10 +127,14 @@ type RunOptions struct {
 type ParseFunc func(log []byte) (*symbolize.Trace, error)
 
 // ReproFlags are the libFuzzer flags for an artifact of kind on target:
-// the target's own options, then -timeout= for every run (so a hang ends
-// as libFuzzer's timeout report rather than our kill) and -rss_limit_mb=
-// for oom- artifacts, each only when the target's options do not set it and
-// unless the configuration overrides it.
+// the target's own options (target-options), then
+//   - -timeout= (the configuration's libfuzzer_timeout, else the target's,
+//     else 5) so that a hang ends in libFuzzer's timeout report rather than
+//     our kill; except for oom- artifacts, where a slow allocation must not
+//     be taken for a hang: they run with no -timeout at all (the wall-clock
+//     reproduce.timeout still bounds them);
+//   - -rss_limit_mb= for oom- artifacts (the configuration's rss_limit_mb,
+//     else the target's, else 1024).
 func ReproFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
 	flags := append([]string(nil), t.Options...)
 	has := func(name string) bool {
@@ -141,28 +145,34 @@ func ReproFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
 		}
 		return false
 	}
-	set := func(name string, v int) {
+	drop := func(name string) {
 		out := flags[:0]
 		for _, f := range flags {
 			if !strings.HasPrefix(f, "-"+name+"=") {
 				out = append(out, f)
 			}
 		}
-		flags = append(out, fmt.Sprintf("-%s=%d", name, v))
+		flags = out
 	}
-	switch {
-	case rc.LibFuzzerTimeout > 0:
-		set("timeout", rc.LibFuzzerTimeout)
-	case !has("timeout"):
-		set("timeout", DefaultLibFuzzerTimeout)
+	set := func(name string, v int) {
+		drop(name)
+		flags = append(flags, fmt.Sprintf("-%s=%d", name, v))
 	}
 	if kind == ArtifactOOM {
+		drop("timeout")
 		switch {
 		case rc.RSSLimitMB > 0:
 			set("rss_limit_mb", rc.RSSLimitMB)
 		case !has("rss_limit_mb"):
 			set("rss_limit_mb", DefaultRSSLimitMB)
 		}
+		return flags
+	}
+	switch {
+	case rc.LibFuzzerTimeout > 0:
+		set("timeout", rc.LibFuzzerTimeout)
+	case !has("timeout"):
+		set("timeout", DefaultLibFuzzerTimeout)
 	}
 	return flags
 }

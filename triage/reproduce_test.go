@@ -25,11 +25,11 @@ func TestReproFlags(t *testing.T) {
 		want []string
 	}{
 		{wire, ArtifactCrash, def, []string{"-rss_limit_mb=1024", "-timeout=5"}},
-		{wire, ArtifactOOM, def, []string{"-rss_limit_mb=1024", "-timeout=5"}},
+		{wire, ArtifactOOM, def, []string{"-rss_limit_mb=1024"}},
 		{cmos, ArtifactCrash, def, []string{"-timeout=5"}},
-		{cmos, ArtifactOOM, def, []string{"-timeout=5", "-rss_limit_mb=1024"}},
+		{cmos, ArtifactOOM, def, []string{"-rss_limit_mb=1024"}},
 		{wire, ArtifactTimeout, ReproduceConfig{LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=1024", "-timeout=2"}},
-		{wire, ArtifactOOM, ReproduceConfig{RSSLimitMB: 512}, []string{"-timeout=5", "-rss_limit_mb=512"}},
+		{wire, ArtifactOOM, ReproduceConfig{RSSLimitMB: 512, LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=512"}},
 	}
 	for _, c := range cases {
 		if got := ReproFlags(c.t, c.kind, &c.rc); !reflect.DeepEqual(got, c.want) {
