@@ -95,19 +95,28 @@ func keepArtifacts(t testing.TB, root, hold string, keep map[string][]string) {
 	}
 }
 
-// testConfig is the defaults with building off and the quick limits
-// bugs.yaml gives for the fixture's hang and OOM.
+// testConfig is the defaults with building off and quick libFuzzer limits
+// for the fixture's hang and OOM: a -timeout with headroom for the OOM
+// input to reach a lower -rss_limit_mb first, even on a loaded machine
+// (with bugs.yaml's -timeout=2 and 512 MB it sometimes times out first).
 func testConfig() *triage.Config {
 	c := triage.DefaultConfig()
 	c.Build.Mode = triage.BuildNever
-	c.Reproduce.LibFuzzerTimeout = 2
-	c.Reproduce.RSSLimitMB = 512
+	c.Reproduce.LibFuzzerTimeout = 3
+	c.Reproduce.RSSLimitMB = 256
 	c.Reproduce.Tries = 2
 	c.Jobs = 2
 	return c
 }
 
 func runNight(t testing.TB, root string, cfg *triage.Config, targets ...string) *triage.RunRecord {
+	t.Helper()
+	return runNightAllowing(t, root, cfg, nil, targets...)
+}
+
+// runNightAllowing runs the pipeline; failures of the stages in allowed
+// are expected (the record keeps them), any other fails the test.
+func runNightAllowing(t testing.TB, root string, cfg *triage.Config, allowed map[string]bool, targets ...string) *triage.RunRecord {
 	t.Helper()
 	ws, err := triage.Discover(root)
 	if err != nil {
@@ -119,8 +128,11 @@ func runNight(t testing.TB, root string, cfg *triage.Config, targets ...string) 
 	if err != nil {
 		t.Fatalf("triage run: %v", err)
 	}
-	if len(rec.Failures) > 0 {
-		t.Fatalf("triage run failures: %+v", rec.Failures)
+	for _, f := range rec.Failures {
+		if !allowed[f.Stage] {
+			t.Fatalf("triage run failure: %+v", f)
+		}
+		t.Logf("expected failure, kept in the record: %+v", f)
 	}
 	return rec
 }
@@ -174,7 +186,9 @@ func sharedStore(t *testing.T) *goldenStore {
 		}
 		keepArtifacts(t, root, filepath.Join(goldenDir, "held"), keep)
 		cfg := testConfig()
-		runNight(t, root, cfg)
+		// lldb cannot stop an OOM: libFuzzer's RSS thread exits the
+		// process without a signal; the report shows the session's error.
+		runNightAllowing(t, root, cfg, map[string]bool{"lldb-release": true, "lldb-dev": true})
 		golden.root, golden.store = root, cfg.StoreDir(root)
 		golden.bugOf = map[string]string{}
 		for _, b := range m.Bugs {
@@ -219,10 +233,12 @@ func normalize(s string, roots map[string]string) string {
 	}
 	s = timeRE.ReplaceAllString(s, "<TIME>")
 	s = addrRE.ReplaceAllString(s, "0x<ADDR>")
+	s = pidRE.ReplaceAllString(s, "${1}<PID>")
 	return s
 }
 
 var (
 	timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?( UTC|Z)?`)
 	addrRE = regexp.MustCompile(`0x[0-9a-f]{8,16}`)
+	pidRE  = regexp.MustCompile(`(Process |pid )\d+`)
 )
