@@ -75,7 +75,7 @@ Examples:
 			fs.StringVar(&o.binary, "binary", "", "debug this fuzz binary instead of a workspace TARGET's")
 			fs.BoolVar(&o.release, "release", false, "start on the release build (default: dev, which has variables)")
 			fs.StringVar(&o.lldb, "lldb", "", "the lldb binary (default: triage.yaml lldb.binary, else lldb-19)")
-			fs.DurationVar(&o.timeout, "timeout", 0, "bound on one lldb run (default: triage.yaml lldb.timeout, else 60s)")
+			fs.DurationVar(&o.timeout, "timeout", 0, "bound on one lldb run; 0 means triage.yaml lldb.timeout, else 60s")
 			fs.BoolVar(&o.noBuild, "no-build", false, "use the binaries as they are; never build")
 			fs.BoolVar(&o.noFormatters, "no-formatters", false, "do not load the toolchain's Rust formatters into lldb")
 			fs.StringVar(&o.history, "history", "", "history file (default $XDG_STATE_HOME/triage/debug_history)")
