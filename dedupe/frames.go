@@ -15,7 +15,7 @@ import (
 // called the allocator, by a bare DWARF name without a file
 // (`3: decode_message`), and that frame is the best evidence left.
 func appFrames(frames []symbolize.Frame) []symbolize.Frame {
-	var out []symbolize.Frame
+	out := make([]symbolize.Frame, 0, 8)
 	for _, f := range frames {
 		if isAppFrame(&f) {
 			out = append(out, f)
@@ -32,10 +32,10 @@ func isAppFrame(f *symbolize.Frame) bool {
 		return false
 	}
 	name := frameName(f)
-	if name == "" || f.File != "" && toolchainFile.MatchString(f.File) {
+	if name == "" || f.File != "" && isToolchainFile(f.File) {
 		return false
 	}
-	return !helperFrames.MatchString(ShortName(name))
+	return !helperFrames.has(ShortName(name))
 }
 
 func frameName(f *symbolize.Frame) string {
@@ -57,8 +57,21 @@ func tokens(frames []symbolize.Frame, n int) []string {
 	return out
 }
 
+// stripLegacyHash drops a legacy-mangling ::h<16 hex digits> suffix.
+func stripLegacyHash(s string) string {
+	const n = len("::h") + 16
+	if len(s) < n || s[len(s)-n:len(s)-16] != "::h" {
+		return s
+	}
+	for _, c := range s[len(s)-16:] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return s
+		}
+	}
+	return s[:len(s)-n]
+}
+
 var (
-	legacyHash     = regexp.MustCompile(`::h[0-9a-f]{16}$`)
 	v0Disambig     = regexp.MustCompile(`\[[0-9a-f]{1,16}\]`)
 	closureNumbers = regexp.MustCompile(`\{\{([a-z_]+)\}\}|\{([a-z_]+)(?::[^{}#]*)?#[0-9]+\}`)
 )
@@ -72,7 +85,15 @@ var (
 // `fuzz_ide::_::__libfuzzer_sys_run::{{closure}}`).
 func ShortName(name string) string {
 	s := strings.TrimSpace(name)
-	s = legacyHash.ReplaceAllString(s, "")
+	s = stripLegacyHash(s)
+	// Most names are plain paths: no regexp needed.
+	if !strings.ContainsAny(s, "<>()[]{} ") {
+		if i := strings.LastIndex(s, "::"); i >= 0 && i+2 < len(s) {
+			return s[i+2:]
+		} else if i < 0 {
+			return s
+		}
+	}
 	s = v0Disambig.ReplaceAllString(s, "")
 	s = closureNumbers.ReplaceAllStringFunc(s, func(m string) string {
 		sub := closureNumbers.FindStringSubmatch(m)
@@ -154,7 +175,7 @@ type site struct {
 // then the first app frame.
 func findSite(t *symbolize.Trace, frames []symbolize.Frame, r SiteResolver) site {
 	loc := t.Location
-	if loc == nil || loc.File == "" || toolchainFile.MatchString(loc.File) {
+	if loc == nil || loc.File == "" || isToolchainFile(loc.File) {
 		if len(frames) > 0 {
 			return site{function: ShortName(frameName(&frames[0])), from: "first-app-frame", next: 1}
 		}

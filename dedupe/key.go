@@ -209,11 +209,24 @@ func BucketOf(t *symbolize.Trace, opt Options) BucketID { return KeyFor(t, opt).
 // lines and caps the length.
 func MessageTemplate(msg string) string {
 	msg = strings.ReplaceAll(msg, "\r\n", "\n")
-	for _, r := range messageRules {
-		if r.replFunc != nil {
-			msg = r.re.ReplaceAllStringFunc(msg, r.replFunc)
-		} else {
-			msg = r.re.ReplaceAllString(msg, r.repl)
+	// One pass can expose a match for an earlier rule ('0'A'0 becomes
+	// '<C>'A'<N>, where 'A' is now a quoted char): repeat to a fixed point,
+	// so that a template is its own template.
+	for range 4 {
+		before := msg
+		for i := range messageRules {
+			r := &messageRules[i]
+			if !r.applies(msg) {
+				continue
+			}
+			if r.replFunc != nil {
+				msg = r.re.ReplaceAllStringFunc(msg, r.replFunc)
+			} else {
+				msg = r.re.ReplaceAllString(msg, r.repl)
+			}
+		}
+		if msg == before {
+			break
 		}
 	}
 	lines := strings.Split(msg, "\n")
