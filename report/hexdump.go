@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// HexDump formats data as `hexdump -C` does: offset, 16 bytes in hex in
-// two groups of eight, and the printable ASCII.
+// HexDump formats data as `hexdump -C -v` does: offset, 16 bytes in hex in
+// two groups of eight, and the printable ASCII; repeated lines are kept.
 func HexDump(data []byte) string {
 	var b strings.Builder
 	for off := 0; off < len(data); off += 16 {
