@@ -405,7 +405,7 @@ func (s *Session) cmdType(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			writeLayout(s.out, p.Type, s.pathOptions())
+			lldbscript.WriteLayout(s.out, p.Type)
 			return nil
 		}
 	}
@@ -413,7 +413,7 @@ func (s *Session) cmdType(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	writeLayout(s.out, t, s.pathOptions())
+	lldbscript.WriteLayout(s.out, t)
 	return nil
 }
 

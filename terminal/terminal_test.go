@@ -250,12 +250,16 @@ func TestSessionAtThePanic(t *testing.T) {
 	})
 
 	t.Run("type", func(t *testing.T) {
-		h.must("type IdeDevice", "struct ide::IdeDevice", "channels: [ide::Channel; 2]", "bus_master: alloc::sync::Arc<")
-		h.must("type core::option::Option<ide::DiskDrive>", "enum core::option::Option<ide::DiskDrive>",
-			"Some { 0: ide::DiskDrive }", "lldb: x.$variants$.$variant$.value", "every other discriminant value (niche)", "None")
+		// The layouts are lldbscript's (WriteLayout); the prompt finds the type.
+		h.must("type IdeDevice", "ide::IdeDevice  (struct", "channels         [ide::Channel; 2]", "bus_master       alloc::sync::Arc<")
+		h.must("type core::option::Option<ide::DiskDrive>", "core::option::Option<ide::DiskDrive>  (enum",
+			"Some  (discriminant every other value; lldb: x.$variants$.$variant$.value)", "None  (discriminant")
 		h.must("frame " + h.frameOf("fuzz_ide::_::__libfuzzer_sys_run"))
-		h.must("type ide_device", "struct alloc::sync::Arc<ide::CloseableMutex<ide::IdeDevice>", "x reaches ide::CloseableMutex<ide::IdeDevice> at `x.ptr.pointer->data`")
-		h.must("type ide_device.channels[0].state", "enum ide::ChannelState", "Busy { command: u8, remaining: u32 }")
+		h.must("type ide_device", "alloc::sync::Arc<ide::CloseableMutex<ide::IdeDevice>", "the value ide::CloseableMutex<ide::IdeDevice> is at x.ptr.pointer->data")
+		h.must("type ide_device.channels[0].state", "ide::ChannelState  (enum", "Busy  (discriminant 1", "remaining u32")
+		if _, err := h.do("type NoSuchType"); err == nil || !strings.Contains(err.Error(), `no type named "NoSuchType"`) {
+			t.Errorf("type NoSuchType: %v", err)
+		}
 	})
 
 	t.Run("break, script, save, run", func(t *testing.T) {
