@@ -218,6 +218,9 @@ func (sf *storeFlags) open(a *app) (*report.Snapshot, *triage.Config, error) {
 		return nil, nil, err
 	}
 	snap, err := report.Load(root, cfg.StoreDir(root))
+	if errors.Is(err, report.ErrNoStore) {
+		return nil, nil, usagef("%v", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
