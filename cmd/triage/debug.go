@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/shell"
 	"github.com/fuzztriage/triage/lldbscript"
 	"github.com/fuzztriage/triage/symbolize"
@@ -302,7 +301,7 @@ func debugCrash(ctx context.Context, a *app, ws *triage.Workspace, root string, 
 	}
 	if target != "" {
 		a.log.Infof("no triage record for %s: reproducing it on the release build", filepath.Base(artifact))
-		rep, err := triage.ReproduceInput(ctx, ws, cfg, debugStages(), target, artifact, []triage.Profile{triage.Release})
+		rep, err := triage.ReproduceInput(ctx, ws, cfg, triage.DefaultStages(), target, artifact, []triage.Profile{triage.Release})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -340,22 +339,6 @@ func debugCrash(ctx context.Context, a *app, ws *triage.Workspace, root string, 
 		return nil, nil, err
 	}
 	return r.Trace, []string{fmt.Sprintf("no triage record; reproduced now on %s: %s", filepath.Base(bin), r.Status)}, nil
-}
-
-// debugStages are the parse and bucket stages ReproduceInput needs; the
-// bucket only labels the crash here.
-func debugStages() triage.Stages {
-	return triage.Stages{
-		Parse: symbolize.Parse,
-		Bucket: func(tr *symbolize.Trace, req triage.BucketRequest) (triage.BucketRef, error) {
-			opt := dedupe.Options{Target: req.Target}
-			if req.Config != nil {
-				opt.Frames = req.Config.Frames
-			}
-			k := dedupe.KeyFor(tr, opt)
-			return triage.BucketRef{ID: string(k.ID()), Key: k.String()}, nil
-		},
-	}
 }
 
 // profileOfPath tells a cargo profile from the binary's directory

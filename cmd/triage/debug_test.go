@@ -19,6 +19,7 @@ import (
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/internal/procrun"
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -84,7 +85,7 @@ func TestDebugFromRecord(t *testing.T) {
 	// parsed crash and frames.
 	r, err := triage.Reproduce(context.Background(), &triage.RunOptions{
 		Binary: rel, Profile: triage.Release, Flags: []string{"-timeout=5"}, Tries: 1, Timeout: time.Minute,
-		RustBacktrace: "1", ScratchDir: t.TempDir(), Parse: debugStages().Parse,
+		RustBacktrace: "1", ScratchDir: t.TempDir(), Parse: symbolize.Parse,
 	}, art)
 	if err != nil || r.Trace == nil {
 		t.Fatalf("reproduce: %v %+v", err, r)
