@@ -38,7 +38,7 @@ func Demangle(sym string) string {
 	if strings.IndexByte(s, '[') >= 0 {
 		s = stripDisambiguators(s)
 	}
-	return s
+	return strings.TrimSpace(s)
 }
 
 // isMangled says s looks like an Itanium (C++, Rust legacy) or Rust v0
@@ -266,9 +266,14 @@ func isIdentByte(c byte) bool {
 func stripDisambiguators(s string) string {
 	var b strings.Builder
 	changed := false
-	last := 0
-	for i := 1; i < len(s); i++ {
-		if s[i] != '[' || !isIdentByte(s[i-1]) {
+	last := 0 // s[last:] is not yet copied
+	// prev is the byte before s[i] in the output, which differs from
+	// s[i-1] right after a dropped disambiguator ("a[1][2]" drops both).
+	var prev byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '[' || i == 0 || !isIdentByte(prev) {
+			prev = c
 			continue
 		}
 		j := i + 1
@@ -276,6 +281,7 @@ func stripDisambiguators(s string) string {
 			j++
 		}
 		if j == i+1 || j-i-1 > 16 || j >= len(s) || s[j] != ']' {
+			prev = c
 			continue
 		}
 		if !changed {
@@ -322,10 +328,23 @@ func Normalize(name string) string {
 
 // normalizeDemangled is Normalize for a name Demangle already produced.
 func normalizeDemangled(d string) string {
+	n := normalizeOnce(d)
+	// Removing brackets can change how what remains reads (a '<' that
+	// now follows "::", a second parameter list); repeat until nothing
+	// changes so that Normalize is idempotent. Real names settle in one
+	// more pass.
+	for i := 0; i < 4 && n != d; i++ {
+		d, n = n, normalizeOnce(n)
+	}
+	return n
+}
+
+func normalizeOnce(d string) string {
+	d = Demangle(d)
 	d = stripCloneSuffix(d)
 	d = stripCxxParams(d)
 	d = stripInterceptorPrefix(d)
-	return normPath(d, 0)
+	return strings.TrimSpace(normPath(d, 0))
 }
 
 // stripInterceptorPrefix: sanitizer runtimes define malloc, memcpy, ...
@@ -359,10 +378,12 @@ func stripCloneSuffix(s string) string {
 // stripLLVMSuffix drops the " (.0)" llvm-cxxfilt and llvm-symbolizer
 // print for a symbol suffix they do not understand.
 func stripLLVMSuffix(s string) string {
-	if strings.HasSuffix(s, ")") {
-		if i := strings.LastIndex(s, " (."); i > 0 && !strings.ContainsAny(s[i+3:len(s)-1], " ()") {
-			return s[:i]
+	for strings.HasSuffix(s, ")") {
+		i := strings.LastIndex(s, " (.")
+		if i <= 0 || strings.ContainsAny(s[i+3:len(s)-1], " ()") {
+			break
 		}
+		s = s[:i]
 	}
 	return s
 }
@@ -370,26 +391,35 @@ func stripLLVMSuffix(s string) string {
 // stripCxxParams drops a C++ parameter list (and a trailing const) at the
 // end of a name. Rust names never end in a top-level ')'.
 func stripCxxParams(s string) string {
-	t := strings.TrimSuffix(s, " const")
-	if !strings.HasSuffix(t, ")") {
-		return s
+	for {
+		t := strings.TrimSuffix(s, " const")
+		if !strings.HasSuffix(t, ")") {
+			return s
+		}
+		open := matchingOpenParen(t)
+		if open <= 0 {
+			return s
+		}
+		s = t[:open]
 	}
+}
+
+// matchingOpenParen returns the index of the '(' matching the ')' that
+// ends s, or -1.
+func matchingOpenParen(s string) int {
 	depth := 0
-	for i := len(t) - 1; i >= 0; i-- {
-		switch t[i] {
+	for i := len(s) - 1; i >= 0; i-- {
+		switch s[i] {
 		case ')':
 			depth++
 		case '(':
 			depth--
 			if depth == 0 {
-				if i == 0 {
-					return s
-				}
-				return t[:i]
+				return i
 			}
 		}
 	}
-	return s
+	return -1
 }
 
 // maxNormDepth bounds recursion on hostile input (deeply nested brackets).
@@ -460,7 +490,12 @@ func qualified(inner string, followedByPath bool, depth int) string {
 		return "<" + normPath(inner[:k], depth+1) + " as " + normPath(inner[k+len(" as "):], depth+1) + ">"
 	}
 	if followedByPath {
-		return normPath(inner, depth+1)
+		// Unwrap as long as what is left is itself one inherent "<X>".
+		r := normPath(inner, depth+1)
+		for len(r) >= 2 && r[0] == '<' && matchAngle(r, 0) == len(r)-1 && topLevelIndex(r[1:len(r)-1], " as ") < 0 {
+			r = normPath(r[1:len(r)-1], depth+1)
+		}
+		return r
 	}
 	return "<" + normPath(inner, depth+1) + ">"
 }

@@ -1030,12 +1030,12 @@ func classify(s *segment, t *Trace) CrashKind {
 	case lf != "":
 		t.Message = "libFuzzer: " + lf
 		return KindUnknown
-	case s.slowUnit:
+	case s.slowUnit && !s.crashEvidence:
 		return KindSlowUnit
-	case len(s.backtraces) > 0:
-		return KindUnknown
 	}
-	return KindNone
+	// Crash evidence no rule above recognized (a bare backtrace, an empty
+	// "fatal runtime error:").
+	return KindUnknown
 }
 
 func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }

@@ -208,6 +208,12 @@ func (p *v0Parser) ident() string {
 	}
 	id := p.s[p.pos : p.pos+n]
 	p.pos += n
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			p.fail()
+			return ""
+		}
+	}
 	if puny {
 		d, ok := decodeRustPunycode(id)
 		if !ok {

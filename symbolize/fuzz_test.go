@@ -1,0 +1,166 @@
+package symbolize
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// fuzzSeedLogs are the hand-written logs and one captured log of each
+// build variant and mode: every format the parser knows, kept small.
+func fuzzSeedLogs(f *testing.F) [][]byte {
+	var seeds [][]byte
+	hand, _ := filepath.Glob(filepath.Join("testdata", "handwritten", "*"))
+	for _, p := range hand {
+		if data, err := os.ReadFile(p); err == nil {
+			seeds = append(seeds, data)
+		}
+	}
+	for _, p := range []string{
+		"release/cmos-index-oob.bt-1.log", "release/wire-take-bytes.bt-full.log",
+		"dev/ata-assert-transfer.bt-full.log", "asan/wire-alloc-huge.bt-1.log",
+		"asan-nosym/ide-stats-borrow.bt-0.log", "asan-nodemangle/battery-unwrap-pack.bt-0.log",
+		"v0/ide-dma-no-prd.bt-full.log", "asan/wire-skip-loop.bt-0.log", "asan/wire-packed-oom.bt-0.log",
+		"release/minimize.cmos-index-oob.bt-0.log", "release/merge.battery.bt-1.log", "release/fuzzing.cmos.bt-0.log",
+		"release/wire-name-recursion.bt-0.log",
+	} {
+		if data, err := os.ReadFile(filepath.Join(logsDir, p)); err == nil {
+			seeds = append(seeds, data)
+		}
+	}
+	return seeds
+}
+
+// Parse never panics; what it returns is consistent: a kind from the
+// closed set, Frames one of the crash backtraces, every named frame
+// demangled and normalized idempotently, and Filter (without a binary)
+// keeps the log's line count.
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzSeedLogs(f) {
+		f.Add(s)
+	}
+	f.Add([]byte("thread 'main' panicked at 'a\nb', src/x.rs:1:2\n"))
+	f.Add([]byte("  0:     0x0 - <unknown>\n"))
+	f.Add([]byte("    #0 0x1 in f (/x+0x1) (BuildId: ab)\n"))
+	f.Fuzz(func(t *testing.T, log []byte) {
+		tr, err := Parse(log)
+		if err != nil {
+			if tr != nil {
+				t.Fatalf("trace and error")
+			}
+		} else {
+			if !tr.Kind.Valid() {
+				t.Fatalf("kind %q not in the closed set", tr.Kind)
+			}
+			if len(tr.Frames) > 0 {
+				found := false
+				for _, bt := range tr.Backtraces {
+					if len(bt.Frames) == len(tr.Frames) && &bt.Frames[0] == &tr.Frames[0] {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("Frames is none of the backtraces")
+				}
+			}
+			for _, bt := range tr.Backtraces {
+				for _, fr := range bt.Frames {
+					if fr.Function == "" {
+						continue
+					}
+					if fr.Normalized != Normalize(fr.Raw) || Normalize(fr.Normalized) != fr.Normalized {
+						t.Fatalf("frame %q: normalized %q, Normalize(raw) %q, again %q", fr.Raw, fr.Normalized, Normalize(fr.Raw), Normalize(fr.Normalized))
+					}
+					if fr.Category == "" {
+						t.Fatalf("frame %q untagged", fr.Raw)
+					}
+				}
+			}
+			if tr.Kind == KindNone && (tr.Blocks != 0 || tr.Message != "") {
+				t.Fatalf("no crash, yet %d blocks, message %q", tr.Blocks, tr.Message)
+			}
+		}
+		out, err := Filter(log, FilterOptions{})
+		if err != nil {
+			t.Fatalf("Filter: %v", err)
+		}
+		if bytes.Count(out, []byte("\n")) != bytes.Count(log, []byte("\n")) {
+			t.Fatalf("Filter changed the line count: %d -> %d", bytes.Count(log, []byte("\n")), bytes.Count(out, []byte("\n")))
+		}
+	})
+}
+
+// Normalize is idempotent and total; ShortName and IsQualified agree with
+// it; Demangle never panics and is idempotent on its output.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{
+		"_ZN10wire_proto14decode_message17h0123456789abcdefE",
+		"_RNvNtCsi4IsKQVxMg0_3std7process5abort",
+		"_RNCINvNtNtCsi4IsKQVxMg0_3std6thread7current17with_current_nameNCNCNvNtB8_9panicking12default_hook00uE0B8_",
+		"_$LT$alloc..boxed..Box$LT$F$C$A$GT$$u20$as$u20$core..ops..function..Fn$LT$Args$GT$$GT$::call::hf9e6b35af4ca60b9",
+		"<alloc[fdfd2bd8633a6659]::boxed::Box<dyn for<'a, 'b> core[c1f1a4ba060b9bfa]::ops::function::Fn<(&'a std[e28293b1aa0f68bd]::panic::PanicHookInfo<'b>,), Output = ()>> as core::ops::function::Fn<(&std::panic::PanicHookInfo,)>>::call",
+		"core::slice::index::<impl core::ops::index::Index<I> for [T]>::index",
+		"fuzzer::FuzzerDriver(int*, char***, int (*)(unsigned char const*, unsigned long))",
+		"do_call<libfuzzer_sys::LLVMFuzzerTestOneInput::{closure_env#0}, i32>",
+		"libfuzzer_sys::LLVMFuzzerInitialize::{{closure}}::hddaa5c63fd3fb194",
+		"<fn(u8) -> bool as core::ops::Fn<(u8,)>>::call",
+		"std::ostream::operator<<(int)",
+		"__interceptor_malloc",
+		"_ZN12_GLOBAL__N_117sha1_addUncountedEPNS_7sha1nfoEj",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := Demangle(s)
+		if !utf8.ValidString(s) {
+			return
+		}
+		if Demangle(d) != d && !isMangled(d) {
+			// Demangling a demangled name may only change it when the
+			// first pass produced something that looks mangled again.
+			if !strings.Contains(d, "$") && !strings.Contains(d, "[") && !strings.Contains(d, "::h") {
+				t.Fatalf("Demangle not idempotent: %q -> %q -> %q", s, d, Demangle(d))
+			}
+		}
+		n := Normalize(s)
+		if again := Normalize(n); again != n {
+			t.Fatalf("Normalize not idempotent: %q -> %q -> %q", s, n, again)
+		}
+		_ = ShortName(s)
+		_ = IsQualified(s)
+		_ = demangleTokens(s)
+	})
+}
+
+// The v0 demangler never panics, stays within its output bound and only
+// accepts symbols it can print.
+func FuzzDemangleV0(f *testing.F) {
+	for _, s := range []string{
+		"_RNvNtCsi4IsKQVxMg0_3std7process5abort",
+		"_RNvMNtCsbxndacfFXcl_7chipset7batteryNtB2_7Battery6handle",
+		"_RNCNvCslm8E4AONM0q_13libfuzzer_sys20LLVMFuzzerInitialize0B3_",
+		"_RNvNCNKNvNtNtCsi4IsKQVxMg0_3std2io5stdio14OUTPUT_CAPTURE0023___RUST_STD_INTERNAL_VAL",
+		"_RINvNtNtCsi4IsKQVxMg0_3std3sys9backtrace26___rust_end_short_backtraceNCNvNtB6_9panicking13panic_handler0zEB6_",
+		"_RINvNvNtCsi4IsKQVxMg0_3std9panicking12catch_unwind7do_callNCNvCslm8E4AONM0q_13libfuzzer_sys22LLVMFuzzerTestOneInput0lEBY_",
+		"_RNvXs5_NtCsd4VYFwevHkG_4core3fmtRDG0_NtB7_5Debug4fmtEL_NtB7_5Debug3fmt",
+		"_RINvCs1234_3foo3barKj8_Kb1_Kc41_KRe616263_KAj1_j2_EKTm3_bn1_EKVNtB2_3BarS1xj1_ENKpE",
+		"_RNvCsgStHSCytQ6I_7mycrate4u30_3fooba_4bar",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := demangleV0(s)
+		if err != nil {
+			return
+		}
+		if len(d) > v0MaxOutput {
+			t.Fatalf("output of %d bytes", len(d))
+		}
+		if !utf8.ValidString(d) {
+			t.Fatalf("invalid UTF-8 output %q", d)
+		}
+	})
+}
