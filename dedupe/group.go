@@ -79,16 +79,23 @@ type Suggestion struct {
 // suggests merging those at or above the threshold, most similar first.
 func Cluster(buckets []Bucket, p SimilarityParams) []Suggestion {
 	p = p.withDefaults()
+	profiles := make([]*profile, len(buckets))
+	for i, b := range buckets {
+		if b.Rep.Trace != nil {
+			pr := profileOf(b.Rep)
+			profiles[i] = &pr
+		}
+	}
 	var out []Suggestion
 	for i := range buckets {
 		for j := i + 1; j < len(buckets); j++ {
-			a, b := buckets[i], buckets[j]
-			if a.Rep.Trace == nil || b.Rep.Trace == nil || a.ID == b.ID {
+			a, b := profiles[i], profiles[j]
+			if a == nil || b == nil || buckets[i].ID == buckets[j].ID || a.key.Kind != b.key.Kind {
 				continue
 			}
-			e := Similarity(a.Rep, b.Rep, p)
+			e := compare(*a, *b, p)
 			if e.Similarity >= p.Threshold {
-				out = append(out, Suggestion{A: a.ID, B: b.ID, Similarity: e.Similarity, Explanation: e})
+				out = append(out, Suggestion{A: buckets[i].ID, B: buckets[j].ID, Similarity: e.Similarity, Explanation: e})
 			}
 		}
 	}

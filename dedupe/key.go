@@ -160,6 +160,9 @@ type Options struct {
 // KeyFor computes the bucket key of a trace. A resolver error is not fatal:
 // the site then comes from the frames, and SiteFrom says so.
 func KeyFor(t *symbolize.Trace, opt Options) Key {
+	if t == nil {
+		t = &symbolize.Trace{}
+	}
 	pol := policyFor(t.Kind)
 	k := Key{Version: KeyVersion, Kind: pol.family}
 	switch {

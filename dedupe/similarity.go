@@ -68,7 +68,8 @@ type Explanation struct {
 	Message float64 `json:"message" yaml:"message"`
 	// Matched are the aligned frames, top first.
 	Matched []FrameMatch `json:"matched,omitempty" yaml:"matched,omitempty"`
-	// FramesA and FramesB are the in-app frames compared.
+	// FramesA and FramesB are the in-app frames compared (at most the
+	// first 32).
 	FramesA []string `json:"frames_a,omitempty" yaml:"frames_a,omitempty"`
 	FramesB []string `json:"frames_b,omitempty" yaml:"frames_b,omitempty"`
 	// CommonMessage are the message template words both share, in order;
@@ -89,21 +90,39 @@ type Explanation struct {
 // nothing to align: against another of its kind and target its frame score
 // is 1, with a note, since that is all the evidence there is.
 func Similarity(a, b Crash, p SimilarityParams) Explanation {
-	p = p.withDefaults()
-	ka, kb := a.Key(), b.Key()
+	return compare(profileOf(a), profileOf(b), p.withDefaults())
+}
+
+// maxComparedFrames bounds the in-app frames the alignment looks at: a
+// recursion prints hundreds, and with the default position decay frames
+// past the first dozen weigh nothing.
+const maxComparedFrames = 32
+
+// profile is what the second tier compares of one crash, computed once per
+// crash (Cluster compares every pair of buckets).
+type profile struct {
+	key    Key
+	frames []string
+	target string
+}
+
+func profileOf(c Crash) profile {
+	return profile{key: c.Key(), frames: tokens(appFrames(c.Trace.Frames), maxComparedFrames), target: c.Options.Target}
+}
+
+func compare(a, b profile, p SimilarityParams) Explanation {
 	var e Explanation
-	e.SameKind = ka.Kind == kb.Kind
+	e.SameKind = a.key.Kind == b.key.Kind
 	if !e.SameKind {
-		e.Notes = append(e.Notes, fmt.Sprintf("different kinds: %s and %s", ka.Kind, kb.Kind))
+		e.Notes = append(e.Notes, fmt.Sprintf("different kinds: %s and %s", a.key.Kind, b.key.Kind))
 		return e
 	}
-	fa, fb := appFrames(a.Trace.Frames), appFrames(b.Trace.Frames)
-	e.FramesA, e.FramesB = tokens(fa, -1), tokens(fb, -1)
+	e.FramesA, e.FramesB = a.frames, b.frames
 	switch {
-	case len(fa) == 0 || len(fb) == 0:
-		ta, tb := a.Options.Target, b.Options.Target
+	case len(a.frames) == 0 || len(b.frames) == 0:
+		ta, tb := a.target, b.target
 		switch {
-		case len(fa) == 0 && len(fb) == 0 && ta == tb:
+		case len(a.frames) == 0 && len(b.frames) == 0 && ta == tb:
 			e.Frames = 1
 			e.Notes = append(e.Notes, "neither has a stack; same target "+quoteOr(ta))
 		case ta != "" && ta == tb:
@@ -113,9 +132,9 @@ func Similarity(a, b Crash, p SimilarityParams) Explanation {
 			e.Notes = append(e.Notes, fmt.Sprintf("a stack is missing and the targets differ (%s, %s)", quoteOr(ta), quoteOr(tb)))
 		}
 	default:
-		e.Frames, e.Matched = alignFrames(e.FramesA, e.FramesB, p)
+		e.Frames, e.Matched = alignFrames(a.frames, b.frames, p)
 	}
-	e.Message, e.CommonMessage, e.OnlyA, e.OnlyB = messageSimilarity(ka.Message, kb.Message)
+	e.Message, e.CommonMessage, e.OnlyA, e.OnlyB = messageSimilarity(a.key.Message, b.key.Message)
 	e.Frames = round3(e.Frames)
 	e.Similarity = round3(e.Frames * e.Message)
 	return e
