@@ -28,8 +28,12 @@ them by bucket key: the crash kind, the panic message as a template
 (numbers, addresses and quoted input replaced by placeholders) and the
 function that panicked (std helpers such as unwrap, indexing and RefCell
 borrows key on their caller), or the repeating cycle of a stack overflow,
-or the fuzz target for a timeout or OOM that printed no stack. Bucket ids
-are "v1-" and a hash of the key, the same on release, dev and ASan builds.
+or the fuzz target for an OOM and for a timeout that printed no stack.
+Bucket ids are "v1-" and a hash of the key: no line numbers, hashes or
+build paths enter it, so a bug keeps its id across release and dev builds,
+legacy and v0 mangling and edits that move its line (a timeout or stack
+overflow gains frames, and so another id, only on sanitizer builds, which
+print a stack for them).
 
 For each bucket it prints the count, the key, a representative log and the
 members; then the pairs of buckets that look like one bug (similar frames
@@ -301,8 +305,8 @@ func printExplanation(w io.Writer, indent string, e dedupe.Explanation) {
 		fmt.Fprintf(w, "%s  frame %-28s A#%d B#%d  weight %.2f\n", indent, m.Function, m.A, m.B, m.Weight)
 	}
 	if len(e.FramesA)+len(e.FramesB) > 0 {
-		fmt.Fprintf(w, "%s  frames A: %s\n", indent, strings.Join(e.FramesA, " < "))
-		fmt.Fprintf(w, "%s  frames B: %s\n", indent, strings.Join(e.FramesB, " < "))
+		fmt.Fprintf(w, "%s  frames A: %s\n", indent, frameList(e.FramesA))
+		fmt.Fprintf(w, "%s  frames B: %s\n", indent, frameList(e.FramesB))
 	}
 	if len(e.CommonMessage) > 0 {
 		fmt.Fprintf(w, "%s  message in common: %s\n", indent, strings.Join(e.CommonMessage, " "))
@@ -408,6 +412,28 @@ func printExplain(w io.Writer, rep explainReport) {
 		fmt.Fprintln(w, ": not suggested")
 	}
 	printExplanation(w, "  ", rep.Similarity)
+}
+
+// frameList prints frames top first, runs of one function (a recursion)
+// as "f (x32)".
+func frameList(frames []string) string {
+	if len(frames) == 0 {
+		return "(no stack)"
+	}
+	var parts []string
+	for i := 0; i < len(frames); {
+		j := i + 1
+		for j < len(frames) && frames[j] == frames[i] {
+			j++
+		}
+		if j-i > 1 {
+			parts = append(parts, fmt.Sprintf("%s (x%d)", frames[i], j-i))
+		} else {
+			parts = append(parts, frames[i])
+		}
+		i = j
+	}
+	return strings.Join(parts, " < ")
 }
 
 func orNone(s string) string {
