@@ -59,12 +59,12 @@ type run struct {
 
 func (r *run) name() string { return r.target + "/" + filepath.Base(r.input) }
 
-// crash is the run as dedupe sees it: options carry the target and, with
-// the binary, the resolver (when withResolver).
+// crash is the run as dedupe sees it: options carry the target and, when
+// withResolver, the binary whose debug info maps the panic location.
 func (r *run) crash(withResolver bool) Crash {
 	opt := Options{Target: r.target}
 	if withResolver {
-		opt.Resolver = resolverFor(r.binary)
+		opt.Binary = r.binary
 	}
 	return Crash{Name: r.name(), Trace: r.trace, Options: opt}
 }
@@ -312,14 +312,4 @@ func checkOneBucketPerBug(t *testing.T, runs []*run, withResolver bool) map[stri
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// resolverFor is ResolverFor, failing the process loudly when a built
-// fixture binary cannot be opened.
-func resolverFor(bin string) SiteResolver {
-	r, err := ResolverFor(bin)
-	if err != nil {
-		panic(err)
-	}
-	return r
 }

@@ -155,6 +155,11 @@ type Options struct {
 	// location, which release builds lose when they inline the panicking
 	// function (see SiteResolver).
 	Resolver SiteResolver
+	// Binary is the path of the fuzz binary the trace came from: when
+	// Resolver is nil, ResolverFor(Binary) is used (its index is cached
+	// per binary for the process). A binary that cannot be read leaves
+	// the site to the frames, as without one.
+	Binary string
 }
 
 // KeyFor computes the bucket key of a trace. A resolver error is not fatal:
@@ -179,7 +184,11 @@ func KeyFor(t *symbolize.Trace, opt Options) Key {
 
 	switch pol.frames {
 	case framesSite:
-		site := findSite(t, frames, opt.Resolver)
+		r := opt.Resolver
+		if r == nil && opt.Binary != "" {
+			r, _ = ResolverFor(opt.Binary)
+		}
+		site := findSite(t, frames, r)
 		k.SiteFile, k.Site, k.SiteFrom = site.file, site.function, site.from
 		if n > 1 {
 			k.Callers = tokens(frames[site.next:], n-1)
