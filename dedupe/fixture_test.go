@@ -3,7 +3,6 @@ package dedupe
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -307,9 +306,4 @@ func checkOneBucketPerBug(t *testing.T, runs []*run, withResolver bool) map[stri
 		t.Errorf("pairwise precision %.3f recall %.3f, want 1 and 1", p, rc)
 	}
 	return bucketOfBug
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
