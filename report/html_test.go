@@ -121,7 +121,7 @@ func checkHTML(t *testing.T, snap *Snapshot) {
 		return out
 	}
 
-	run(chromedp.Navigate("file://"+filepath.Join(out, "index.html")), chromedp.WaitVisible(`#buckets`))
+	run(chromedp.Navigate("file://"+filepath.Join(out, "index.html")), chromedp.WaitReady(`#buckets`))
 	rows := eval(`document.querySelectorAll('#buckets tbody tr').length`)
 	bars := eval(`document.querySelectorAll('svg#crashes-per-run rect').length`)
 	title, err := chromedp.Run(ctx, chromedp.Title())
@@ -184,7 +184,7 @@ func checkHTML(t *testing.T, snap *Snapshot) {
 
 	// A bucket page: the report, its chart, the link back.
 	id := snap.IDs()[0]
-	run(chromedp.Navigate("file://"+filepath.Join(out, "buckets", id+".html")), chromedp.WaitVisible(`#title`))
+	run(chromedp.Navigate("file://"+filepath.Join(out, "buckets", id+".html")), chromedp.WaitReady(`#title`))
 	heading := text(`#title`)
 	barsOne := eval(`document.querySelectorAll('svg#bucket-crashes rect').length`)
 	shoot("bucket.png")
