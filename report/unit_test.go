@@ -133,7 +133,7 @@ func TestStateRoundTripAndErrors(t *testing.T) {
 	}
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	st.Buckets["v1-aaaaaaaaaaaa"] = &BucketState{Status: StatusFixed, Members: 3, FirstDiff: now, FixedAt: &now, FixedBinary: "abc",
-		History: []Event{{At: now, Event: "new", Members: 3}, {At: now, Event: "fixed", Members: 3, Detail: "x"}},
+		History:      []Event{{At: now, Event: "new", Members: 3}, {At: now, Event: "fixed", Members: 3, Detail: "x"}},
 		Verification: &Verification{At: now, Binary: "abc", Verdict: VerdictFixed, Inputs: []InputCheck{{Role: "representative", SHA1: "s", Path: "p", Status: "not-reproducible"}}}}
 	st.LastDiff = &now
 	if err := st.Save(store, now); err != nil {
