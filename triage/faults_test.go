@@ -63,21 +63,21 @@ func recordOf(t *testing.T, storeDir, path string) *ArtifactRecord {
 }
 
 // TestHangIsKilledAndRecorded: a hang that libFuzzer's own -timeout would
-// not catch in time (the limit is 30 s) is killed by the wall-clock
+// not catch in time (the limit is 60 s) is killed by the wall-clock
 // timeout, recorded as a hang (a timeout-kind bucket), and the run goes on
 // to the next input.
 func TestHangIsKilledAndRecorded(t *testing.T) {
 	root := builtCopy(t)
 	const hang = "timeout-7692e7cfd3f34a4a38274e354ff86823c998d980"
-	const crash = "crash-2351f3708da93d527baf1cab405efeef977904f7"
+	const crash = "crash-00bce9fb3a80f71ead652931f2e904f83470ca64" // wire-take-bytes: a quick panic
 	keepOnly(t, root, "fuzz_wire_decode", hang, crash)
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeOff
-	cfg.Reproduce.LibFuzzerTimeout = 30
-	cfg.Reproduce.Timeout = Duration(time.Second)
+	cfg.Reproduce.LibFuzzerTimeout = 60
+	cfg.Reproduce.Timeout = Duration(3 * time.Second)
 	start := time.Now()
 	rec := runPipeline(t, root, cfg, "fuzz_wire_decode")
-	if took := time.Since(start); took > 20*time.Second {
+	if took := time.Since(start); took > 45*time.Second {
 		t.Errorf("run took %s: the hang was not cut short", took)
 	}
 	if rec.Artifacts.Triaged != 2 || len(rec.Failures) != 0 {

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -25,9 +26,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// killTargets are the targets the kill test triages: every crash-only
-// target (no multi-second timeouts), so each run is short.
-var killTargets = []string{"fuzz_chipset_cmos_rtc", "fuzz_chipset_battery", "fuzz_ide", "fuzz_ata_taskfile"}
+// killTargets are the targets the kill test triages: two crash-only
+// targets (24 inputs, 7 buckets; no multi-second timeouts), so runs are
+// short and the kills land in every phase.
+var killTargets = []string{"fuzz_chipset_cmos_rtc", "fuzz_chipset_battery"}
 
 func killConfig() *Config {
 	c := quickConfig()
@@ -41,7 +43,14 @@ func helperRun(root string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	_, err = Run(context.Background(), ws, Options{Config: killConfig(), Stages: DefaultStages(), Targets: killTargets})
+	last := ""
+	progress := func(p Progress) {
+		if p.Phase != last {
+			last = p.Phase
+			fmt.Fprintf(os.Stderr, "phase %s\n", p.Phase)
+		}
+	}
+	_, err = Run(context.Background(), ws, Options{Config: killConfig(), Stages: DefaultStages(), Targets: killTargets, Progress: progress})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -69,6 +78,7 @@ func TestKillAtRandomPointsLosesNothing(t *testing.T) {
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	const kills = 24
 	killed, completed := 0, 0
+	phases := map[string]int{}
 	for killed < kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), helperEnv+"="+root)
@@ -79,11 +89,11 @@ func TestKillAtRandomPointsLosesNothing(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		delay := time.Duration(rng.Int63n(int64(2 * time.Second)))
+		delay := time.Duration(rng.Int63n(int64(1500 * time.Millisecond)))
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("run failed: %v\n%s", err, stderr.String())
+				t.Fatalf("run failed: %v\n%s\nprocesses holding the lock: %s", err, stderr.String(), lockHolders(storeDir))
 			}
 			// A run that finished on its own after earlier kills must
 			// leave the store the uninterrupted run leaves; then start a
@@ -99,6 +109,13 @@ func TestKillAtRandomPointsLosesNothing(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-done
 		killed++
+		phase := "start"
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if p, ok := strings.CutPrefix(l, "phase "); ok {
+				phase = p
+			}
+		}
+		phases[phase]++
 		// Whatever was written must be readable: atomic writes only.
 		s := &Store{Dir: storeDir}
 		if _, bad, err := s.LoadArtifacts(); err != nil || len(bad) > 0 {
@@ -108,7 +125,10 @@ func TestKillAtRandomPointsLosesNothing(t *testing.T) {
 			t.Fatalf("after kill %d (at %s): %v %v", killed, delay, err, bad)
 		}
 	}
-	t.Logf("%d runs killed at random points; %d runs completed after kills", killed, completed)
+	t.Logf("%d runs killed at random points (by phase: %v); %d runs completed after kills", killed, phases, completed)
+	if phases["reproduce"] == 0 || phases["buckets"] == 0 {
+		t.Errorf("kills by phase %v: want kills while reproducing and while minimizing", phases)
+	}
 
 	// The final, uninterrupted run completes the store.
 	final := runPipeline(t, root, killConfig(), killTargets...)
@@ -175,4 +195,21 @@ func requireSameStore(t *testing.T, storeDir string, refArts map[string]*Artifac
 			t.Errorf("bucket %s: reported %d of %d members", id, b.ReportedMembers, b.MemberCount)
 		}
 	}
+}
+
+// lockHolders lists the processes with the store's lock file open, for a
+// failure message.
+func lockHolders(storeDir string) string {
+	lock := filepath.Join(storeDir, "lock")
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range procs {
+		if target, err := os.Readlink(fd); err == nil && target == lock {
+			pid := strings.Split(fd, "/")[2]
+			cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+			out = append(out, pid+" "+strings.ReplaceAll(string(cmdline), "\x00", " ")+" | "+string(stat))
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -49,6 +49,9 @@ const (
 	storeTmp       = "tmp"
 )
 
+// lockPatience is how long Lock waits for a held lock.
+const lockPatience = 2 * time.Second
+
 // ErrLocked says another run holds the store.
 var ErrLocked = errors.New("store is locked by another triage run")
 
@@ -71,13 +74,25 @@ func (s *Store) Lock() error {
 	if err != nil {
 		return fmt.Errorf("store lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := io.ReadAll(f)
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	// A run killed a moment ago can hold the lock for a moment longer
+	// (its last child between fork and exec still shares the descriptor),
+	// so wait briefly before calling the store taken.
+	deadline := time.Now().Add(lockPatience)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return fmt.Errorf("store lock %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			holder, _ := io.ReadAll(f)
+			f.Close()
 			return fmt.Errorf("%w (%s; holder: %s)", ErrLocked, path, strings.TrimSpace(string(holder)))
 		}
-		return fmt.Errorf("store lock %s: %w", path, err)
+		time.Sleep(50 * time.Millisecond)
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d since %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))), 0)
