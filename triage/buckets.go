@@ -15,10 +15,12 @@ import (
 	"github.com/fuzztriage/triage/symbolize"
 )
 
-// bucketWork does the expensive steps once per bucket, on -j workers:
-// minimize the representative, reproduce it on the dev build, run lldb on
-// release and dev. Each step is skipped when its recorded result is for the
-// current representative, so a killed run resumes where it stopped.
+// bucketWork does the expensive steps once per bucket, as tasks on -j
+// workers: minimize the representative; then, in parallel, the lldb session
+// on the release build, and the dev reproduction followed by the dev lldb
+// session (both sessions debug the minimized input). Each step is skipped
+// when its recorded result is for the current representative, so a killed
+// run resumes where it stopped. Slow buckets (timeouts, OOMs) start first.
 func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 	var ids []string
 	for id, g := range groups {
@@ -30,40 +32,174 @@ func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 			ids = append(ids, id)
 		}
 	}
-	sort.Strings(ids)
+	sort.Slice(ids, func(i, j int) bool {
+		ci, cj := kindCost(groups[ids[i]].members[0].Kind), kindCost(groups[ids[j]].members[0].Kind)
+		if ci != cj {
+			return ci > cj
+		}
+		return ids[i] < ids[j]
+	})
 	if len(ids) == 0 {
 		return
 	}
-	jobs := make(chan string)
+	// Every bucket submits at most three tasks; the buffer holds them all
+	// so a task can submit its follow-ups without blocking.
+	queue := make(chan func(), 3*len(ids))
+	var pending sync.WaitGroup
+	submit := func(f func()) {
+		pending.Add(1)
+		queue <- f
+	}
 	var wg sync.WaitGroup
-	done := 0
 	for i := 0; i < p.cfg.JobCount(); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for id := range jobs {
-				p.workOn(ctx, p.buckets[id], groups[id])
-				p.mu.Lock()
-				done++
-				d := done
-				p.rec.Work.BucketsWorkedOn++
-				p.mu.Unlock()
-				p.progress("buckets", d, len(ids), id)
+			for f := range queue {
+				if ctx.Err() == nil {
+					f()
+				}
+				pending.Done()
 			}
 		}()
 	}
+	done := 0
 	p.progress("buckets", 0, len(ids), "")
 	for _, id := range ids {
-		select {
-		case jobs <- id:
-		case <-ctx.Done():
+		bw := &bucketJob{pass: p, b: p.buckets[id], g: groups[id]}
+		bw.finished = func() {
+			p.mu.Lock()
+			done++
+			d := done
+			p.rec.Work.BucketsWorkedOn++
+			p.mu.Unlock()
+			p.progress("buckets", d, len(ids), id)
 		}
+		submit(func() { bw.start(ctx, submit) })
+	}
+	pending.Wait()
+	close(queue)
+	wg.Wait()
+}
+
+// bucketJob is one bucket's work; its tasks share the bucket record under mu.
+type bucketJob struct {
+	*pass
+	b        *BucketRecord
+	g        *group
+	t        *Target
+	log      logrus.FieldLogger
+	mu       sync.Mutex
+	left     int // tasks still running
+	finished func()
+}
+
+// start minimizes, then submits the lldb release and dev tasks.
+func (j *bucketJob) start(ctx context.Context, submit func(func())) {
+	b, rep := j.b, j.g.members[0]
+	j.t = j.ws.Target(rep.Target)
+	if j.t == nil {
+		j.fail(Failure{Target: rep.Target, Stage: "bucket", Error: fmt.Sprintf("bucket %s: target %s is gone from the workspace", b.ID, rep.Target)})
+		j.finished()
+		return
+	}
+	j.log = j.pass.log.WithFields(logrus.Fields{"bucket": b.ID, "target": j.t.Name})
+	if j.needsMinimize(b, rep) {
+		j.minimizeStep(ctx)
 		if ctx.Err() != nil {
-			break
+			return
 		}
 	}
-	close(jobs)
-	wg.Wait()
+	in := j.debugInput(b, rep)
+	var tasks []func()
+	if j.needsLLDB(b, Release, in.sha) {
+		tasks = append(tasks, func() { j.lldbStep(ctx, Release, in, j.releaseTrace(rep)) })
+	}
+	if j.wantDev() {
+		// Decided now: the release task writes b.LLDB meanwhile.
+		devLLDB := j.needsLLDB(b, Dev, in.sha)
+		tasks = append(tasks, func() {
+			tr := j.devStep(ctx)
+			if ctx.Err() == nil && devLLDB {
+				j.lldbStep(ctx, Dev, in, tr)
+			}
+		})
+	}
+	if len(tasks) == 0 {
+		j.finished()
+		return
+	}
+	j.left = len(tasks)
+	for _, task := range tasks {
+		submit(func() {
+			task()
+			j.mu.Lock()
+			j.left--
+			last := j.left == 0
+			j.mu.Unlock()
+			if last {
+				j.finished()
+			}
+		})
+	}
+}
+
+func (j *bucketJob) save() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.saveBucket(j.b)
+}
+
+func (j *bucketJob) minimizeStep(ctx context.Context) {
+	b, rep := j.b, j.g.members[0]
+	release, err := j.ensure(ctx, j.t, Release)
+	if err != nil {
+		return
+	}
+	scratch, err := os.MkdirTemp(j.store.TmpDir(), "bucket-*")
+	if err != nil {
+		j.fail(Failure{Target: j.t.Name, Stage: "bucket", Error: err.Error()})
+		return
+	}
+	defer os.RemoveAll(scratch)
+	out := filepath.Join(j.store.BucketDir(b.ID), "minimized")
+	m, err := j.minimize(ctx, j.t, release, rep, out, b.ID, scratch)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		j.fail(Failure{Target: j.t.Name, Artifact: rep.Path, Stage: "minimize", Error: fmt.Sprintf("bucket %s: %v", b.ID, err)})
+		return
+	}
+	j.mu.Lock()
+	b.Minimized = m
+	j.mu.Unlock()
+	j.save()
+	j.log.WithFields(logrus.Fields{"from": m.FromSize, "to": m.Size, "accepted": m.Accepted, "rejected": m.Rejected}).Info("minimized")
+}
+
+func (j *bucketJob) devStep(ctx context.Context) *symbolize.Trace {
+	return j.devReproduce(ctx, j)
+}
+
+func (j *bucketJob) lldbStep(ctx context.Context, prof Profile, in debugInput, tr *symbolize.Trace) {
+	b, rep := j.b, j.g.members[0]
+	f := j.lldbSession(ctx, j.t, b, rep, prof, in, tr)
+	if ctx.Err() != nil {
+		return
+	}
+	j.mu.Lock()
+	if b.LLDB == nil {
+		b.LLDB = map[Profile]*LLDBFindings{}
+	}
+	b.LLDB[prof] = f
+	j.mu.Unlock()
+	j.save()
+	if f.Error != "" {
+		j.fail(Failure{Target: j.t.Name, Artifact: rep.Path, Stage: "lldb-" + string(prof), Error: fmt.Sprintf("bucket %s: %s", b.ID, f.Error)})
+	} else {
+		j.log.WithFields(logrus.Fields{"profile": prof, "stop": f.Stop}).Info("lldb session")
+	}
 }
 
 func (p *pass) wantDev() bool { return p.cfg.Reproduce.Dev != nil && *p.cfg.Reproduce.Dev }
@@ -133,73 +269,6 @@ func (p *pass) saveBucket(b *BucketRecord) {
 	}
 }
 
-func (p *pass) workOn(ctx context.Context, b *BucketRecord, g *group) {
-	rep := g.members[0]
-	t := p.ws.Target(rep.Target)
-	if t == nil {
-		p.fail(Failure{Target: rep.Target, Stage: "bucket", Error: fmt.Sprintf("bucket %s: target %s is gone from the workspace", b.ID, rep.Target)})
-		return
-	}
-	log := p.log.WithFields(logrus.Fields{"bucket": b.ID, "target": t.Name})
-	scratch, err := os.MkdirTemp(p.store.TmpDir(), "bucket-*")
-	if err != nil {
-		p.fail(Failure{Target: t.Name, Stage: "bucket", Error: err.Error()})
-		return
-	}
-	defer os.RemoveAll(scratch)
-
-	if p.needsMinimize(b, rep) {
-		release, err := p.ensure(ctx, t, Release)
-		if err == nil {
-			out := filepath.Join(p.store.BucketDir(b.ID), "minimized")
-			m, err := p.minimize(ctx, t, release, rep, out, b.ID, scratch)
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil {
-				p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "minimize", Error: fmt.Sprintf("bucket %s: %v", b.ID, err)})
-			} else {
-				b.Minimized = m
-				p.saveBucket(b)
-				log.WithFields(logrus.Fields{"from": m.FromSize, "to": m.Size, "accepted": m.Accepted, "rejected": m.Rejected}).Info("minimized")
-			}
-		}
-	}
-
-	var devTrace *symbolize.Trace
-	if p.wantDev() {
-		devTrace = p.devReproduce(ctx, t, b, rep, scratch)
-		if ctx.Err() != nil {
-			return
-		}
-	}
-
-	in := p.debugInput(b, rep)
-	for _, prof := range Profiles {
-		if !p.needsLLDB(b, prof, in.sha) {
-			continue
-		}
-		tr := p.releaseTrace(rep)
-		if prof == Dev {
-			tr = devTrace
-		}
-		f := p.lldbSession(ctx, t, b, rep, prof, in, tr)
-		if ctx.Err() != nil {
-			return
-		}
-		if b.LLDB == nil {
-			b.LLDB = map[Profile]*LLDBFindings{}
-		}
-		b.LLDB[prof] = f
-		p.saveBucket(b)
-		if f.Error != "" {
-			p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "lldb-" + string(prof), Error: fmt.Sprintf("bucket %s: %s", b.ID, f.Error)})
-		} else {
-			log.WithFields(logrus.Fields{"profile": prof, "stop": f.Stop}).Info("lldb session")
-		}
-	}
-}
-
 // minimize runs the verified minimization of one input into out.
 func (p *pass) minimize(ctx context.Context, t *Target, binary string, r *ArtifactRecord, out, want, scratch string) (*MinimizedInput, error) {
 	o := p.runOptions(t, Release, binary, r.Kind, scratch)
@@ -248,7 +317,8 @@ func bucketVerifier(st Stages, bc *BucketConfig, t *Target, o *RunOptions) Verif
 
 // devReproduce runs the representative on the --dev build (building it)
 // and records the result in its artifact record and the bucket.
-func (p *pass) devReproduce(ctx context.Context, t *Target, b *BucketRecord, rep *ArtifactRecord, scratch string) *symbolize.Trace {
+func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace {
+	t, b, rep := j.t, j.b, j.g.members[0]
 	if !p.needsDev(rep) {
 		return p.devTraceFromRecord(rep)
 	}
@@ -256,6 +326,11 @@ func (p *pass) devReproduce(ctx context.Context, t *Target, b *BucketRecord, rep
 	if err != nil {
 		return nil
 	}
+	scratch, err := os.MkdirTemp(p.store.TmpDir(), "dev-*")
+	if err != nil {
+		return nil
+	}
+	defer os.RemoveAll(scratch)
 	o := p.runOptions(t, Dev, dev, rep.Kind, scratch)
 	r, err := Reproduce(ctx, o, p.abs(rep.Path))
 	if err != nil {
@@ -268,6 +343,7 @@ func (p *pass) devReproduce(ctx context.Context, t *Target, b *BucketRecord, rep
 		r.BinarySHA1 = sha
 	}
 	if r.Trace != nil && r.Status != NotReproducible {
+		r.Crash = crashRecord(r.Trace)
 		if ref, err := p.stages.Bucket(r.Trace, BucketRequest{Target: t.Name, Binary: dev, Config: &p.cfg.Bucket}); err == nil {
 			r.BucketID = ref.ID
 		}
@@ -276,18 +352,21 @@ func (p *pass) devReproduce(ctx context.Context, t *Target, b *BucketRecord, rep
 	p.rec.Work.DevReproductions++
 	p.rec.Work.ReproductionRuns += r.Tries
 	p.mu.Unlock()
+	j.mu.Lock()
 	if rep.Reproductions == nil {
 		rep.Reproductions = map[Profile]*Reproduction{}
 	}
 	rep.Reproductions[Dev] = r
-	if err := p.store.WriteArtifact(rep); err != nil {
-		p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "store", Error: err.Error()})
-	}
+	err = p.store.WriteArtifact(rep)
 	if b.Reproducibility == nil {
 		b.Reproducibility = map[Profile]Reproducibility{}
 	}
 	b.Reproducibility[Dev] = r.Status
-	p.saveBucket(b)
+	j.mu.Unlock()
+	if err != nil {
+		p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "store", Error: err.Error()})
+	}
+	j.save()
 	return r.Trace
 }
 
@@ -304,8 +383,11 @@ func (p *pass) releaseTrace(rep *ArtifactRecord) *symbolize.Trace {
 }
 
 func (p *pass) devTraceFromRecord(rep *ArtifactRecord) *symbolize.Trace {
-	if r := rep.Reproductions[Dev]; r != nil && r.Trace != nil {
-		return r.Trace
+	if r := rep.Reproductions[Dev]; r != nil {
+		if r.Trace != nil {
+			return r.Trace
+		}
+		return traceFromRecord(r.Crash, nil)
 	}
 	return nil
 }

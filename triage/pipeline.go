@@ -196,7 +196,7 @@ func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
 		binaries: map[string]string{},
 		binErr:   map[string]error{},
 	}
-	ps.rec = &RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount()}
+	ps.rec = &RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount(), PhaseMS: map[string]int64{}}
 	ps.builder.Log = func(target string, prof Profile, argv []string) {
 		ps.mu.Lock()
 		ps.rec.Work.Builds++
@@ -226,26 +226,35 @@ func (p *pass) run(ctx context.Context) error {
 	}
 	p.arts, p.buckets = arts, buckets
 
+	phase := time.Now()
+	mark := func(name string) {
+		p.rec.PhaseMS[name] = time.Since(phase).Milliseconds()
+		phase = time.Now()
+	}
 	todo, err := p.discover(ctx)
 	if err != nil {
 		return err
 	}
+	mark("discover")
 	p.log.WithFields(logrus.Fields{"found": p.rec.Artifacts.Found, "new": len(todo), "skipped": p.rec.Artifacts.Skipped}).Info("artifacts")
 
 	p.reproduceAll(ctx, todo)
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
+	mark("reproduce")
 	groups := p.regroup()
 	p.bucketWork(ctx, groups)
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
+	mark("buckets")
 	if p.cfg.Minimize.Mode == MinimizeAll {
 		p.minimizeAll(ctx)
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		mark("minimize-all")
 	}
 	return p.finish(groups)
 }

@@ -175,7 +175,11 @@ type RunRecord struct {
 	Finished      time.Time `yaml:"finished"`
 	// WallMS is the run's wall time in milliseconds.
 	WallMS int64 `yaml:"wall_ms"`
-	Jobs   int   `yaml:"jobs"`
+	// PhaseMS is the wall time of each phase (discover: hashing and
+	// builds; reproduce; buckets: minimization, dev reproduction, lldb;
+	// minimize-all).
+	PhaseMS map[string]int64 `yaml:"phase_ms"`
+	Jobs    int              `yaml:"jobs"`
 	// Artifacts counts inputs: found in the workspace, already recorded
 	// (skipped), triaged now, and failed (not triaged; retried next run).
 	Artifacts RunCounts `yaml:"artifacts"`

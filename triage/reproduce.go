@@ -91,6 +91,9 @@ type Reproduction struct {
 	Signal   string  `yaml:"signal,omitempty"`
 	// BucketID is the bucket the reference try's crash falls in.
 	BucketID string `yaml:"bucket,omitempty"`
+	// Crash is the reference try's parsed crash, for builds other than the
+	// release one (whose crash is the artifact record's).
+	Crash *CrashRecord `yaml:"crash,omitempty"`
 	// Log is the reference try's output, for people (capped).
 	Log    string `yaml:"-"`
 	Detail []Try  `yaml:"details"`
