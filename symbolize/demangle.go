@@ -2,6 +2,7 @@ package symbolize
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/ianlancetaylor/demangle"
 )
@@ -30,6 +31,20 @@ func Demangle(sym string) string {
 			s = d
 		}
 	}
+	// Each cleanup can expose work for another ("a$u5b$1$u5d$" decodes
+	// to a disambiguator); repeat until the name is clean.
+	for i := 0; i < 4; i++ {
+		c := cleanDemangled(s)
+		if c == s {
+			break
+		}
+		s = c
+	}
+	return s
+}
+
+// cleanDemangled is one pass of Demangle's textual cleanup.
+func cleanDemangled(s string) string {
 	if strings.IndexByte(s, '$') >= 0 {
 		s = decodeLegacyEscapes(s)
 	}
@@ -378,7 +393,11 @@ func stripCloneSuffix(s string) string {
 // stripLLVMSuffix drops the " (.0)" llvm-cxxfilt and llvm-symbolizer
 // print for a symbol suffix they do not understand.
 func stripLLVMSuffix(s string) string {
-	for strings.HasSuffix(s, ")") {
+	for {
+		s = strings.TrimRightFunc(s, unicode.IsSpace)
+		if !strings.HasSuffix(s, ")") {
+			break
+		}
 		i := strings.LastIndex(s, " (.")
 		if i <= 0 || strings.ContainsAny(s[i+3:len(s)-1], " ()") {
 			break
@@ -512,16 +531,16 @@ func implAsQualified(rest string, depth int) string {
 // normScope normalizes the inside of a {...} path segment.
 func normScope(inner string) string {
 	// Legacy doubles the braces: {{closure}}.
-	if len(inner) >= 2 && inner[0] == '{' && inner[len(inner)-1] == '}' {
+	for len(inner) >= 2 && inner[0] == '{' && matchBrace(inner, 0) == len(inner)-1 {
 		inner = inner[1 : len(inner)-1]
-		switch inner {
-		case "vtable.shim":
-			inner = "shim:vtable"
-		case "reify.shim":
-			inner = "shim:reify"
-		}
 	}
-	if k := strings.LastIndexByte(inner, '#'); k >= 0 && allDigits(inner[k+1:]) {
+	switch inner {
+	case "vtable.shim":
+		inner = "shim:vtable"
+	case "reify.shim":
+		inner = "shim:reify"
+	}
+	if k := strings.LastIndexByte(inner, '#'); k >= 0 && k+1 < len(inner) && allDigits(inner[k+1:]) {
 		inner = inner[:k]
 	}
 	if inner == "closure_env" {

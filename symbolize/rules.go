@@ -309,6 +309,13 @@ func (r *Rules) Category(f Frame) (FrameCategory, string) {
 	return hit.cat, hit.id
 }
 
+// clearCache forgets the memo of frame -> category (for benchmarks).
+func (r *Rules) clearCache() {
+	r.mu.Lock()
+	r.cache = nil
+	r.mu.Unlock()
+}
+
 // RuleInferred is the Frame.Rule of frames tagged app by their neighbours.
 const RuleInferred = "inferred-app"
 
