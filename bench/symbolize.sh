@@ -16,7 +16,10 @@ go test -run '^$' -bench 'Benchmark(Parse|Normalize|Symbolize|LLVMComparison)$' 
     -benchtime "${BENCHTIME:-1s}" -timeout 30m ./symbolize/ | tee /dev/stderr | awk '
     /^BenchmarkLLVMComparison/ {
         for (i = 1; i <= NF; i++) m[$(i+1)] = $i
-        printf "\nllvm-symbolizer vs symbolize on %d code addresses of one binary:\n", m["frames"]
+        printf "\none 40-frame trace from nothing (a new llvm-symbolizer process vs a new Symbolizer):\n"
+        printf "  llvm-symbolizer   %8.1f ms\n", m["llvm-symbolizer-ms/40-frame-trace"]
+        printf "  ours, cold        %8.1f ms                               %.1fx\n", m["ours-cold-ms/40-frame-trace"], m["x-trace-cold-vs-llvm"]
+        printf "llvm-symbolizer vs symbolize on %d code addresses of one binary:\n", m["frames"]
         printf "  llvm-symbolizer   %8.0f ns/frame (one process, whole batch)\n", m["llvm-symbolizer-ns/frame"]
         printf "  ours, cold        %8.0f ns/frame (open + DWARF + index)  %.1fx\n", m["ours-cold-ns/frame"], m["x-cold-vs-llvm"]
         printf "  ours, cached      %8.0f ns/frame                         %.1fx\n", m["ours-cached-ns/frame"], m["x-cached-vs-llvm"]

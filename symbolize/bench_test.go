@@ -178,9 +178,11 @@ func BenchmarkSymbolize(b *testing.B) {
 }
 
 // BenchmarkLLVMComparison measures, in one run and on the same inputs:
-// symbolizing N code addresses of the ASan fuzz binary with llvm-symbolizer
-// (one process, all addresses on stdin: its own caching applies) against
-// ours cold (new index) and cached; and demangling every Rust and C++
+// symbolizing one 40-frame trace from nothing (a new llvm-symbolizer
+// process against a new Symbolizer); symbolizing N code addresses of the
+// ASan fuzz binary with llvm-symbolizer (one process, all addresses on
+// stdin: its own caching applies) against ours cold (new index) and
+// cached; and demangling every Rust and C++
 // symbol of the fixture binaries with llvm-cxxfilt (one process) against
 // Demangle. Ratios are theirs/ours: above 1 means we are faster.
 func BenchmarkLLVMComparison(b *testing.B) {
@@ -193,10 +195,38 @@ func BenchmarkLLVMComparison(b *testing.B) {
 	syms := fixtureSymbols(b)
 	symIn := strings.Join(syms, "\n") + "\n"
 
-	var llvmSym, oursCold, oursCached, llvmFilt, oursDem time.Duration
+	// One trace's worth: what a crash costs when nothing is cached yet
+	// (ASan starts llvm-symbolizer per crash).
+	trace := addrs[:40]
+	var traceIn strings.Builder
+	for _, a := range trace {
+		fmt.Fprintf(&traceIn, "0x%x\n", a)
+	}
+
+	var llvmSym, oursCold, oursCached, llvmFilt, oursDem, llvmTrace, oursTrace time.Duration
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		res, err := procrun.Run(context.Background(), procrun.Spec{
+			Path: llvmSymbolizer, Args: []string{"--obj=" + bin, "--inlining", "--output-style=JSON"},
+			Stdin: []byte(traceIn.String()), Timeout: 5 * time.Minute,
+		})
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("llvm-symbolizer: %v", err)
+		}
+		llvmTrace += time.Since(start)
+
+		start = time.Now()
+		tb, err := NewSymbolizer().Open(bin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range trace {
+			_ = tb.Symbolize(a)
+		}
+		oursTrace += time.Since(start)
+
+		start = time.Now()
+		res, err = procrun.Run(context.Background(), procrun.Spec{
 			Path: llvmSymbolizer, Args: []string{"--obj=" + bin, "--inlining", "--output-style=JSON"},
 			Stdin: []byte(in.String()), Timeout: 5 * time.Minute,
 		})
@@ -245,6 +275,9 @@ func BenchmarkLLVMComparison(b *testing.B) {
 	b.ReportMetric(perFrame(oursCached), "ours-cached-ns/frame")
 	b.ReportMetric(perFrame(llvmSym)/perFrame(oursCold), "x-cold-vs-llvm")
 	b.ReportMetric(perFrame(llvmSym)/perFrame(oursCached), "x-cached-vs-llvm")
+	b.ReportMetric(float64(llvmTrace.Nanoseconds())/n/1e6, "llvm-symbolizer-ms/40-frame-trace")
+	b.ReportMetric(float64(oursTrace.Nanoseconds())/n/1e6, "ours-cold-ms/40-frame-trace")
+	b.ReportMetric(float64(llvmTrace)/float64(oursTrace), "x-trace-cold-vs-llvm")
 	b.ReportMetric(float64(len(syms)), "symbols")
 	b.ReportMetric(perSym(llvmFilt), "llvm-cxxfilt-ns/symbol")
 	b.ReportMetric(perSym(oursDem), "ours-demangle-ns/symbol")

@@ -377,15 +377,17 @@ func stripInterceptorPrefix(s string) string {
 // stripCloneSuffix drops " [clone .cold]" (the C++ demangler's rendering)
 // and raw ".llvm.123" style suffixes on names that were not demangled.
 func stripCloneSuffix(s string) string {
-	for {
+	for strings.HasSuffix(s, "]") {
 		i := strings.LastIndex(s, " [clone ")
-		if i < 0 || !strings.HasSuffix(s, "]") {
+		if i < 0 {
 			break
 		}
 		s = s[:i]
 	}
-	if i := strings.Index(s, ".llvm."); i > 0 {
-		s = s[:i]
+	if strings.IndexByte(s, '.') >= 0 {
+		if i := strings.Index(s, ".llvm."); i > 0 {
+			s = s[:i]
+		}
 	}
 	return stripLLVMSuffix(s)
 }

@@ -1,15 +1,22 @@
 package symbolize
 
 import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"runtime"
+	"slices"
 	"sort"
 	"sync"
+	"syscall"
 )
 
 // Binary is one ELF file's symbol table and DWARF, indexed for address
@@ -22,7 +29,11 @@ type Binary struct {
 	// a running process are its virtual addresses plus a load bias.
 	PIE bool
 
-	dw      *dwarf.Data
+	dw *dwarf.Data
+	// debugRanges is .debug_ranges when mapped (DWARF 4 range lists are
+	// read directly: dwarf.Data.Ranges re-reads the unit entry per call).
+	debugRanges []byte
+	byteOrder   binary.ByteOrder
 	syms    []symbol // sorted by address, one per address (see loadSymbols)
 	cus     []*unit
 	cuIndex []cuRange // sorted by lo
@@ -47,7 +58,8 @@ type symbol struct {
 	// file is the STT_FILE symbol preceding a local symbol in the table
 	// (the object or codegen unit it came from); llvm-symbolizer prints it
 	// when DWARF gives no file.
-	file string
+	file  string
+	index int // position in the symbol table
 }
 
 type cuRange struct {
@@ -60,6 +72,7 @@ type cuRange struct {
 type unit struct {
 	offset dwarf.Offset
 	entry  *dwarf.Entry
+	base   uint64 // DW_AT_low_pc of the unit: base of its range lists
 	loaded bool
 	err    error
 	// top-level subprograms with code, sorted by lo; maxHi[i] is the
@@ -110,8 +123,27 @@ type dieName struct {
 // read into memory (debug/dwarf needs them so); subroutine trees and line
 // tables are built per compile unit on demand.
 func openBinary(p string) (*Binary, error) {
-	f, err := elf.Open(p)
+	osf, err := os.Open(p)
 	if err != nil {
+		return nil, err
+	}
+	defer osf.Close()
+	// Map the file: debug sections are then read by the pages a lookup
+	// touches, not copied whole (most of a cold start otherwise).
+	var data []byte
+	if st, err := osf.Stat(); err == nil && st.Size() > 0 && st.Size() < 1<<34 {
+		data, _ = syscall.Mmap(int(osf.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE)
+	}
+	var f *elf.File
+	if data != nil {
+		f, err = elf.NewFile(bytes.NewReader(data))
+	} else {
+		f, err = elf.NewFile(osf)
+	}
+	if err != nil {
+		if data != nil {
+			syscall.Munmap(data)
+		}
 		return nil, fmt.Errorf("%s: not an ELF binary: %w", p, err)
 	}
 	defer f.Close()
@@ -132,16 +164,85 @@ func openBinary(p string) (*Binary, error) {
 	if err := b.loadSymbols(f); err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	dw, err := f.DWARF()
+	dw, err := mappedDWARF(f, data)
+	if err != nil {
+		dw, err = f.DWARF()
+	}
+	if data != nil && (err != nil || dw == nil) {
+		syscall.Munmap(data)
+	}
 	if err != nil {
 		// No debug info: function names from the symbol table only.
 		return b, nil
+	}
+	if data != nil && f.Class == elf.ELFCLASS64 {
+		if s := f.Section(".debug_ranges"); s != nil && s.Flags&elf.SHF_COMPRESSED == 0 && s.Offset+s.FileSize <= uint64(len(data)) {
+			b.debugRanges = data[s.Offset : s.Offset+s.FileSize]
+			b.byteOrder = f.ByteOrder
+		}
+	}
+	if data != nil {
+		// The DWARF reader may point into the mapping: unmap once the
+		// Binary (and with it the reader) is unreachable. Every string
+		// taken from it is a copy.
+		runtime.AddCleanup(b, func(d []byte) { syscall.Munmap(d) }, data)
 	}
 	b.dw = dw
 	if err := b.indexUnits(); err != nil {
 		return nil, fmt.Errorf("%s: DWARF: %w", p, err)
 	}
 	return b, nil
+}
+
+// mappedDWARF builds the DWARF reader on the mapped file's own bytes when
+// every debug section is stored uncompressed in an executable or shared
+// object (the mapping then lives as long as the process: binaries are few
+// and the index refers to it).
+func mappedDWARF(f *elf.File, data []byte) (*dwarf.Data, error) {
+	if data == nil || f.Type == elf.ET_REL {
+		return nil, errors.New("not mapped")
+	}
+	get := func(name string) ([]byte, error) {
+		s := f.Section(name)
+		if s == nil || s.Type == elf.SHT_NOBITS {
+			return nil, nil
+		}
+		if s.Flags&elf.SHF_COMPRESSED != 0 || s.Offset+s.FileSize > uint64(len(data)) {
+			return nil, errors.New("compressed or out of file")
+		}
+		return data[s.Offset : s.Offset+s.FileSize : s.Offset+s.FileSize], nil
+	}
+	if f.Section(".zdebug_info") != nil {
+		return nil, errors.New("compressed")
+	}
+	names := []string{".debug_abbrev", ".debug_aranges", ".debug_frame", ".debug_info", ".debug_line", ".debug_pubnames", ".debug_ranges", ".debug_str"}
+	secs := make([][]byte, len(names))
+	for i, n := range names {
+		d, err := get(n)
+		if err != nil {
+			return nil, err
+		}
+		secs[i] = d
+	}
+	if secs[3] == nil {
+		return nil, errors.New("no .debug_info")
+	}
+	dw, err := dwarf.New(secs[0], secs[1], secs[2], secs[3], secs[4], secs[5], secs[6], secs[7])
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range []string{".debug_addr", ".debug_line_str", ".debug_loclists", ".debug_rnglists", ".debug_str_offsets"} {
+		d, err := get(n)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			if err := dw.AddSection(n, d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return dw, nil
 }
 
 // buildID reads the GNU build id note.
@@ -195,17 +296,21 @@ func (b *Binary) loadSymbols(f *elf.File) error {
 		default:
 			continue
 		}
-		sym := symbol{addr: s.Value, size: s.Size, name: s.Name}
+		sym := symbol{addr: s.Value, size: s.Size, name: s.Name, index: len(syms)}
 		if elf.ST_BIND(s.Info) == elf.STB_LOCAL {
 			sym.file = fileSym
 		}
 		syms = append(syms, sym)
 	}
-	sort.SliceStable(syms, func(i, j int) bool {
-		if syms[i].addr != syms[j].addr {
-			return syms[i].addr < syms[j].addr
+	// Stable by (address, size): the table index breaks ties.
+	slices.SortFunc(syms, func(a, b symbol) int {
+		if c := cmp.Compare(a.addr, b.addr); c != 0 {
+			return c
 		}
-		return syms[i].size < syms[j].size
+		if c := cmp.Compare(a.size, b.size); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.index, b.index)
 	})
 	out := syms[:0]
 	for i := 0; i < len(syms); i++ {
@@ -248,6 +353,7 @@ func (b *Binary) indexUnits() error {
 			continue
 		}
 		u := &unit{offset: e.Offset, entry: e}
+		u.base, _ = e.Val(dwarf.AttrLowpc).(uint64)
 		idx := len(b.cus)
 		b.cus = append(b.cus, u)
 		ranges, err := b.dw.Ranges(e)
@@ -260,7 +366,7 @@ func (b *Binary) indexUnits() error {
 		}
 		r.SkipChildren()
 	}
-	sort.SliceStable(b.cuIndex, func(i, j int) bool { return b.cuIndex[i].lo < b.cuIndex[j].lo })
+	slices.SortStableFunc(b.cuIndex, func(x, y cuRange) int { return cmp.Compare(x.lo, y.lo) })
 	b.cuMaxHi = make([]uint64, len(b.cuIndex))
 	var m uint64
 	for i, c := range b.cuIndex {
@@ -353,7 +459,7 @@ func (b *Binary) loadLines(u *unit) error {
 		}
 		seq.rows = append(seq.rows, lineRow{addr: le.Address, file: int32(fid), line: int32(le.Line), col: int32(le.Column)})
 	}
-	sort.SliceStable(u.seqs, func(i, j int) bool { return u.seqs[i].lo < u.seqs[j].lo })
+	slices.SortStableFunc(u.seqs, func(x, y lineSeq) int { return cmp.Compare(x.lo, y.lo) })
 	files := lr.Files()
 	u.fileOf = make([]int, len(files))
 	for i, f := range files {
@@ -421,8 +527,7 @@ func (b *Binary) loadSubroutines(u *unit) error {
 		cur := parent
 		switch e.Tag {
 		case dwarf.TagSubprogram, dwarf.TagInlinedSubroutine:
-			ranges, _ := b.dw.Ranges(e)
-			ranges = nonEmpty(ranges)
+			ranges := b.entryRanges(u, e)
 			if len(ranges) == 0 {
 				break
 			}
@@ -460,7 +565,7 @@ func (b *Binary) loadSubroutines(u *unit) error {
 			stack = append(stack, cur)
 		}
 	}
-	sort.SliceStable(u.tops, func(i, j int) bool { return u.tops[i].lo < u.tops[j].lo })
+	slices.SortStableFunc(u.tops, func(x, y topRange) int { return cmp.Compare(x.lo, y.lo) })
 	u.maxHi = make([]uint64, len(u.tops))
 	var m uint64
 	for i, t := range u.tops {
@@ -470,6 +575,62 @@ func (b *Binary) loadSubroutines(u *unit) error {
 		u.maxHi[i] = m
 	}
 	return nil
+}
+
+// entryRanges is dwarf.Data.Ranges without its unit lookup for the common
+// DW_AT_low_pc + DW_AT_high_pc case.
+func (b *Binary) entryRanges(u *unit, e *dwarf.Entry) [][2]uint64 {
+	lowF := e.AttrField(dwarf.AttrLowpc)
+	highF := e.AttrField(dwarf.AttrHighpc)
+	if lowF != nil && highF != nil && e.AttrField(dwarf.AttrRanges) == nil {
+		low, ok := lowF.Val.(uint64)
+		if ok && lowF.Class == dwarf.ClassAddress {
+			var high uint64
+			switch highF.Class {
+			case dwarf.ClassAddress:
+				high, _ = highF.Val.(uint64)
+			case dwarf.ClassConstant:
+				if v, ok := highF.Val.(int64); ok {
+					high = low + uint64(v)
+				}
+			}
+			if high > low {
+				return [][2]uint64{{low, high}}
+			}
+			return nil
+		}
+	}
+	if f := e.AttrField(dwarf.AttrRanges); f != nil && f.Class == dwarf.ClassRangeListPtr && b.debugRanges != nil {
+		if off, ok := f.Val.(int64); ok {
+			if rs, ok := b.readRangeList(uint64(off), u.base); ok {
+				return rs
+			}
+		}
+	}
+	ranges, _ := b.dw.Ranges(e)
+	return nonEmpty(ranges)
+}
+
+// readRangeList reads a DWARF 4 .debug_ranges list of 8-byte addresses.
+func (b *Binary) readRangeList(off, base uint64) ([][2]uint64, bool) {
+	d := b.debugRanges
+	var out [][2]uint64
+	for {
+		if off+16 > uint64(len(d)) {
+			return nil, false
+		}
+		lo := b.byteOrder.Uint64(d[off:])
+		hi := b.byteOrder.Uint64(d[off+8:])
+		off += 16
+		switch {
+		case lo == 0 && hi == 0:
+			return out, true
+		case lo == ^uint64(0):
+			base = hi
+		case hi > lo:
+			out = append(out, [2]uint64{base + lo, base + hi})
+		}
+	}
 }
 
 func nonEmpty(rs [][2]uint64) [][2]uint64 {

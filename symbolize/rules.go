@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
 
@@ -30,9 +31,58 @@ type Rule struct {
 	Examples []RuleExample `yaml:"examples"`
 
 	exact    map[string]bool
-	fnRE     []*regexp.Regexp
-	fileRE   []*regexp.Regexp
-	moduleRE []*regexp.Regexp
+	fnRE     []matcher
+	fileRE   []matcher
+	moduleRE []matcher
+}
+
+// matcher is a compiled regexp and a literal every match contains: most
+// frames fail the cheap substring test and never run the regexp.
+type matcher struct {
+	re      *regexp.Regexp
+	literal string
+}
+
+func (m matcher) match(s string) bool {
+	if m.literal != "" && !strings.Contains(s, m.literal) {
+		return false
+	}
+	return m.re.MatchString(s)
+}
+
+// requiredLiteral returns the longest literal string every match of re
+// must contain ("" when it cannot tell).
+func requiredLiteral(re *syntax.Regexp) string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return ""
+		}
+		return string(re.Rune)
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiteral(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return requiredLiteral(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		best, run := "", ""
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral && sub.Flags&syntax.FoldCase == 0 {
+				run += string(sub.Rune)
+				if len(run) > len(best) {
+					best = run
+				}
+				continue
+			}
+			run = ""
+			if l := requiredLiteral(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+		return best
+	}
+	return ""
 }
 
 // RuleExample is a frame given by its printed symbol (raw) or demangled
@@ -160,14 +210,18 @@ func (r *Rule) compile() error {
 	return err
 }
 
-func compileAll(res []string) ([]*regexp.Regexp, error) {
-	out := make([]*regexp.Regexp, 0, len(res))
+func compileAll(res []string) ([]matcher, error) {
+	out := make([]matcher, 0, len(res))
 	for _, s := range res {
 		re, err := regexp.Compile(s)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, re)
+		m := matcher{re: re}
+		if parsed, err := syntax.Parse(s, syntax.Perl); err == nil {
+			m.literal = requiredLiteral(parsed.Simplify())
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
@@ -184,22 +238,22 @@ func (r *Rule) match(name, file, module string) bool {
 				return true
 			}
 		}
-		for _, re := range r.fnRE {
-			if re.MatchString(name) {
+		for _, m := range r.fnRE {
+			if m.match(name) {
 				return true
 			}
 		}
 	}
 	if file != "" {
-		for _, re := range r.fileRE {
-			if re.MatchString(file) {
+		for _, m := range r.fileRE {
+			if m.match(file) {
 				return true
 			}
 		}
 	}
 	if module != "" {
-		for _, re := range r.moduleRE {
-			if re.MatchString(module) {
+		for _, m := range r.moduleRE {
+			if m.match(module) {
 				return true
 			}
 		}
