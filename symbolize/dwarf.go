@@ -3,9 +3,9 @@ package symbolize
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"debug/dwarf"
 	"debug/elf"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -34,10 +34,10 @@ type Binary struct {
 	// read directly: dwarf.Data.Ranges re-reads the unit entry per call).
 	debugRanges []byte
 	byteOrder   binary.ByteOrder
-	syms    []symbol // sorted by address, one per address (see loadSymbols)
-	cus     []*unit
-	cuIndex []cuRange // sorted by lo
-	cuMaxHi []uint64  // cuMaxHi[i] is the largest hi among cuIndex[:i+1]
+	syms        []symbol // sorted by address, one per address (see loadSymbols)
+	cus         []*unit
+	cuIndex     []cuRange // sorted by lo
+	cuMaxHi     []uint64  // cuMaxHi[i] is the largest hi among cuIndex[:i+1]
 	// sancovCounters is the address and size of __sancov_cntrs, which
 	// libFuzzer prints at start-up ("INFO: Loaded 1 modules (N inline
 	// 8-bit counters): N [0x..., 0x...)"): it gives the load bias.
