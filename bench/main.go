@@ -39,8 +39,8 @@ import (
 )
 
 func main() {
-	n := flag.Int("n", 300, "crash artifacts in the workload")
-	timeouts := flag.Int("timeouts", 4, "of which at most this many timeout- artifacts (each costs seconds to reproduce)")
+	n := flag.Int("n", 300, "artifacts in the workload (the fixture's committed ones, then fuzzer-found ones)")
+	timeouts := flag.Int("timeouts", 0, "at most this many fuzzer-found timeout- artifacts (the committed inputs have 4; each costs seconds per run)")
 	from := flag.String("from", "", "sample artifacts from DIR/<target>/art/ (earlier campaigns) instead of fuzzing")
 	fuzzSecs := flag.Int("fuzz-seconds", 60, "fuzzing time per target when generating")
 	jobs := flag.Int("j", runtime.NumCPU(), "triage run -j")
@@ -71,20 +71,13 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 	if err != nil {
 		return err
 	}
-	// Start from empty artifact directories: the workload is what fuzzing finds.
-	for _, t := range w.Targets {
-		if err := os.RemoveAll(t.ArtifactDir()); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(t.ArtifactDir(), 0o755); err != nil {
-			return err
-		}
-	}
+	// The workload: the fixture's committed inputs (every planted bug,
+	// timeouts and OOMs included), then what fuzzing finds, up to n.
 	fmt.Printf("workspace copy: %s\n", ws)
-
+	committed := len(workload(w))
 	start := time.Now()
 	if from != "" {
-		err = sample(w, from, n, maxTimeouts, seed)
+		err = sample(w, from, n-committed, maxTimeouts, seed)
 	} else {
 		err = fuzz(ctx, w, fuzzSecs, n, maxTimeouts, seed)
 	}
@@ -92,7 +85,7 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 		return err
 	}
 	arts := workload(w)
-	fmt.Printf("workload: %d artifacts (%s) prepared in %s\n", len(arts), kinds(arts), time.Since(start).Round(time.Second))
+	fmt.Printf("workload: %d artifacts (%s: %d committed, %d fuzzer-found) prepared in %s\n", len(arts), kinds(arts), committed, len(arts)-committed, time.Since(start).Round(time.Second))
 
 	floor, err := measureFloor(ctx, w, arts)
 	if err != nil {
@@ -136,6 +129,7 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 	fmt.Printf("  reproduction runs         %d (%.2f per artifact)\n", rec.Work.ReproductionRuns, float64(rec.Work.ReproductionRuns)/float64(max(1, rec.Artifacts.Triaged)))
 	fmt.Printf("  floor                     %.1f s (one run per artifact: %.1f s / %d cores)\n", floorWall.Seconds(), floor.Seconds(), cores)
 	fmt.Printf("  wall / floor              %.2f\n", wall.Seconds()/floorWall.Seconds())
+	fmt.Printf("  phases (ms)               %v\n", rec.PhaseMS)
 	if problems := triage.CheckStore(filepath.Join(ws, ".triage")); len(problems) > 0 {
 		return fmt.Errorf("store check: %s", strings.Join(problems, "\n"))
 	}
@@ -238,6 +232,11 @@ func sample(w *triage.Workspace, dir string, n, maxTimeouts int, seed int64) err
 // nightly campaign does, with artifacts going into the copy's artifact
 // directories, then trims the workload to n (at most maxTimeouts timeouts).
 func fuzz(ctx context.Context, w *triage.Workspace, secs, n, maxTimeouts int, seed int64) error {
+	before := map[string]bool{}
+	for _, a := range workload(w) {
+		before[a.Path] = true
+	}
+	n -= len(before)
 	for _, t := range w.Targets {
 		corpus, err := os.MkdirTemp("", "triage-bench-corpus-*")
 		if err != nil {
@@ -259,8 +258,9 @@ func fuzz(ctx context.Context, w *triage.Workspace, secs, n, maxTimeouts int, se
 		}
 		_ = res
 	}
-	// Trim: keep at most n, at most maxTimeouts timeouts, spread over targets.
-	arts := workload(w)
+	// Trim what fuzzing found: keep at most n in all, at most maxTimeouts
+	// new timeouts.
+	arts := fuzzed(w, before)
 	rng := rand.New(rand.NewSource(seed))
 	rng.Shuffle(len(arts), func(i, j int) { arts[i], arts[j] = arts[j], arts[i] })
 	kept, timeouts := 0, 0
@@ -282,6 +282,17 @@ func fuzz(ctx context.Context, w *triage.Workspace, secs, n, maxTimeouts int, se
 		kept++
 	}
 	return nil
+}
+
+// fuzzed lists the artifacts not in before.
+func fuzzed(w *triage.Workspace, before map[string]bool) []triage.Artifact {
+	var out []triage.Artifact
+	for _, a := range workload(w) {
+		if !before[a.Path] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func workload(w *triage.Workspace) []triage.Artifact {

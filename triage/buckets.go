@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -332,6 +333,9 @@ func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace 
 	}
 	defer os.RemoveAll(scratch)
 	o := p.runOptions(t, Dev, dev, rep.Kind, scratch)
+	// The dev question is "does it crash there too?": the first crash
+	// answers it (a timeout costs a whole -timeout per try).
+	o.StopAfter = 1
 	r, err := Reproduce(ctx, o, p.abs(rep.Path))
 	if err != nil {
 		if ctx.Err() == nil {
@@ -416,7 +420,7 @@ func (p *pass) lldbSession(ctx context.Context, t *Target, b *BucketRecord, rep 
 	start := time.Now()
 	got, err := p.stages.LLDB(ctx, LLDBRequest{
 		Target: t.Name, Profile: prof, Binary: binary, Input: in.path,
-		Flags: ReproFlags(t, rep.Kind, &p.cfg.Reproduce), Trace: tr,
+		Flags: lldbFlags(t, rep.Kind, &p.cfg.Reproduce), Trace: tr,
 		Dir: p.store.BucketDir(b.ID), LLDB: p.cfg.LLDB.Binary, Timeout: p.cfg.LLDB.Timeout.D(),
 	})
 	p.mu.Lock()
@@ -433,6 +437,23 @@ func (p *pass) lldbSession(ctx context.Context, t *Target, b *BucketRecord, rep 
 	}
 	p.log.WithFields(logrus.Fields{"bucket": b.ID, "profile": prof, "ms": time.Since(start).Milliseconds()}).Debug("lldb done")
 	return f
+}
+
+// lldbFlags are the reproduction flags, except that a timeout runs with
+// -timeout=1: lldb stops at libFuzzer's first SIGALRM (timeout/2+1 seconds
+// in), inside the loop that hangs, so a shorter timeout gets there sooner.
+func lldbFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
+	flags := ReproFlags(t, kind, rc)
+	if kind != ArtifactTimeout {
+		return flags
+	}
+	out := flags[:0]
+	for _, f := range flags {
+		if !strings.HasPrefix(f, "-timeout=") {
+			out = append(out, f)
+		}
+	}
+	return append(out, "-timeout=1")
 }
 
 // minimizeAll minimizes every input triaged in this pass (--minimize all)

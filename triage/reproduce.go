@@ -108,9 +108,12 @@ type RunOptions struct {
 	Profile Profile
 	// Flags are the libFuzzer flags (see ReproFlags).
 	Flags []string
-	// Tries is the most runs made; runs stop early once at least half of
-	// the tries are certain to have crashed the same way.
+	// Tries is the most runs made; runs stop early once StopAfter of them
+	// crashed the same way.
 	Tries int
+	// StopAfter is how many same-way crashes end the runs early; 0 means
+	// half of Tries, rounded up (then the verdict cannot change any more).
+	StopAfter int
 	// Timeout bounds one run (wall clock).
 	Timeout time.Duration
 	// RustBacktrace is RUST_BACKTRACE for the reference try; confirmation
@@ -285,6 +288,9 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 		tries = 1
 	}
 	need := (tries + 1) / 2
+	if o.StopAfter > 0 && o.StopAfter < need {
+		need = o.StopAfter
+	}
 	rep := &Reproduction{Profile: o.Profile, Binary: o.Binary, Flags: o.Flags}
 	var ref *Try
 	for i := 0; i < tries; i++ {
@@ -315,8 +321,10 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 			break
 		}
 	}
+	// The verdict is over the tries made: at least half crashed the same
+	// way is reproducible.
 	switch {
-	case rep.Crashes >= need:
+	case rep.Crashes > 0 && 2*rep.Crashes >= rep.Tries:
 		rep.Status = Reproducible
 	case rep.Crashes > 0:
 		rep.Status = Flaky
