@@ -308,6 +308,9 @@ func bucketVerifier(st Stages, bc *BucketConfig, t *Target, o *RunOptions) Verif
 			return "", nil
 		}
 		trace := parseOrFallback(st.Parse, tr)
+		if st.Symbolize != nil {
+			_ = st.Symbolize(trace, o.Binary)
+		}
 		ref, err := st.Bucket(trace, BucketRequest{Target: t.Name, Binary: o.Binary, Config: bc})
 		if err != nil {
 			return "", err

@@ -462,6 +462,7 @@ func runOptionsFor(cfg *Config, st Stages, t *Target, prof Profile, binary strin
 		OutputCap:     rc.OutputCap,
 		ScratchDir:    scratch,
 		Parse:         st.Parse,
+		Symbolize:     st.Symbolize,
 	}
 }
 

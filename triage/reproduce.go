@@ -127,6 +127,9 @@ type RunOptions struct {
 	ScratchDir string
 	// Parse turns a log into a Trace.
 	Parse ParseFunc
+	// Symbolize, when set, completes the reference try's frames from the
+	// binary's debug info.
+	Symbolize SymbolizeFunc
 }
 
 // ParseFunc is the log parser (symbolize.Parse).
@@ -302,6 +305,10 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 		if t.Outcome.Failed() {
 			if o.Parse != nil {
 				t.trace = parseOrFallback(o.Parse, t)
+				if ref == nil && o.Symbolize != nil {
+					// Best effort: the frames the log gave stay as they are.
+					_ = o.Symbolize(t.trace, o.Binary)
+				}
 			}
 			if ref == nil {
 				ref = t

@@ -14,11 +14,17 @@ import (
 type Stages struct {
 	// Parse turns a fuzz binary's output into a Trace.
 	Parse ParseFunc
+	// Symbolize fills in, from the binary's debug info, what the log left
+	// out of a trace's frames (optional).
+	Symbolize SymbolizeFunc
 	// Bucket keys a trace: the bucket id ("v1-...") and readable key.
 	Bucket BucketFunc
 	// LLDB runs one batch lldb session at the crash.
 	LLDB LLDBFunc
 }
+
+// SymbolizeFunc completes a trace's frames from the binary it came from.
+type SymbolizeFunc func(tr *symbolize.Trace, binary string) error
 
 // BucketFunc keys a parsed crash of target's binary.
 type BucketFunc func(tr *symbolize.Trace, req BucketRequest) (BucketRef, error)

@@ -13,16 +13,29 @@ import (
 	"github.com/fuzztriage/triage/symbolize"
 )
 
-// DefaultStages wires the real stages: symbolize.Parse, dedupe's bucket
-// key, and lldbscript's batch session.
+// DefaultStages wires the real stages: symbolize.Parse, DWARF
+// symbolization of the frames, dedupe's bucket key, and lldbscript's batch
+// session.
 func DefaultStages() Stages {
-	return Stages{Parse: symbolize.Parse, Bucket: DedupeBucket, LLDB: LLDBSession}
+	return Stages{Parse: symbolize.Parse, Symbolize: SymbolizeFrames, Bucket: DedupeBucket, LLDB: LLDBSession}
+}
+
+// symbolizer caches each binary's DWARF index for the process.
+var symbolizer = sync.OnceValue(symbolize.NewSymbolizer)
+
+// SymbolizeFrames completes a trace from the binary's DWARF
+// (symbolize.Symbolizer.SymbolizeTrace).
+func SymbolizeFrames(tr *symbolize.Trace, binary string) error {
+	_, err := symbolizer().SymbolizeTrace(tr, binary)
+	return err
 }
 
 // DedupeBucket keys a trace with dedupe.KeyFor. Frames matching the
 // configured ignore_frames count as machinery (keys skip them).
 func DedupeBucket(tr *symbolize.Trace, req BucketRequest) (BucketRef, error) {
-	opt := dedupe.Options{Target: req.Target}
+	// With the binary, dedupe maps the panic location to its function
+	// through the debug info (dedupe.ResolverFor).
+	opt := dedupe.Options{Target: req.Target, Binary: req.Binary}
 	if bc := req.Config; bc != nil {
 		opt.Frames = bc.Frames
 		if len(bc.IgnoreFrames) > 0 {
@@ -32,9 +45,6 @@ func DedupeBucket(tr *symbolize.Trace, req BucketRequest) (BucketRef, error) {
 			}
 			tr = withIgnoredFrames(tr, res)
 		}
-	}
-	if r := siteResolver(req.Binary); r != nil {
-		opt.Resolver = r
 	}
 	k := dedupe.KeyFor(tr, opt)
 	return BucketRef{ID: string(k.ID()), Key: k.String()}, nil
@@ -80,11 +90,6 @@ func withIgnoredFrames(tr *symbolize.Trace, res []*regexp.Regexp) *symbolize.Tra
 	}
 	return &c
 }
-
-// siteResolver maps panic locations to functions through the binary's
-// debug info, once symbolize offers that (nil until then: dedupe then finds
-// the site from the frames).
-func siteResolver(binary string) dedupe.SiteResolver { return nil }
 
 // lldbFrames is how many in-app frames a session inspects.
 const lldbFrames = 3
