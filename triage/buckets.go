@@ -219,7 +219,7 @@ func (p *pass) needsMinimize(b *BucketRecord, rep *ArtifactRecord) bool {
 	if p.cfg.Minimize.Mode == MinimizeOff || !minimizable(rep) {
 		return false
 	}
-	if b.Minimized == nil || b.Minimized.From != rep.SHA1 {
+	if b.Minimized == nil || b.Minimized.From != rep.SHA1 || p.retriaged[rep.SHA1] {
 		return true
 	}
 	_, err := os.Stat(filepath.Join(p.store.Dir, b.Minimized.Path))
@@ -235,7 +235,7 @@ func (p *pass) needsLLDB(b *BucketRecord, prof Profile, input string) bool {
 		return false
 	}
 	f := b.LLDB[prof]
-	return f == nil || f.Input != input || f.Error != ""
+	return f == nil || f.Input != input || f.Error != "" || p.retriaged[b.Representative.SHA1]
 }
 
 func (p *pass) needsWork(b *BucketRecord, g *group) bool {
@@ -459,17 +459,18 @@ func lldbFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
 	return append(out, "-timeout=1")
 }
 
-// minimizeAll minimizes every input triaged in this pass (--minimize all)
-// within the configured budget, reusing the bucket's result for its
-// representative.
+// minimizeAll minimizes every recorded crash input that has no minimized
+// form yet (--minimize all), smallest first, within the configured budget,
+// reusing the bucket's result for its representative.
 func (p *pass) minimizeAll(ctx context.Context) {
 	budget := p.cfg.Minimize.Budget.D()
 	bctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
+	// Every recorded crash input without a minimized form: this run's, and
+	// those an earlier run's budget did not reach.
 	var todo []*ArtifactRecord
-	for sha := range p.triaged {
-		r := p.arts[sha]
-		if r.Bucket == nil || r.Minimized != nil || !minimizable(r) {
+	for sha, r := range p.arts {
+		if r.malformed || r.Bucket == nil || r.Minimized != nil || !minimizable(r) {
 			continue
 		}
 		if b := p.buckets[r.Bucket.ID]; b != nil && b.Minimized != nil && b.Minimized.From == sha {
@@ -571,9 +572,10 @@ func (p *pass) finish(groups map[string]*group) error {
 			continue
 		}
 		if g == nil {
-			// No member left (re-triaged members stopped crashing).
-			rec.UnseenBuckets = append(rec.UnseenBuckets, id)
-			continue
+			if p.fixed[id] {
+				rec.FixedBuckets = append(rec.FixedBuckets, id)
+			}
+			continue // fixed now or earlier: not expected tonight
 		}
 		sum := BucketSummary{ID: id, Title: b.Title, Members: b.MemberCount, NewMembers: b.MemberCount - b.ReportedMembers}
 		switch {

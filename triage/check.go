@@ -84,6 +84,9 @@ func CheckStore(dir string) []string {
 		}
 	}
 	for id, b := range buckets {
+		if !b.malformed && b.Fixed != nil && len(b.Members) > 0 {
+			add("bucket %s: fixed but lists %d members", id, len(b.Members))
+		}
 		if !b.malformed && members[id] == nil && len(b.Members) > 0 {
 			add("bucket %s: lists %d members but no artifact record points to it", id, len(b.Members))
 		}

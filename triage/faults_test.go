@@ -352,3 +352,137 @@ func TestSecondRunIsLockedOut(t *testing.T) {
 		t.Fatalf("second run: %v, want ErrLocked", err)
 	}
 }
+
+// TestRetriageOnChangedBinary: with retriage: changed-binary, a rebuilt
+// target re-triages its recorded inputs: a bug fixed in the new build is
+// reported as a fixed bucket (its inputs keep it as previous_bucket), the
+// other keeps its bucket and first-seen time; when the fix is reverted the
+// bucket comes back as new (a regression). Real builds of a private copy.
+func TestRetriageOnChangedBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a private copy three times")
+	}
+	root := fixture.CopyWorkspace(t)
+	const target = "fuzz_wire_decode"
+	const takeBytes = "crash-00bce9fb3a80f71ead652931f2e904f83470ca64" // starts with 0x03
+	const allocHuge = "crash-526609905eeae4432f5b6681bc699d62b685a3fc" // starts with 0x06
+	keepOnly(t, root, target, takeBytes, allocHuge)
+	src := filepath.Join(root, "support/wire_proto/fuzz/fuzz_targets/fuzz_wire_decode.rs")
+	orig, _ := os.ReadFile(src)
+	cfg := quickConfig()
+	cfg.Build.Mode = BuildAlways
+	cfg.Minimize.Mode = MinimizeOff
+	cfg.Retriage = RetriageChangedBinary
+	storeDir := cfg.StoreDir(root)
+
+	rec := runPipeline(t, root, cfg, target)
+	if rec.Artifacts.Triaged != 2 || len(rec.NewBuckets) != 2 || len(rec.Failures) != 0 {
+		t.Fatalf("first run: %+v new %d failures %+v", rec.Artifacts, len(rec.NewBuckets), rec.Failures)
+	}
+	takePath := fixture.ArtifactPath(root, target, takeBytes)
+	allocPath := fixture.ArtifactPath(root, target, allocHuge)
+	before := recordOf(t, storeDir, takePath)
+	allocBefore := recordOf(t, storeDir, allocPath)
+
+	// Unchanged binary: nothing is re-triaged.
+	if rec := runPipeline(t, root, cfg, target); rec.Artifacts.Triaged != 0 || rec.Artifacts.Skipped != 2 {
+		t.Fatalf("same binary: %+v", rec.Artifacts)
+	}
+
+	// The "fix": inputs starting with 3 no longer reach the bug.
+	fixed := strings.Replace(string(orig), "fuzz_target!(|data: &[u8]| {", "fuzz_target!(|data: &[u8]| {\n    if data.first() == Some(&3) {\n        return;\n    }", 1)
+	if fixed == string(orig) {
+		t.Fatal("could not patch the fuzz target")
+	}
+	os.WriteFile(src, []byte(fixed), 0o644)
+	rec = runPipeline(t, root, cfg, target)
+	if rec.Artifacts.Triaged != 2 || len(rec.FixedBuckets) != 1 || rec.FixedBuckets[0] != before.Bucket.ID || len(rec.NewBuckets) != 0 {
+		t.Fatalf("after the fix: %+v fixed %v new %+v", rec.Artifacts, rec.FixedBuckets, rec.NewBuckets)
+	}
+	after := recordOf(t, storeDir, takePath)
+	if after.Status != NotReproducible || after.Bucket != nil || after.PreviousBucket == nil || after.PreviousBucket.ID != before.Bucket.ID || !after.FirstSeen.Equal(before.FirstSeen) {
+		t.Errorf("fixed input: status %s bucket %+v previous %+v first seen %v (was %v)", after.Status, after.Bucket, after.PreviousBucket, after.FirstSeen, before.FirstSeen)
+	}
+	alloc := recordOf(t, storeDir, allocPath)
+	if alloc.Bucket == nil || alloc.Bucket.ID != allocBefore.Bucket.ID || alloc.Triaged.Equal(allocBefore.Triaged) ||
+		alloc.Reproductions[Release].BinarySHA1 == allocBefore.Reproductions[Release].BinarySHA1 {
+		t.Errorf("the other input was not re-triaged on the new binary into its bucket: %+v", alloc)
+	}
+	_, buckets := loadStore(t, storeDir)
+	if b := buckets[before.Bucket.ID]; b.Fixed == nil || b.MemberCount != 0 {
+		t.Errorf("fixed bucket record: %+v", b)
+	}
+	requireStoreSound(t, storeDir)
+
+	// The fix is reverted: the bug is back, reported as new.
+	os.WriteFile(src, orig, 0o644)
+	rec = runPipeline(t, root, cfg, target)
+	if len(rec.NewBuckets) != 1 || rec.NewBuckets[0].ID != before.Bucket.ID {
+		t.Errorf("after the regression: new %+v", rec.NewBuckets)
+	}
+	_, buckets = loadStore(t, storeDir)
+	if b := buckets[before.Bucket.ID]; b.Fixed != nil || b.MemberCount != 1 {
+		t.Errorf("regressed bucket record: %+v", b)
+	}
+	requireStoreSound(t, storeDir)
+}
+
+// TestMinimizeAll: --minimize all minimizes every crash input the same
+// verified way, within the budget; what the budget does not reach is
+// minimized by the next run.
+func TestMinimizeAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("minimizes every input")
+	}
+	root := builtCopy(t)
+	const target = "fuzz_chipset_battery"
+	cfg := quickConfig()
+	cfg.Minimize.Mode = MinimizeAll
+	cfg.Minimize.Budget = Duration(time.Millisecond) // runs out at once
+	rec := runPipeline(t, root, cfg, target)
+	storeDir := cfg.StoreDir(root)
+	arts, buckets := loadStore(t, storeDir)
+	var budgetNote bool
+	for _, f := range rec.Failures {
+		budgetNote = budgetNote || (f.Stage == "minimize" && strings.Contains(f.Error, "budget"))
+	}
+	missing := 0
+	for _, r := range arts {
+		if r.Minimized == nil {
+			missing++
+		}
+	}
+	if !budgetNote || missing == 0 {
+		t.Fatalf("a 1 ms budget: failures %+v, %d inputs left unminimized", rec.Failures, missing)
+	}
+
+	cfg.Minimize.Budget = Duration(5 * time.Minute)
+	rec = runPipeline(t, root, cfg, target)
+	if len(rec.Failures) != 0 {
+		t.Fatalf("failures %+v", rec.Failures)
+	}
+	arts, buckets = loadStore(t, storeDir)
+	for sha, r := range arts {
+		m := r.Minimized
+		if m == nil || !m.Verified || m.From != sha || m.Size > r.Size {
+			t.Errorf("%s: minimized %+v", r.Path, m)
+			continue
+		}
+		b := buckets[r.Bucket.ID]
+		if b.Representative.SHA1 == sha && (b.Minimized == nil || b.Minimized.SHA1 != m.SHA1) {
+			t.Errorf("%s: the representative's minimization differs from its bucket's", r.Path)
+		}
+	}
+	requireStoreSound(t, storeDir)
+	// Spot check: the largest input's minimized form is still its bug.
+	var big *ArtifactRecord
+	for _, r := range arts {
+		if big == nil || r.Size > big.Size {
+			big = r
+		}
+	}
+	got, err := ReproduceInput(context.Background(), discover(t, root), cfg, DefaultStages(), target, filepath.Join(storeDir, big.Minimized.Path), []Profile{Release})
+	if err != nil || got.Bucket == nil || got.Bucket.ID != big.Bucket.ID {
+		t.Errorf("minimized %s lands in %+v (%v), want %s", big.Path, got.Bucket, err, big.Bucket.ID)
+	}
+}

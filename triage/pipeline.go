@@ -143,14 +143,16 @@ type pass struct {
 	rec     *RunRecord
 	builder *Builder
 
-	mu       sync.Mutex
-	arts     map[string]*ArtifactRecord
-	buckets  map[string]*BucketRecord
-	traces   map[string]*symbolize.Trace // sha1 -> release trace, triaged this pass
-	triaged  map[string]bool             // sha1 triaged this pass
-	binSHA   map[string]string           // target -> release binary sha1
-	binaries map[string]string           // target+profile -> path
-	binErr   map[string]error
+	mu        sync.Mutex
+	arts      map[string]*ArtifactRecord
+	buckets   map[string]*BucketRecord
+	traces    map[string]*symbolize.Trace // sha1 -> release trace, triaged this pass
+	triaged   map[string]bool             // sha1 triaged this pass
+	retriaged map[string]bool             // sha1 re-triaged on a changed binary this pass
+	fixed     map[string]bool             // buckets found fixed this pass
+	binSHA    map[string]string           // target -> release binary sha1
+	binaries  map[string]string           // target+profile -> path
+	binErr    map[string]error
 }
 
 func (p *pass) fail(f Failure) {
@@ -187,14 +189,16 @@ func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
 		return nil, errors.New("pipeline: store not open")
 	}
 	ps := &pass{
-		Pipeline: p,
-		started:  p.now().UTC(),
-		builder:  NewBuilder(),
-		traces:   map[string]*symbolize.Trace{},
-		triaged:  map[string]bool{},
-		binSHA:   map[string]string{},
-		binaries: map[string]string{},
-		binErr:   map[string]error{},
+		Pipeline:  p,
+		started:   p.now().UTC(),
+		builder:   NewBuilder(),
+		traces:    map[string]*symbolize.Trace{},
+		triaged:   map[string]bool{},
+		retriaged: map[string]bool{},
+		fixed:     map[string]bool{},
+		binSHA:    map[string]string{},
+		binaries:  map[string]string{},
+		binErr:    map[string]error{},
 	}
 	ps.rec = &RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount(), PhaseMS: map[string]int64{}}
 	ps.builder.Log = func(target string, prof Profile, argv []string) {
@@ -571,6 +575,7 @@ func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
 		if w.old.Path != "" {
 			rec.Path = w.old.Path
 		}
+		rec.PreviousBucket = w.old.PreviousBucket
 	}
 	if rep.Status != NotReproducible {
 		if rep.Trace != nil {
@@ -585,6 +590,9 @@ func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
 			rep.BucketID = ref.ID
 		}
 	}
+	if w.old != nil && w.old.Bucket != nil && (rec.Bucket == nil || rec.Bucket.ID != w.old.Bucket.ID) {
+		rec.PreviousBucket = w.old.Bucket
+	}
 	if err := p.store.WriteArtifact(rec); err != nil {
 		p.mu.Lock()
 		p.rec.Artifacts.Failed++
@@ -595,6 +603,9 @@ func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
 	p.mu.Lock()
 	p.arts[w.sha] = rec
 	p.triaged[w.sha] = true
+	if w.old != nil {
+		p.retriaged[w.sha] = true
+	}
 	if rep.Trace != nil {
 		p.traces[w.sha] = rep.Trace
 	}
@@ -654,6 +665,19 @@ func (p *pass) regroup() map[string]*group {
 		}
 	}
 	now := p.now().UTC()
+	for id, b := range p.buckets {
+		if groups[id] != nil || b.malformed || len(b.Members) == 0 {
+			continue
+		}
+		// Every member went elsewhere: re-triaged on a changed binary,
+		// none crashes this way any more.
+		b.Members, b.MemberCount, b.ReportedMembers = nil, 0, 0
+		b.Fixed = &now
+		p.fixed[id] = true
+		if err := p.store.WriteBucket(b); err != nil {
+			p.fail(Failure{Target: b.Target, Stage: "store", Error: err.Error()})
+		}
+	}
 	for id, g := range groups {
 		sort.Slice(g.members, func(i, j int) bool {
 			a, b := g.members[i], g.members[j]
@@ -673,6 +697,7 @@ func (p *pass) regroup() map[string]*group {
 			b = &BucketRecord{ID: id}
 			p.buckets[id] = b
 		}
+		b.Fixed = nil
 		rep := g.members[0]
 		b.Key = g.key
 		b.Target = rep.Target

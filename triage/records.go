@@ -42,6 +42,9 @@ type ArtifactRecord struct {
 	Bucket *BucketRef `yaml:"bucket,omitempty"`
 	// Minimized is set with --minimize all.
 	Minimized *MinimizedInput `yaml:"minimized,omitempty"`
+	// PreviousBucket is the bucket it was in before a re-triage (on a
+	// changed binary) put it elsewhere or found it no longer crashing.
+	PreviousBucket *BucketRef `yaml:"previous_bucket,omitempty"`
 
 	malformed bool
 }
@@ -94,6 +97,11 @@ type BucketRecord struct {
 	// ReportedMembers is how many members the last finished run reported;
 	// zero means the bucket has not been reported yet (it is new).
 	ReportedMembers int `yaml:"reported_members"`
+	// Fixed is when a re-triage (retriage: changed-binary) found none of
+	// its members crashing this way any more; Members is then empty and
+	// the former members' records name this bucket as previous_bucket. A
+	// member that crashes this way again makes it new again.
+	Fixed *time.Time `yaml:"fixed,omitempty"`
 
 	malformed bool
 }
@@ -189,6 +197,9 @@ type RunRecord struct {
 	GrownBuckets []BucketSummary `yaml:"grown_buckets"`
 	// UnseenBuckets are known buckets no input of this run reproduced.
 	UnseenBuckets []string `yaml:"unseen_buckets"`
+	// FixedBuckets are buckets whose every member was re-triaged in this
+	// run (on a changed binary) and no longer crashes this way.
+	FixedBuckets []string `yaml:"fixed_buckets,omitempty"`
 	// NotReproducible are inputs triaged now that did not crash.
 	NotReproducible []string `yaml:"not_reproducible"`
 	// Flaky are inputs triaged now that crashed in fewer than half the tries.
