@@ -221,3 +221,26 @@ func safeString(b *bytes.Buffer) string {
 	defer func() { <-logMu }()
 	return b.String()
 }
+
+// TestProgressBar: on a terminal the bar redraws one line in place and log
+// lines pass through it without tearing it; elsewhere progress is log lines.
+func TestProgressBar(t *testing.T) {
+	var out bytes.Buffer
+	bar := newProgressBar(&out)
+	bar.Update(triage.Progress{Phase: "reproduce", Done: 0, Total: 4})
+	bar.Update(triage.Progress{Phase: "reproduce", Done: 4, Total: 4, Item: "crash-abc"})
+	bar.Write([]byte("a log line\n"))
+	bar.Done()
+	s := out.String()
+	for _, want := range []string{"\r\033[Kreproduce    [>", "4/4", "crash-abc", "\r\033[Ka log line\n", "[==============================]"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("bar output lacks %q: %q", want, s)
+		}
+	}
+	if !strings.HasSuffix(s, "\r\033[K") {
+		t.Errorf("Done did not clear the line: %q", s)
+	}
+	if isTerminal(&out) {
+		t.Error("a buffer is not a terminal")
+	}
+}
