@@ -378,10 +378,17 @@ const RuleInferred = "inferred-app"
 // be app code when they sit below in-app frames and above the crash
 // machinery: see rules.yaml.
 func (r *Rules) Tag(t *Trace) {
+	shared := false
 	for i := range t.Backtraces {
-		r.TagFrames(t.Backtraces[i].Frames)
+		fr := t.Backtraces[i].Frames
+		r.TagFrames(fr)
+		if len(fr) > 0 && len(t.Frames) > 0 && &fr[0] == &t.Frames[0] {
+			shared = true
+		}
 	}
-	r.TagFrames(t.Frames)
+	if !shared {
+		r.TagFrames(t.Frames)
+	}
 }
 
 // TagFrames tags one stack, innermost frame first.
