@@ -211,8 +211,9 @@ func TestSymbolizeMatchesLLVMSymbolizer(t *testing.T) {
 	if len(addrs) < 10 || frames < 1000 {
 		t.Fatalf("only %d binaries, %d frames", len(addrs), frames)
 	}
-	compared, inlined := 0, 0
+	compared, inlined, distinct := 0, 0, 0
 	for bin, set := range addrs {
+		distinct += len(set)
 		list := make([]uint64, 0, len(set))
 		for a := range set {
 			list = append(list, a)
@@ -240,7 +241,7 @@ func TestSymbolizeMatchesLLVMSymbolizer(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d addresses in %d binaries: %d frames compared, %d addresses with inlined frames", frames, len(addrs), compared, inlined)
+	t.Logf("%d trace frames, %d distinct addresses in %d binaries: %d symbolized frames compared, %d addresses with inlined frames", frames, distinct, len(addrs), compared, inlined)
 	if inlined == 0 {
 		t.Errorf("no inlined frames among the compared addresses")
 	}
