@@ -46,14 +46,15 @@ func main() {
 	jobs := flag.Int("j", runtime.NumCPU(), "triage run -j")
 	keep := flag.Bool("keep", false, "keep the workspace copy (its path is printed)")
 	seed := flag.Int64("seed", 1, "sampling seed")
+	noCommitted := flag.Bool("no-committed", false, "leave out the fixture's committed inputs (only fuzzer-found ones)")
 	flag.Parse()
-	if err := bench(*n, *timeouts, *from, *fuzzSecs, *jobs, *keep, *seed); err != nil {
+	if err := bench(*n, *timeouts, *from, *fuzzSecs, *jobs, *keep, *seed, !*noCommitted); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed int64) error {
+func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed int64, withCommitted bool) error {
 	ctx := context.Background()
 	root := fixture.Root()
 	tmp, err := os.MkdirTemp("", "triage-bench-*")
@@ -74,6 +75,16 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 	// The workload: the fixture's committed inputs (every planted bug,
 	// timeouts and OOMs included), then what fuzzing finds, up to n.
 	fmt.Printf("workspace copy: %s\n", ws)
+	if !withCommitted {
+		for _, t := range w.Targets {
+			if err := os.RemoveAll(t.ArtifactDir()); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(t.ArtifactDir(), 0o755); err != nil {
+				return err
+			}
+		}
+	}
 	committed := len(workload(w))
 	start := time.Now()
 	if from != "" {
