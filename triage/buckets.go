@@ -425,6 +425,7 @@ func (p *pass) lldbSession(ctx context.Context, t *Target, b *BucketRecord, rep 
 		Target: t.Name, Profile: prof, Binary: binary, Input: in.path,
 		Flags: lldbFlags(t, rep.Kind, &p.cfg.Reproduce), Trace: tr,
 		Dir: p.store.BucketDir(b.ID), LLDB: p.cfg.LLDB.Binary, Timeout: p.cfg.LLDB.Timeout.D(),
+		Templates: p.templatesDir(),
 	})
 	p.mu.Lock()
 	p.rec.Work.LLDBSessions++
@@ -440,6 +441,15 @@ func (p *pass) lldbSession(ctx context.Context, t *Target, b *BucketRecord, rep 
 	}
 	p.log.WithFields(logrus.Fields{"bucket": b.ID, "profile": prof, "ms": time.Since(start).Milliseconds()}).Debug("lldb done")
 	return f
+}
+
+// templatesDir resolves lldb.templates against the workspace root.
+func (p *pass) templatesDir() string {
+	d := p.cfg.LLDB.Templates
+	if d == "" || filepath.IsAbs(d) {
+		return d
+	}
+	return filepath.Join(p.ws.Root, d)
 }
 
 // lldbFlags are the reproduction flags, except that a timeout runs with

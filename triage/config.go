@@ -138,6 +138,10 @@ type LLDBConfig struct {
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// Enabled turns lldb sessions on or off. Default true.
 	Enabled *bool `yaml:"enabled,omitempty"`
+	// Templates is a directory whose files override the embedded lldb
+	// templates of the same name (lldb-session.lldb.tmpl, triage_lldb.py);
+	// relative to the workspace root. Default "": the embedded ones.
+	Templates string `yaml:"templates,omitempty"`
 }
 
 // WatchConfig configures `triage watch`.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/symbolize"
+	"github.com/fuzztriage/triage/templates"
 )
 
 // keepOnly leaves only the named files in a target's artifact directory of
@@ -322,14 +323,27 @@ func TestLLDBAbsent(t *testing.T) {
 		}
 	}
 	cfg.LLDB.Binary = "lldb-19"
+	// With lldb back, and the workspace's own command-file template.
+	tmpl, _, err := templates.Open("").Read(templates.LLDBSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "lldb-templates"), 0o755)
+	os.WriteFile(filepath.Join(root, "lldb-templates", templates.LLDBSession), append([]byte("# workspace template override\n"), tmpl...), 0o644)
+	cfg.LLDB.Templates = "lldb-templates"
 	rec = runPipeline(t, root, cfg, target)
 	if rec.Work.LLDBSessions != len(buckets) || len(rec.Failures) != 0 {
 		t.Errorf("with lldb back: %d sessions, failures %+v", rec.Work.LLDBSessions, rec.Failures)
 	}
 	_, buckets = loadStore(t, cfg.StoreDir(root))
 	for id, b := range buckets {
-		if f := b.LLDB[Release]; f == nil || f.Error != "" || f.Stop == "" {
+		f := b.LLDB[Release]
+		if f == nil || f.Error != "" || f.Stop == "" {
 			t.Errorf("bucket %s: lldb findings %+v", id, f)
+			continue
+		}
+		if script, _ := os.ReadFile(filepath.Join(cfg.StoreDir(root), f.CommandFile)); !strings.Contains(string(script), "# workspace template override") {
+			t.Errorf("bucket %s: the command file did not come from the workspace's template", id)
 		}
 	}
 }

@@ -55,4 +55,6 @@ type LLDBRequest struct {
 	Dir     string
 	LLDB    string
 	Timeout time.Duration
+	// Templates is the template override directory ("" for the embedded).
+	Templates string
 }

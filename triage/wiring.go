@@ -11,6 +11,7 @@ import (
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/lldbscript"
 	"github.com/fuzztriage/triage/symbolize"
+	"github.com/fuzztriage/triage/templates"
 )
 
 // DefaultStages wires the real stages: symbolize.Parse, DWARF
@@ -117,6 +118,7 @@ func LLDBSession(ctx context.Context, req LLDBRequest) (*LLDBFindings, error) {
 		Timeout:    req.Timeout,
 		Dir:        req.Dir,
 		ScriptName: prefix + ".lldb",
+		Templates:  templates.Open(req.Templates),
 	})
 	f := &LLDBFindings{}
 	if res != nil {
