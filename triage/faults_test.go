@@ -500,3 +500,40 @@ func TestMinimizeAll(t *testing.T) {
 		t.Errorf("minimized %s lands in %+v (%v), want %s", big.Path, got.Bucket, err, big.Bucket.ID)
 	}
 }
+
+// TestDeletedRepresentative: an artifact deleted by its owner keeps its
+// record, but a bucket's representative must be an input that is still
+// there: the next smallest takes over and is minimized.
+func TestDeletedRepresentative(t *testing.T) {
+	root := builtCopy(t)
+	const target = "fuzz_chipset_cmos_rtc"
+	cfg := quickConfig()
+	runPipeline(t, root, cfg, target)
+	storeDir := cfg.StoreDir(root)
+	_, buckets := loadStore(t, storeDir)
+	var b *BucketRecord
+	for _, x := range buckets {
+		if b == nil || x.ID < b.ID {
+			b = x
+		}
+	}
+	old := b.Representative
+	if err := os.Remove(filepath.Join(root, old.Path)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(root, b.Members[1].Path))
+	addArtifact(t, root, target, "crash", append(append([]byte(nil), data...), 3, 0))
+	rec := runPipeline(t, root, cfg, target)
+	if len(rec.Failures) != 0 {
+		t.Fatalf("failures %+v", rec.Failures)
+	}
+	_, buckets = loadStore(t, storeDir)
+	nb := buckets[b.ID]
+	if nb.Representative.SHA1 == old.SHA1 || nb.MemberCount != b.MemberCount+1 || nb.Minimized == nil || nb.Minimized.From != nb.Representative.SHA1 {
+		t.Errorf("after deleting the representative: %+v (old representative %s)", nb, old.SHA1)
+	}
+	if _, err := os.Stat(filepath.Join(root, nb.Representative.Path)); err != nil {
+		t.Errorf("the representative is not there: %v", err)
+	}
+	requireStoreSound(t, storeDir)
+}

@@ -679,8 +679,19 @@ func (p *pass) regroup() map[string]*group {
 		}
 	}
 	for id, g := range groups {
+		// The representative is the smallest reproducible member whose
+		// file is still there (a deleted artifact keeps its record).
+		gone := map[string]bool{}
+		for _, m := range g.members {
+			if _, err := os.Stat(p.abs(m.Path)); err != nil {
+				gone[m.SHA1] = true
+			}
+		}
 		sort.Slice(g.members, func(i, j int) bool {
 			a, b := g.members[i], g.members[j]
+			if gone[a.SHA1] != gone[b.SHA1] {
+				return !gone[a.SHA1]
+			}
 			if (a.Status == Reproducible) != (b.Status == Reproducible) {
 				return a.Status == Reproducible
 			}
