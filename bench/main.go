@@ -133,7 +133,7 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 	fmt.Printf("  artifacts/s               %.1f\n", float64(rec.Artifacts.Triaged)/wall.Seconds())
 	fmt.Printf("  buckets                   %d\n", buckets)
 	if buckets > 0 {
-		fmt.Printf("  minimizations per bucket  %.2f (%d libFuzzer invocations in all)\n", float64(rec.Work.Minimizations)/float64(buckets), rec.Work.MinimizeRounds)
+		fmt.Printf("  minimizations per bucket  %.2f (%d libFuzzer invocations in all)\n", float64(rec.Work.Minimizations)/float64(buckets), rec.Work.MinimizeInvocations)
 		fmt.Printf("  lldb sessions per bucket  %.2f\n", float64(rec.Work.LLDBSessions)/float64(buckets))
 		fmt.Printf("  dev reproductions/bucket  %.2f\n", float64(rec.Work.DevReproductions)/float64(buckets))
 	}

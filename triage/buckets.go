@@ -282,7 +282,7 @@ func (p *pass) minimize(ctx context.Context, t *Target, binary string, r *Artifa
 	p.mu.Lock()
 	p.rec.Work.Minimizations++
 	if m != nil {
-		p.rec.Work.MinimizeRounds += m.Rounds
+		p.rec.Work.MinimizeInvocations += m.Rounds
 	}
 	p.mu.Unlock()
 	if err != nil {

@@ -552,7 +552,7 @@ func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
 	for i, t := range rep.Detail {
 		p.rec.Work.ReproductionMS += t.DurationMS
 		if i == 0 {
-			p.rec.Work.FirstReproRunsMS += t.DurationMS
+			p.rec.Work.FirstTryMS += t.DurationMS
 		}
 	}
 	p.mu.Unlock()

@@ -238,17 +238,25 @@ type Failure struct {
 	Error    string `yaml:"error"`
 }
 
-// WorkCounts counts expensive runs.
+// WorkCounts counts the expensive steps of a run.
 type WorkCounts struct {
-	Reproductions     int   `yaml:"reproductions"`
-	ReproductionRuns  int   `yaml:"reproduction_runs"`
-	ReproductionMS    int64 `yaml:"reproduction_ms"`
-	Builds            int   `yaml:"builds"`
-	Minimizations     int   `yaml:"minimizations"`
-	MinimizeRounds    int   `yaml:"minimize_rounds"`
-	LLDBSessions      int   `yaml:"lldb_sessions"`
-	DevReproductions  int   `yaml:"dev_reproductions"`
-	BucketsWorkedOn   int   `yaml:"buckets_worked_on"`
-	FirstReproRunsMS  int64 `yaml:"first_repro_runs_ms"`
-	ReferenceRunCount int   `yaml:"reference_run_count"`
+	// Reproductions is the inputs reproduced on the release build, in
+	// ReproductionRuns runs of the fuzz binary (dev runs included) taking
+	// ReproductionMS; FirstTryMS is the part spent in each input's first
+	// (reference) try: the floor the benchmark compares with.
+	Reproductions    int   `yaml:"reproductions"`
+	ReproductionRuns int   `yaml:"reproduction_runs"`
+	ReproductionMS   int64 `yaml:"reproduction_ms"`
+	FirstTryMS       int64 `yaml:"first_try_ms"`
+	// Builds is the build commands run.
+	Builds int `yaml:"builds"`
+	// BucketsWorkedOn is the buckets that needed per-bucket work; the
+	// counts after it are that work.
+	BucketsWorkedOn int `yaml:"buckets_worked_on"`
+	// Minimizations is the inputs minimized, in MinimizeInvocations runs
+	// of libFuzzer's -minimize_crash (whole passes and single steps).
+	Minimizations       int `yaml:"minimizations"`
+	MinimizeInvocations int `yaml:"minimize_invocations"`
+	DevReproductions    int `yaml:"dev_reproductions"`
+	LLDBSessions        int `yaml:"lldb_sessions"`
 }

@@ -280,7 +280,7 @@ func printRunSummary(w io.Writer, rec *triage.RunRecord, store string) {
 	}
 	wk := rec.Work
 	fmt.Fprintf(w, "\nwork: %d reproductions (%d runs), %d builds, %d buckets worked on: %d minimizations (%d libFuzzer runs), %d dev reproductions, %d lldb sessions\n",
-		wk.Reproductions, wk.ReproductionRuns, wk.Builds, wk.BucketsWorkedOn, wk.Minimizations, wk.MinimizeRounds, wk.DevReproductions, wk.LLDBSessions)
+		wk.Reproductions, wk.ReproductionRuns, wk.Builds, wk.BucketsWorkedOn, wk.Minimizations, wk.MinimizeInvocations, wk.DevReproductions, wk.LLDBSessions)
 	fmt.Fprintf(w, "store: %s\n", store)
 }
 
