@@ -140,6 +140,8 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 	fmt.Printf("  reproduction runs         %d (%.2f per artifact)\n", rec.Work.ReproductionRuns, float64(rec.Work.ReproductionRuns)/float64(max(1, rec.Artifacts.Triaged)))
 	fmt.Printf("  floor                     %.1f s (one run per artifact: %.1f s / %d cores)\n", floorWall.Seconds(), floor.Seconds(), cores)
 	fmt.Printf("  wall / floor              %.2f\n", wall.Seconds()/floorWall.Seconds())
+	inRun := time.Duration(rec.Work.FirstTryMS) * time.Millisecond / time.Duration(cores)
+	fmt.Printf("  (floor from the run's own first tries: %.1f s, wall / that %.2f)\n", inRun.Seconds(), wall.Seconds()/inRun.Seconds())
 	fmt.Printf("  phases (ms)               %v\n", rec.PhaseMS)
 	if problems := triage.CheckStore(filepath.Join(ws, ".triage")); len(problems) > 0 {
 		return fmt.Errorf("store check: %s", strings.Join(problems, "\n"))
