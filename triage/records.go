@@ -13,38 +13,38 @@ const SchemaVersion = 1
 
 // ArtifactRecord is artifacts/<sha1>.yaml: one crash input, triaged once.
 type ArtifactRecord struct {
-	SchemaVersion int `yaml:"schema_version"`
+	SchemaVersion int `json:"schema_version" yaml:"schema_version"`
 	// SHA1 of the content: the input's identity (libFuzzer names files by it).
-	SHA1 string `yaml:"sha1"`
+	SHA1 string `json:"sha1" yaml:"sha1"`
 	// Path is the artifact's path relative to the workspace root, where it
 	// was first seen; Paths lists every place the same content was seen.
-	Path   string       `yaml:"path"`
-	Paths  []string     `yaml:"paths,omitempty"`
-	Size   int64        `yaml:"size"`
-	Kind   ArtifactKind `yaml:"kind"`
-	Target string       `yaml:"target"`
+	Path   string       `json:"path" yaml:"path"`
+	Paths  []string     `json:"paths,omitempty" yaml:"paths,omitempty"`
+	Size   int64        `json:"size" yaml:"size"`
+	Kind   ArtifactKind `json:"kind" yaml:"kind"`
+	Target string       `json:"target" yaml:"target"`
 	// FirstSeen is when a run first saw it; Triaged when it was last
 	// reproduced.
-	FirstSeen time.Time `yaml:"first_seen"`
-	Triaged   time.Time `yaml:"triaged"`
+	FirstSeen time.Time `json:"first_seen" yaml:"first_seen"`
+	Triaged   time.Time `json:"triaged" yaml:"triaged"`
 	// Status is the release build's verdict.
-	Status Reproducibility `yaml:"status"`
+	Status Reproducibility `json:"status" yaml:"status"`
 	// Reproductions holds one result per build profile run ("release",
 	// and "dev" for a bucket's representative).
-	Reproductions map[Profile]*Reproduction `yaml:"reproductions"`
+	Reproductions map[Profile]*Reproduction `json:"reproductions" yaml:"reproductions"`
 	// Crash is the parsed crash of the release reproduction (absent when
 	// it did not reproduce).
-	Crash *CrashRecord `yaml:"crash,omitempty"`
+	Crash *CrashRecord `json:"crash,omitempty" yaml:"crash,omitempty"`
 	// Frames are the parsed stack frames (symbolized, demangled, tagged).
-	Frames []symbolize.Frame `yaml:"frames,omitempty"`
+	Frames []symbolize.Frame `json:"frames,omitempty" yaml:"frames,omitempty"`
 	// Bucket is the bucket the crash falls in (absent when it did not
 	// reproduce).
-	Bucket *BucketRef `yaml:"bucket,omitempty"`
+	Bucket *BucketRef `json:"bucket,omitempty" yaml:"bucket,omitempty"`
 	// Minimized is set with --minimize all.
-	Minimized *MinimizedInput `yaml:"minimized,omitempty"`
+	Minimized *MinimizedInput `json:"minimized,omitempty" yaml:"minimized,omitempty"`
 	// PreviousBucket is the bucket it was in before a re-triage (on a
 	// changed binary) put it elsewhere or found it no longer crashing.
-	PreviousBucket *BucketRef `yaml:"previous_bucket,omitempty"`
+	PreviousBucket *BucketRef `json:"previous_bucket,omitempty" yaml:"previous_bucket,omitempty"`
 
 	malformed bool
 }
@@ -53,55 +53,55 @@ func (r *ArtifactRecord) schema() int { return r.SchemaVersion }
 
 // CrashRecord is the parsed crash, without its frames.
 type CrashRecord struct {
-	Kind     symbolize.CrashKind `yaml:"kind"`
-	Summary  string              `yaml:"summary,omitempty"`
-	Signal   string              `yaml:"signal,omitempty"`
-	Message  string              `yaml:"message,omitempty"`
-	Location *symbolize.Location `yaml:"location,omitempty"`
+	Kind     symbolize.CrashKind `json:"kind" yaml:"kind"`
+	Summary  string              `json:"summary,omitempty" yaml:"summary,omitempty"`
+	Signal   string              `json:"signal,omitempty" yaml:"signal,omitempty"`
+	Message  string              `json:"message,omitempty" yaml:"message,omitempty"`
+	Location *symbolize.Location `json:"location,omitempty" yaml:"location,omitempty"`
 }
 
 // BucketRef names a bucket.
 type BucketRef struct {
-	ID  string `yaml:"id"`
-	Key string `yaml:"key"`
+	ID  string `json:"id" yaml:"id"`
+	Key string `json:"key" yaml:"key"`
 }
 
 // BucketRecord is buckets/<id>/bucket.yaml: one bug.
 type BucketRecord struct {
-	SchemaVersion int    `yaml:"schema_version"`
-	ID            string `yaml:"id"`
+	SchemaVersion int    `json:"schema_version" yaml:"schema_version"`
+	ID            string `json:"id" yaml:"id"`
 	// Key is the readable bucket key (kind, message template, frames).
-	Key    string              `yaml:"key"`
-	Target string              `yaml:"target"`
-	Kind   symbolize.CrashKind `yaml:"kind"`
+	Key    string              `json:"key" yaml:"key"`
+	Target string              `json:"target" yaml:"target"`
+	Kind   symbolize.CrashKind `json:"kind" yaml:"kind"`
 	// Title is a one-line summary for a bug tracker.
-	Title string `yaml:"title"`
+	Title string `json:"title" yaml:"title"`
 	// Location is the crash location of the representative.
-	Location *symbolize.Location `yaml:"location,omitempty"`
+	Location *symbolize.Location `json:"location,omitempty" yaml:"location,omitempty"`
 	// FirstSeen and LastSeen are when a member was first and last reproduced.
-	FirstSeen time.Time `yaml:"first_seen"`
-	LastSeen  time.Time `yaml:"last_seen"`
+	FirstSeen time.Time `json:"first_seen" yaml:"first_seen"`
+	LastSeen  time.Time `json:"last_seen" yaml:"last_seen"`
 	// MemberCount and Members are every input in the bucket, smallest first.
-	MemberCount int          `yaml:"member_count"`
-	Members     []MemberInfo `yaml:"members"`
+	MemberCount int          `json:"member_count" yaml:"member_count"`
+	Members     []MemberInfo `json:"members" yaml:"members"`
 	// Representative is the smallest member: the one minimized, reproduced on
 	// the dev build and debugged.
-	Representative MemberInfo `yaml:"representative"`
+	Representative MemberInfo `json:"representative" yaml:"representative"`
 	// Reproducibility of the representative per build profile.
-	Reproducibility map[Profile]Reproducibility `yaml:"reproducibility"`
+	Reproducibility map[Profile]Reproducibility `json:"reproducibility" yaml:"reproducibility"`
 	// Minimized is the representative minimized and verified to land in this
 	// bucket.
-	Minimized *MinimizedInput `yaml:"minimized,omitempty"`
+	Minimized *MinimizedInput `json:"minimized,omitempty" yaml:"minimized,omitempty"`
 	// LLDB holds the lldb session findings per build profile.
-	LLDB map[Profile]*LLDBFindings `yaml:"lldb,omitempty"`
+	LLDB map[Profile]*LLDBFindings `json:"lldb,omitempty" yaml:"lldb,omitempty"`
 	// ReportedMembers is how many members the last finished run reported;
 	// zero means the bucket has not been reported yet (it is new).
-	ReportedMembers int `yaml:"reported_members"`
+	ReportedMembers int `json:"reported_members" yaml:"reported_members"`
 	// Fixed is when a re-triage (retriage: changed-binary) found none of
 	// its members crashing this way any more; Members is then empty and
 	// the former members' records name this bucket as previous_bucket. A
 	// member that crashes this way again makes it new again.
-	Fixed *time.Time `yaml:"fixed,omitempty"`
+	Fixed *time.Time `json:"fixed,omitempty" yaml:"fixed,omitempty"`
 
 	malformed bool
 }
@@ -110,132 +110,132 @@ func (r *BucketRecord) schema() int { return r.SchemaVersion }
 
 // MemberInfo is one input of a bucket.
 type MemberInfo struct {
-	SHA1 string `yaml:"sha1"`
-	Path string `yaml:"path"`
-	Size int64  `yaml:"size"`
+	SHA1 string `json:"sha1" yaml:"sha1"`
+	Path string `json:"path" yaml:"path"`
+	Size int64  `json:"size" yaml:"size"`
 }
 
 // MinimizedInput is a minimized input and how it was proven.
 type MinimizedInput struct {
 	// Path is relative to the store.
-	Path string `yaml:"path"`
-	SHA1 string `yaml:"sha1"`
-	Size int64  `yaml:"size"`
+	Path string `json:"path" yaml:"path"`
+	SHA1 string `json:"sha1" yaml:"sha1"`
+	Size int64  `json:"size" yaml:"size"`
 	// From is the SHA1 of the input it was minimized from, and FromSize its size.
-	From     string `yaml:"from"`
-	FromSize int64  `yaml:"from_size"`
+	From     string `json:"from" yaml:"from"`
+	FromSize int64  `json:"from_size" yaml:"from_size"`
 	// Verified: the minimized input was re-run and landed in the same
 	// bucket (always true for a kept result).
-	Verified bool `yaml:"verified"`
+	Verified bool `json:"verified" yaml:"verified"`
 	// Rounds of -minimize_crash run; Accepted how many gave a smaller input
 	// in the same bucket; Rejected how many gave a crash of another bucket
 	// (what libFuzzer alone would have kept).
-	Rounds   int `yaml:"rounds"`
-	Accepted int `yaml:"accepted"`
-	Rejected int `yaml:"rejected"`
+	Rounds   int `json:"rounds" yaml:"rounds"`
+	Accepted int `json:"accepted" yaml:"accepted"`
+	Rejected int `json:"rejected" yaml:"rejected"`
 	// RejectedBuckets lists the other buckets candidates fell into.
-	RejectedBuckets []string `yaml:"rejected_buckets,omitempty"`
-	DurationMS      int64    `yaml:"duration_ms"`
+	RejectedBuckets []string `json:"rejected_buckets,omitempty" yaml:"rejected_buckets,omitempty"`
+	DurationMS      int64    `json:"duration_ms" yaml:"duration_ms"`
 }
 
 // LLDBFindings is one lldb session at the crash.
 type LLDBFindings struct {
 	// Input is the SHA1 of the input debugged (the minimized input when
 	// there is one, else the representative).
-	Input string `yaml:"input"`
+	Input string `json:"input" yaml:"input"`
 	// CommandFile and Transcript are relative to the store.
-	CommandFile string `yaml:"command_file,omitempty"`
-	Transcript  string `yaml:"transcript,omitempty"`
+	CommandFile string `json:"command_file,omitempty" yaml:"command_file,omitempty"`
+	Transcript  string `json:"transcript,omitempty" yaml:"transcript,omitempty"`
 	// Stop is why the process stopped (breakpoint, signal).
-	Stop string `yaml:"stop,omitempty"`
+	Stop string `json:"stop,omitempty" yaml:"stop,omitempty"`
 	// Frames are the in-app frames at the stop.
-	Frames []LLDBFrame `yaml:"frames,omitempty"`
+	Frames []LLDBFrame `json:"frames,omitempty" yaml:"frames,omitempty"`
 	// Variables are the locals read at the panic site.
-	Variables []LLDBVariable `yaml:"variables,omitempty"`
+	Variables []LLDBVariable `json:"variables,omitempty" yaml:"variables,omitempty"`
 	// Error says why the session could not run or stopped short (lldb
 	// absent, timed out, ...).
-	Error string `yaml:"error,omitempty"`
+	Error string `json:"error,omitempty" yaml:"error,omitempty"`
 }
 
 // LLDBFrame is one frame lldb showed.
 type LLDBFrame struct {
-	Index    int    `yaml:"index"`
-	Function string `yaml:"function"`
-	File     string `yaml:"file,omitempty"`
-	Line     int    `yaml:"line,omitempty"`
+	Index    int    `json:"index" yaml:"index"`
+	Function string `json:"function" yaml:"function"`
+	File     string `json:"file,omitempty" yaml:"file,omitempty"`
+	Line     int    `json:"line,omitempty" yaml:"line,omitempty"`
 }
 
 // LLDBVariable is one variable lldb printed.
 type LLDBVariable struct {
 	// Frame is the frame's index in the backtrace and Function its function.
-	Frame    int    `yaml:"frame"`
-	Function string `yaml:"function,omitempty"`
-	Name     string `yaml:"name"`
-	Type     string `yaml:"type,omitempty"`
-	Value    string `yaml:"value"`
+	Frame    int    `json:"frame" yaml:"frame"`
+	Function string `json:"function,omitempty" yaml:"function,omitempty"`
+	Name     string `json:"name" yaml:"name"`
+	Type     string `json:"type,omitempty" yaml:"type,omitempty"`
+	Value    string `json:"value" yaml:"value"`
 }
 
 // RunRecord is runs/<timestamp>.yaml: what one run saw and did.
 type RunRecord struct {
-	SchemaVersion int       `yaml:"schema_version"`
-	Workspace     string    `yaml:"workspace"`
-	Started       time.Time `yaml:"started"`
-	Finished      time.Time `yaml:"finished"`
+	SchemaVersion int       `json:"schema_version" yaml:"schema_version"`
+	Workspace     string    `json:"workspace" yaml:"workspace"`
+	Started       time.Time `json:"started" yaml:"started"`
+	Finished      time.Time `json:"finished" yaml:"finished"`
 	// WallMS is the run's wall time in milliseconds.
-	WallMS int64 `yaml:"wall_ms"`
+	WallMS int64 `json:"wall_ms" yaml:"wall_ms"`
 	// PhaseMS is the wall time of each phase (discover: hashing and
 	// builds; reproduce; buckets: minimization, dev reproduction, lldb;
 	// minimize-all).
-	PhaseMS map[string]int64 `yaml:"phase_ms"`
-	Jobs    int              `yaml:"jobs"`
+	PhaseMS map[string]int64 `json:"phase_ms" yaml:"phase_ms"`
+	Jobs    int              `json:"jobs" yaml:"jobs"`
 	// Artifacts counts inputs: found in the workspace, already recorded
 	// (skipped), triaged now, and failed (not triaged; retried next run).
-	Artifacts RunCounts `yaml:"artifacts"`
+	Artifacts RunCounts `json:"artifacts" yaml:"artifacts"`
 	// NewBuckets have not been reported by an earlier run.
-	NewBuckets []BucketSummary `yaml:"new_buckets"`
+	NewBuckets []BucketSummary `json:"new_buckets" yaml:"new_buckets"`
 	// GrownBuckets are known buckets with new members.
-	GrownBuckets []BucketSummary `yaml:"grown_buckets"`
+	GrownBuckets []BucketSummary `json:"grown_buckets" yaml:"grown_buckets"`
 	// UnseenBuckets are known buckets no input of this run reproduced.
-	UnseenBuckets []string `yaml:"unseen_buckets"`
+	UnseenBuckets []string `json:"unseen_buckets" yaml:"unseen_buckets"`
 	// FixedBuckets are buckets whose every member was re-triaged in this
 	// run (on a changed binary) and no longer crashes this way.
-	FixedBuckets []string `yaml:"fixed_buckets,omitempty"`
+	FixedBuckets []string `json:"fixed_buckets,omitempty" yaml:"fixed_buckets,omitempty"`
 	// NotReproducible are inputs triaged now that did not crash.
-	NotReproducible []string `yaml:"not_reproducible"`
+	NotReproducible []string `json:"not_reproducible" yaml:"not_reproducible"`
 	// Flaky are inputs triaged now that crashed in fewer than half the tries.
-	Flaky []string `yaml:"flaky,omitempty"`
+	Flaky []string `json:"flaky,omitempty" yaml:"flaky,omitempty"`
 	// Failures are targets or inputs that could not be triaged (a failed
 	// build, a missing binary, an unreadable input, a malformed record);
 	// failed inputs are retried by the next run.
-	Failures []Failure `yaml:"failures"`
+	Failures []Failure `json:"failures" yaml:"failures"`
 	// Work counts the expensive steps, to show they scale with buckets.
-	Work WorkCounts `yaml:"work"`
+	Work WorkCounts `json:"work" yaml:"work"`
 }
 
 func (r *RunRecord) schema() int { return r.SchemaVersion }
 
 // RunCounts counts the inputs of a run.
 type RunCounts struct {
-	Found   int `yaml:"found"`
-	Skipped int `yaml:"skipped"`
-	Triaged int `yaml:"triaged"`
-	Failed  int `yaml:"failed"`
+	Found   int `json:"found" yaml:"found"`
+	Skipped int `json:"skipped" yaml:"skipped"`
+	Triaged int `json:"triaged" yaml:"triaged"`
+	Failed  int `json:"failed" yaml:"failed"`
 }
 
 // BucketSummary is a bucket as a run reports it.
 type BucketSummary struct {
-	ID         string `yaml:"id"`
-	Title      string `yaml:"title"`
-	Members    int    `yaml:"members"`
-	NewMembers int    `yaml:"new_members"`
+	ID         string `json:"id" yaml:"id"`
+	Title      string `json:"title" yaml:"title"`
+	Members    int    `json:"members" yaml:"members"`
+	NewMembers int    `json:"new_members" yaml:"new_members"`
 }
 
 // Failure is something a run could not do.
 type Failure struct {
-	Target   string `yaml:"target,omitempty"`
-	Artifact string `yaml:"artifact,omitempty"`
-	Stage    string `yaml:"stage"`
-	Error    string `yaml:"error"`
+	Target   string `json:"target,omitempty" yaml:"target,omitempty"`
+	Artifact string `json:"artifact,omitempty" yaml:"artifact,omitempty"`
+	Stage    string `json:"stage" yaml:"stage"`
+	Error    string `json:"error" yaml:"error"`
 }
 
 // WorkCounts counts the expensive steps of a run.
@@ -244,19 +244,19 @@ type WorkCounts struct {
 	// ReproductionRuns runs of the fuzz binary (dev runs included) taking
 	// ReproductionMS; FirstTryMS is the part spent in each input's first
 	// (reference) try: the floor the benchmark compares with.
-	Reproductions    int   `yaml:"reproductions"`
-	ReproductionRuns int   `yaml:"reproduction_runs"`
-	ReproductionMS   int64 `yaml:"reproduction_ms"`
-	FirstTryMS       int64 `yaml:"first_try_ms"`
+	Reproductions    int   `json:"reproductions" yaml:"reproductions"`
+	ReproductionRuns int   `json:"reproduction_runs" yaml:"reproduction_runs"`
+	ReproductionMS   int64 `json:"reproduction_ms" yaml:"reproduction_ms"`
+	FirstTryMS       int64 `json:"first_try_ms" yaml:"first_try_ms"`
 	// Builds is the build commands run.
-	Builds int `yaml:"builds"`
+	Builds int `json:"builds" yaml:"builds"`
 	// BucketsWorkedOn is the buckets that needed per-bucket work; the
 	// counts after it are that work.
-	BucketsWorkedOn int `yaml:"buckets_worked_on"`
+	BucketsWorkedOn int `json:"buckets_worked_on" yaml:"buckets_worked_on"`
 	// Minimizations is the inputs minimized, in MinimizeInvocations runs
 	// of libFuzzer's -minimize_crash (whole passes and single steps).
-	Minimizations       int `yaml:"minimizations"`
-	MinimizeInvocations int `yaml:"minimize_invocations"`
-	DevReproductions    int `yaml:"dev_reproductions"`
-	LLDBSessions        int `yaml:"lldb_sessions"`
+	Minimizations       int `json:"minimizations" yaml:"minimizations"`
+	MinimizeInvocations int `json:"minimize_invocations" yaml:"minimize_invocations"`
+	DevReproductions    int `json:"dev_reproductions" yaml:"dev_reproductions"`
+	LLDBSessions        int `json:"lldb_sessions" yaml:"lldb_sessions"`
 }

@@ -52,19 +52,19 @@ const (
 
 // Try is one run of the fuzz binary on the input.
 type Try struct {
-	Outcome  Outcome `yaml:"outcome"`
-	ExitCode int     `yaml:"exit_code"`
-	Signal   string  `yaml:"signal,omitempty"`
+	Outcome  Outcome `json:"outcome" yaml:"outcome"`
+	ExitCode int     `json:"exit_code" yaml:"exit_code"`
+	Signal   string  `json:"signal,omitempty" yaml:"signal,omitempty"`
 	// Duration in milliseconds.
-	DurationMS int64 `yaml:"duration_ms"`
+	DurationMS int64 `json:"duration_ms" yaml:"duration_ms"`
 	// Backtrace says RUST_BACKTRACE was on for this try.
-	Backtrace bool `yaml:"backtrace,omitempty"`
+	Backtrace bool `json:"backtrace,omitempty" yaml:"backtrace,omitempty"`
 	// Same says this try crashed the same way as the reference try (kind,
 	// panic location and message).
-	Same bool `yaml:"same"`
+	Same bool `json:"same" yaml:"same"`
 	// Crash is a one-line description of a crash that differed from the
 	// reference.
-	Crash string `yaml:"crash,omitempty"`
+	Crash string `json:"crash,omitempty" yaml:"crash,omitempty"`
 
 	log   []byte
 	trace *symbolize.Trace
@@ -72,34 +72,34 @@ type Try struct {
 
 // Reproduction is the result of running one input N times on one build.
 type Reproduction struct {
-	Profile Profile `yaml:"profile"`
-	Binary  string  `yaml:"binary"`
+	Profile Profile `json:"profile" yaml:"profile"`
+	Binary  string  `json:"binary" yaml:"binary"`
 	// BinarySHA1 identifies the build the input ran on.
-	BinarySHA1 string          `yaml:"binary_sha1,omitempty"`
-	Flags      []string        `yaml:"flags,omitempty"`
-	Status     Reproducibility `yaml:"status"`
+	BinarySHA1 string          `json:"binary_sha1,omitempty" yaml:"binary_sha1,omitempty"`
+	Flags      []string        `json:"flags,omitempty" yaml:"flags,omitempty"`
+	Status     Reproducibility `json:"status" yaml:"status"`
 	// Tries is how many runs were made; Crashes how many crashed the same
 	// way as the reference (the first crashing try, run with a backtrace).
-	Tries   int `yaml:"tries"`
-	Crashes int `yaml:"crashes"`
+	Tries   int `json:"tries" yaml:"tries"`
+	Crashes int `json:"crashes" yaml:"crashes"`
 	// Rate is Crashes/Tries.
-	Rate float64 `yaml:"rate"`
+	Rate float64 `json:"rate" yaml:"rate"`
 	// Outcome and ExitCode are the reference try's (or the last try's when
 	// none crashed).
-	Outcome  Outcome `yaml:"outcome"`
-	ExitCode int     `yaml:"exit_code"`
-	Signal   string  `yaml:"signal,omitempty"`
+	Outcome  Outcome `json:"outcome" yaml:"outcome"`
+	ExitCode int     `json:"exit_code" yaml:"exit_code"`
+	Signal   string  `json:"signal,omitempty" yaml:"signal,omitempty"`
 	// BucketID is the bucket the reference try's crash falls in.
-	BucketID string `yaml:"bucket,omitempty"`
+	BucketID string `json:"bucket,omitempty" yaml:"bucket,omitempty"`
 	// Crash is the reference try's parsed crash, for builds other than the
 	// release one (whose crash is the artifact record's).
-	Crash *CrashRecord `yaml:"crash,omitempty"`
+	Crash *CrashRecord `json:"crash,omitempty" yaml:"crash,omitempty"`
 	// Log is the reference try's output, for people (capped).
-	Log    string `yaml:"-"`
-	Detail []Try  `yaml:"details"`
+	Log    string `json:"-" yaml:"-"`
+	Detail []Try  `json:"details" yaml:"details"`
 
 	// Trace is the reference try's parsed crash.
-	Trace *symbolize.Trace `yaml:"-"`
+	Trace *symbolize.Trace `json:"-" yaml:"-"`
 }
 
 // RunOptions say how to run a fuzz binary on an input.

@@ -54,8 +54,11 @@ func TestRunExitCodesAndSummary(t *testing.T) {
 		t.Fatalf("second run: exit %d, want 0 (nothing new)\n%s", code, out)
 	}
 	var rec struct {
-		Artifacts     struct{ Skipped, Triaged int }
-		UnseenBuckets []string `json:"UnseenBuckets"`
+		Artifacts struct {
+			Skipped int `json:"skipped"`
+			Triaged int `json:"triaged"`
+		} `json:"artifacts"`
+		UnseenBuckets []string `json:"unseen_buckets"`
 	}
 	if err := json.Unmarshal([]byte(out), &rec); err != nil {
 		t.Fatalf("json summary: %v\n%s", err, out)
