@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -76,7 +77,7 @@ func NewPipeline(ws *Workspace, opts Options) (*Pipeline, error) {
 	log := opts.Log
 	if log == nil {
 		l := logrus.New()
-		l.SetOutput(discard{})
+		l.SetOutput(io.Discard)
 		log = l
 	}
 	p := &Pipeline{ws: ws, cfg: cfg, stages: opts.Stages, log: log, prog: opts.Progress, now: time.Now}
@@ -94,10 +95,6 @@ func NewPipeline(ws *Workspace, opts Options) (*Pipeline, error) {
 	}
 	return p, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Run triages the workspace once: it takes the store's lock, triages every
 // new artifact, does the per-bucket work and writes the run record.

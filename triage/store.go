@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -392,14 +391,3 @@ func bytesSHA1(data []byte) string {
 	sum := sha1.Sum(data)
 	return hex.EncodeToString(sum[:])
 }
-
-// copyFileAtomic copies src into the store at dst atomically.
-func copyFileAtomic(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(dst, data)
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
