@@ -77,6 +77,15 @@ type ReproduceConfig struct {
 	// Default 3. An artifact that crashes in at least half of its tries is
 	// reproducible, in fewer but at least one flaky, in none not reproducible.
 	Tries int `yaml:"tries,omitempty"`
+	// Confirm says which inputs get all their tries. "bucket" (the
+	// default): the first inputs of a bucket do; a later input whose first
+	// run crashes into a bucket already confirmed reproducible (by an
+	// earlier input's tries, in this run or a recorded one) is accepted on
+	// that one run, and its record names what vouched for it. Flakiness is
+	// a property of the bug far more than of one input, and this halves
+	// the runs a nightly workload needs. "each": every input gets its own
+	// tries.
+	Confirm string `yaml:"confirm,omitempty"`
 	// Timeout bounds one run of the fuzz binary (wall clock). Default 60s.
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// LibFuzzerTimeout is libFuzzer's -timeout= (seconds) for every run but
@@ -98,6 +107,12 @@ type ReproduceConfig struct {
 	// OutputCap bounds the captured output per stream, in bytes. Default 4 MiB.
 	OutputCap int `yaml:"output_cap,omitempty"`
 }
+
+// The values of reproduce.confirm.
+const (
+	ConfirmBucket = "bucket"
+	ConfirmEach   = "each"
+)
 
 // BucketConfig is handed to the bucketing stage.
 type BucketConfig struct {
@@ -249,6 +264,9 @@ func (c *Config) applyDefaults() {
 	if r.Tries == 0 {
 		r.Tries = 3
 	}
+	if r.Confirm == "" {
+		r.Confirm = ConfirmBucket
+	}
 	if r.Timeout == 0 {
 		r.Timeout = Duration(60 * time.Second)
 	}
@@ -392,6 +410,9 @@ func (c *Config) validate(file string) error {
 	r := c.Reproduce
 	if r.Tries < 0 || r.Tries > 100 {
 		return bad("reproduce.tries", "must be 1..100, not %d", r.Tries)
+	}
+	if r.Confirm != "" && r.Confirm != ConfirmBucket && r.Confirm != ConfirmEach {
+		return bad("reproduce.confirm", "must be %s or %s, not %q", ConfirmBucket, ConfirmEach, r.Confirm)
 	}
 	if r.LibFuzzerTimeout < 0 {
 		return bad("reproduce.libfuzzer_timeout", "must be positive seconds, not %d", r.LibFuzzerTimeout)

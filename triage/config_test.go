@@ -59,18 +59,19 @@ minimize:
 
 func TestConfigErrorsNameTheField(t *testing.T) {
 	cases := map[string]string{
-		"bogus: 1\n":                        "bogus",
-		"build:\n  preset: make\n":          "build.preset",
-		"build:\n  release: [\"{oops}\"]\n": "build.release",
-		"build:\n  preset: custom\n":        "build.release",
-		"reproduce:\n  tries: -1\n":         "reproduce.tries",
-		"reproduce:\n  timeout: soon\n":     "soon",
-		"minimize:\n  mode: some\n":         "minimize.mode",
-		"jobs: -2\n":                        "jobs",
-		"retriage: always\n":                "retriage",
-		"schema_version: 2\n":               "schema_version",
-		"lldb:\n  binary: 3\n  colour: x\n": "colour",
-		"reproduce:\n  env: [NOEQUALS]\n":   "reproduce.env",
+		"bogus: 1\n":                         "bogus",
+		"build:\n  preset: make\n":           "build.preset",
+		"build:\n  release: [\"{oops}\"]\n":  "build.release",
+		"build:\n  preset: custom\n":         "build.release",
+		"reproduce:\n  tries: -1\n":          "reproduce.tries",
+		"reproduce:\n  confirm: sometimes\n": "reproduce.confirm",
+		"reproduce:\n  timeout: soon\n":      "soon",
+		"minimize:\n  mode: some\n":          "minimize.mode",
+		"jobs: -2\n":                         "jobs",
+		"retriage: always\n":                 "retriage",
+		"schema_version: 2\n":                "schema_version",
+		"lldb:\n  binary: 3\n  colour: x\n":  "colour",
+		"reproduce:\n  env: [NOEQUALS]\n":    "reproduce.env",
 	}
 	for text, want := range cases {
 		_, err := ParseConfig("ws/triage.yaml", []byte(text))

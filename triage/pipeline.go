@@ -150,6 +150,9 @@ type pass struct {
 	binSHA    map[string]string           // target -> release binary sha1
 	binaries  map[string]string           // target+profile -> path
 	binErr    map[string]error
+	// reliable maps a bucket confirmed reproducible by full tries to what
+	// confirmed it (reproduce.confirm: bucket).
+	reliable map[string]string
 }
 
 func (p *pass) fail(f Failure) {
@@ -196,6 +199,7 @@ func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
 		binSHA:    map[string]string{},
 		binaries:  map[string]string{},
 		binErr:    map[string]error{},
+		reliable:  map[string]string{},
 	}
 	ps.rec = &RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount(), PhaseMS: map[string]int64{}}
 	ps.builder.Log = func(target string, prof Profile, argv []string) {
@@ -517,6 +521,18 @@ func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
 		return
 	}
 	o := p.runOptions(w.target, Release, binary, w.art.Kind, scratch)
+	if p.cfg.Reproduce.Confirm == ConfirmBucket {
+		o.Accept = func(tr *symbolize.Trace) (string, bool) {
+			ref, err := p.stages.Bucket(tr, BucketRequest{Target: w.target.Name, Binary: binary, Config: &p.cfg.Bucket})
+			if err != nil {
+				return "", false
+			}
+			p.mu.Lock()
+			by, ok := p.reliable[ref.ID]
+			p.mu.Unlock()
+			return by, ok
+		}
+	}
 	rep, err := Reproduce(ctx, o, w.art.Path)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -598,6 +614,11 @@ func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
 		return
 	}
 	p.mu.Lock()
+	if rec.Bucket != nil && rep.Status == Reproducible && rep.ConfirmedBy == "" && rep.Crashes >= 2 {
+		if _, known := p.reliable[rec.Bucket.ID]; !known {
+			p.reliable[rec.Bucket.ID] = fmt.Sprintf("bucket %s, confirmed by %s (%d/%d tries)", rec.Bucket.ID, rel, rep.Crashes, rep.Tries)
+		}
+	}
 	p.arts[w.sha] = rec
 	p.triaged[w.sha] = true
 	if w.old != nil {

@@ -48,6 +48,7 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 
 	// One bucket per bug, as bugs.yaml partitions the inputs.
 	bugOf := map[string]string{} // bucket id -> bug id
+	vouched := 0
 	for _, bug := range m.Bugs {
 		var id string
 		for _, in := range bug.Inputs {
@@ -62,6 +63,17 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 			}
 			if r.Status != Reproducible || r.Target != bug.Target || r.Reproductions[Release].ExitCode != bug.ExitCode {
 				t.Errorf("%s %s: status %s target %s exit %d, want reproducible %s exit %d", bug.ID, in.File, r.Status, r.Target, r.Reproductions[Release].ExitCode, bug.Target, bug.ExitCode)
+			}
+			// reproduce.confirm: bucket — an input is either confirmed by
+			// its own tries or accepted on one run into a bucket an earlier
+			// input confirmed.
+			if rel := r.Reproductions[Release]; rel.ConfirmedBy != "" {
+				vouched++
+				if rel.Tries != 1 || !strings.Contains(rel.ConfirmedBy, r.Bucket.ID) {
+					t.Errorf("%s %s: %d tries, confirmed by %q; want 1 try vouched for by its own bucket %s", bug.ID, in.File, rel.Tries, rel.ConfirmedBy, r.Bucket.ID)
+				}
+			} else if rel.Tries < 2 || rel.Crashes < 2 {
+				t.Errorf("%s %s: %d tries, %d crashes and nothing vouched for it", bug.ID, in.File, rel.Tries, rel.Crashes)
 			}
 			if id == "" {
 				id = r.Bucket.ID
@@ -82,6 +94,10 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 			t.Errorf("bug %s: bucket has %d members (reported %d), want %d", bug.ID, b.MemberCount, b.ReportedMembers, len(bug.Inputs))
 		}
 		checkBucketWork(t, root, cfg, bug, b, arts)
+	}
+
+	if vouched == 0 || rec.Work.ReproductionRuns >= 2*inputs {
+		t.Errorf("%d inputs accepted on a confirmed bucket, %d runs for %d inputs: bucket confirmation saved nothing", vouched, rec.Work.ReproductionRuns, inputs)
 	}
 
 	after := snapshotArtifacts(t, root)

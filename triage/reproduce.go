@@ -84,6 +84,10 @@ type Reproduction struct {
 	Crashes int `json:"crashes" yaml:"crashes"`
 	// Rate is Crashes/Tries.
 	Rate float64 `json:"rate" yaml:"rate"`
+	// ConfirmedBy is set when the confirmation tries were skipped because
+	// the crash landed in a bucket already confirmed reproducible: it names
+	// the bucket and the input (or earlier run) that confirmed it.
+	ConfirmedBy string `json:"confirmed_by,omitempty" yaml:"confirmed_by,omitempty"`
 	// Outcome and ExitCode are the reference try's (or the last try's when
 	// none crashed).
 	Outcome  Outcome `json:"outcome" yaml:"outcome"`
@@ -130,6 +134,11 @@ type RunOptions struct {
 	// Symbolize, when set, completes the reference try's frames from the
 	// binary's debug info.
 	Symbolize SymbolizeFunc
+	// Accept, when set, is asked about the reference try's crash: when it
+	// lands in a bucket already confirmed reproducible, the confirmation
+	// tries are skipped and the answer (what vouched for it) is recorded
+	// as ConfirmedBy.
+	Accept func(t *symbolize.Trace) (by string, ok bool)
 }
 
 // ParseFunc is the log parser (symbolize.Parse).
@@ -326,6 +335,12 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 		rep.Detail = append(rep.Detail, *t)
 		if rep.Crashes >= need {
 			break
+		}
+		if ref == t && o.Accept != nil && t.trace != nil {
+			if by, ok := o.Accept(t.trace); ok {
+				rep.ConfirmedBy = by
+				break
+			}
 		}
 	}
 	// The verdict is over the tries made: at least half crashed the same
