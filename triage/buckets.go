@@ -43,9 +43,10 @@ func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 	if len(ids) == 0 {
 		return
 	}
-	// Every bucket submits at most three tasks; the buffer holds them all
-	// so a task can submit its follow-ups without blocking.
-	queue := make(chan func(), 3*len(ids))
+	// Every bucket submits at most four tasks (start, two steps and one
+	// redone session); the buffer holds them all so a task can submit its
+	// follow-ups without blocking.
+	queue := make(chan func(), 4*len(ids))
 	var pending sync.WaitGroup
 	submit := func(f func()) {
 		pending.Add(1)
@@ -116,22 +117,10 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 	if j.needsLLDB(b, Release, in.sha) {
 		tasks = append(tasks, func() { j.lldbStep(ctx, Release, in, j.releaseTrace(rep)) })
 	}
-	if j.wantDev() {
-		// Decided now: the release task writes b.LLDB meanwhile.
-		devLLDB := j.needsLLDB(b, Dev, in.sha)
-		tasks = append(tasks, func() {
-			tr := j.devStep(ctx)
-			if ctx.Err() == nil && devLLDB {
-				j.lldbStep(ctx, Dev, in, tr)
-			}
-		})
-	}
-	if len(tasks) == 0 {
-		j.finished()
-		return
-	}
-	j.left = len(tasks)
-	for _, task := range tasks {
+	// Each task is wrapped so the bucket finishes when its last task does;
+	// a task may add a follow-up (counted before the task itself ends).
+	var run func(task func())
+	run = func(task func()) {
 		submit(func() {
 			task()
 			j.mu.Lock()
@@ -143,6 +132,96 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 			}
 		})
 	}
+	follow := func(task func()) {
+		j.mu.Lock()
+		j.left++
+		j.mu.Unlock()
+		run(task)
+	}
+	if j.wantDev() {
+		// Decided now: the release task writes b.LLDB meanwhile.
+		devLLDB := j.needsLLDB(b, Dev, in.sha)
+		relTrace := j.releaseTrace(rep)
+		if devLLDB && !hasInAppFrames(relTrace) {
+			tasks = append(tasks, j.devBesideLLDB(ctx, in, relTrace, follow)...)
+		} else {
+			tasks = append(tasks, func() {
+				tr := j.devStep(ctx)
+				if ctx.Err() == nil && devLLDB {
+					j.lldbStep(ctx, Dev, in, tr)
+				}
+			})
+		}
+	}
+	if len(tasks) == 0 {
+		j.finished()
+		return
+	}
+	j.left = len(tasks)
+	for _, task := range tasks {
+		run(task)
+	}
+}
+
+// devBesideLLDB returns the dev reproduction and the dev lldb session as two
+// tasks that run side by side. It is used when the release crash has no
+// stack to choose frames from (timeouts, OOMs, overflows without a report
+// stack): the session then needs nothing from the dev reproduction but its
+// kind, which is the release kind unless the dev build crashes another way.
+// These are the slow kinds (an unoptimized OOM fills memory for seconds, a
+// timeout waits it out), so running the two at once shortens the longest
+// bucket's chain. Should the dev build crash as another kind, the session is
+// redone with the dev trace once both are done.
+func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *symbolize.Trace, follow func(func())) []func() {
+	var devTrace *symbolize.Trace
+	var devDone, lldbDone bool
+	redo := func() {
+		if ctx.Err() == nil {
+			j.lldbStep(ctx, Dev, in, devTrace)
+		}
+	}
+	// whenBoth runs in whichever task ends second.
+	whenBoth := func() {
+		if devTrace != nil && relTrace != nil && devTrace.Kind != relTrace.Kind {
+			follow(redo)
+		}
+	}
+	dev := func() {
+		tr := j.devStep(ctx)
+		j.mu.Lock()
+		devTrace, devDone = tr, true
+		both := lldbDone
+		j.mu.Unlock()
+		if both {
+			whenBoth()
+		}
+	}
+	session := func() {
+		if ctx.Err() == nil {
+			j.lldbStep(ctx, Dev, in, relTrace)
+		}
+		j.mu.Lock()
+		lldbDone = true
+		both := devDone
+		j.mu.Unlock()
+		if both {
+			whenBoth()
+		}
+	}
+	return []func(){dev, session}
+}
+
+// hasInAppFrames says whether a trace has a frame of the code being fuzzed.
+func hasInAppFrames(tr *symbolize.Trace) bool {
+	if tr == nil {
+		return false
+	}
+	for _, f := range tr.Frames {
+		if f.Category.InApp() {
+			return true
+		}
+	}
+	return false
 }
 
 func (j *bucketJob) save() {

@@ -336,8 +336,10 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 		if rep.Crashes >= need {
 			break
 		}
-		if ref == t && o.Accept != nil && t.trace != nil {
-			if by, ok := o.Accept(t.trace); ok {
+		// Asked before every confirmation try, not only the first: another
+		// worker may confirm the bucket while this one is still trying.
+		if ref != nil && i+1 < tries && o.Accept != nil && ref.trace != nil {
+			if by, ok := o.Accept(ref.trace); ok {
 				rep.ConfirmedBy = by
 				break
 			}

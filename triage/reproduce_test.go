@@ -15,7 +15,7 @@ import (
 
 func TestReproFlags(t *testing.T) {
 	ws := discover(t, fixture.Root())
-	wire := ws.Target("fuzz_wire_decode") // options: -rss_limit_mb=1024 -timeout=5
+	wire := ws.Target("fuzz_wire_decode") // options: -rss_limit_mb=512 -timeout=5
 	cmos := ws.Target("fuzz_chipset_cmos_rtc")
 	def := DefaultConfig().Reproduce
 	cases := []struct {
@@ -24,12 +24,12 @@ func TestReproFlags(t *testing.T) {
 		rc   ReproduceConfig
 		want []string
 	}{
-		{wire, ArtifactCrash, def, []string{"-rss_limit_mb=1024", "-timeout=5"}},
-		{wire, ArtifactOOM, def, []string{"-rss_limit_mb=1024"}},
+		{wire, ArtifactCrash, def, []string{"-rss_limit_mb=512", "-timeout=5"}},
+		{wire, ArtifactOOM, def, []string{"-rss_limit_mb=512"}},
 		{cmos, ArtifactCrash, def, []string{"-timeout=5"}},
 		{cmos, ArtifactOOM, def, []string{"-rss_limit_mb=1024"}},
-		{wire, ArtifactTimeout, ReproduceConfig{LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=1024", "-timeout=2"}},
-		{wire, ArtifactOOM, ReproduceConfig{RSSLimitMB: 512, LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=512"}},
+		{wire, ArtifactTimeout, ReproduceConfig{LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=512", "-timeout=2"}},
+		{wire, ArtifactOOM, ReproduceConfig{RSSLimitMB: 256, LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=256"}},
 	}
 	for _, c := range cases {
 		if got := ReproFlags(c.t, c.kind, &c.rc); !reflect.DeepEqual(got, c.want) {

@@ -52,7 +52,7 @@ func TestDiscoverFixture(t *testing.T) {
 			t.Errorf("%s: dev binary %s", tg.Name, tg.BinaryPath(Dev))
 		}
 	}
-	if got := ws.Target("fuzz_wire_decode").Options; !reflect.DeepEqual(got, []string{"-rss_limit_mb=1024", "-timeout=5"}) {
+	if got := ws.Target("fuzz_wire_decode").Options; !reflect.DeepEqual(got, []string{"-rss_limit_mb=512", "-timeout=5"}) {
 		t.Errorf("target options: %v", got)
 	}
 }

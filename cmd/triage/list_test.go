@@ -38,7 +38,7 @@ func TestListFixtureText(t *testing.T) {
 		"release   target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode [built]",
 		"dev       vm/devices/storage/ide/fuzz/target/x86_64-unknown-linux-gnu/debug/fuzz_ide [built]",
 		"artifacts crash 15, timeout 4, oom 3",
-		"options   -rss_limit_mb=1024 -timeout=5",
+		"options   -rss_limit_mb=512 -timeout=5",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
