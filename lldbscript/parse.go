@@ -334,6 +334,12 @@ func parseStop(lines []string) (*Stop, *Exit) {
 func parseFrames(lines []string) []Frame {
 	var out []Frame
 	for _, l := range lines {
+		// The backtrace starts at the last selected-thread header: a
+		// thread status printed late by the previous command comes first.
+		if strings.HasPrefix(l, "* thread #") {
+			out = out[:0]
+			continue
+		}
 		if f := parseFrameLine(l); f != nil {
 			out = append(out, *f)
 		}
@@ -429,7 +435,10 @@ func parseFrameView(cmd string, lines []string, errText string) FrameView {
 			fv.Thread, _ = strconv.Atoi(strings.TrimSpace(n))
 			continue
 		}
-		if fv.Frame == nil {
+		// frame select, up, down and triage-frame print the frame at column
+		// 0; an indented frame line is thread status (thread select, a stop
+		// notice) that lldb printed late, after the next command's echo.
+		if fv.Frame == nil && strings.HasPrefix(l, "frame #") {
 			if f := parseFrameLine(l); f != nil {
 				fv.Frame = f
 				continue

@@ -200,3 +200,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// lldb-19 sometimes prints a command's thread status after the next
+// command's echo (seen on CI with `thread select 1` before triage-frame):
+// the late, indented frame line is not the selected frame.
+func TestParseLateThreadStatus(t *testing.T) {
+	s := Parse("(lldb) thread select 1\n" +
+		"(lldb) bt 3\n" +
+		"* thread #1, name = 'fuzz_wire'\n" +
+		"    frame #0: 0x000055555558767d fuzz_wire`alloc::vec::Vec$LT$T$C$A$GT$::extend_with::h3a49ca70a1646dbd(self=0x00007fffffffd5b8, n=1048576, value='Z') at /rustc/abc/library/alloc/src/vec/mod.rs:3602:18\n" +
+		"* thread #1, name = 'fuzz_wire'\n" +
+		"  * frame #0: 0x000055555558767d fuzz_wire`alloc::vec::Vec$LT$T$C$A$GT$::extend_with::h3a49ca70a1646dbd(self=0x00007fffffffd5b8, n=1048576, value='Z') at /rustc/abc/library/alloc/src/vec/mod.rs:3602:18\n" +
+		"    frame #1: 0x0000555555587b63 fuzz_wire`alloc::vec::Vec$LT$T$C$A$GT$::resize::h62d2f3862e276d87(self=0x00007fffffffd5b8) at /rustc/abc/library/alloc/src/vec/mod.rs:3469:14\n" +
+		"    frame #2: 0x00005555555826e0 fuzz_wire`wire_proto::decode_packed::h44fad34c9ee5898d(pos=1) at /w/wire/src/lib.rs:145:16\n" +
+		"(lldb) triage-frame --under /w/wire\n" +
+		"* thread #1, name = 'fuzz_wire'\n" +
+		"    frame #0: 0x000055555558767d fuzz_wire`alloc::vec::Vec$LT$T$C$A$GT$::extend_with::h3a49ca70a1646dbd(self=0x00007fffffffd5b8, n=1048576, value='Z') at /rustc/abc/library/alloc/src/vec/mod.rs:3602:18\n" +
+		"   3602 \t        ptr::write(p, v);\n" +
+		"triage-frame: switched to thread #1\n" +
+		"frame #7: 0x00005555555826e0 fuzz_wire`wire_proto::decode_packed::h44fad34c9ee5898d(pos=1) at /w/wire/src/lib.rs:145:16\n" +
+		"   144 \t        let grown = values.len() + (1 << 20);\n" +
+		"-> 145 \t        values.resize(grown, 0x5a);\n" +
+		"(lldb) quit\n")
+	if len(s.Backtrace) != 3 || s.Backtrace[0].Index != 0 || !s.Backtrace[0].Selected || s.Backtrace[2].Index != 2 {
+		t.Fatalf("backtrace %+v", s.Backtrace)
+	}
+	if len(s.Frames) != 1 || s.Frames[0].Frame == nil {
+		t.Fatalf("frames %+v", s.Frames)
+	}
+	fv := s.Frames[0]
+	if fv.Frame.Index != 7 || fv.Frame.Function != "wire_proto::decode_packed::h44fad34c9ee5898d" || fv.Thread != 1 {
+		t.Fatalf("selected frame %+v (thread %d)", fv.Frame, fv.Thread)
+	}
+	if len(fv.Source) != 2 || fv.Source[0].Line != 144 || !fv.Source[1].Current {
+		t.Fatalf("source %+v", fv.Source)
+	}
+}

@@ -103,6 +103,10 @@ type Frame struct {
 	Inlined  bool   `json:"inlined,omitempty" yaml:"inlined,omitempty"`
 	// Source is the frame's source line, trimmed.
 	Source string `json:"source,omitempty" yaml:"source,omitempty"`
+	// Repeat, when above 1, says this line stands for that many
+	// consecutive identical frames (recursion), Index to LastIndex.
+	Repeat    int `json:"repeat,omitempty" yaml:"repeat,omitempty"`
+	LastIndex int `json:"last_index,omitempty" yaml:"last_index,omitempty"`
 }
 
 // Reproducibility is how reliably the representative crashes per build.
@@ -310,6 +314,16 @@ func (s *Snapshot) session(prof triage.Profile, f *triage.LLDBFindings) Session 
 				fm.File = rel
 			}
 			fm.Source = strings.TrimSpace(s.sources.line(abs, fr.Line))
+		}
+		// A recursion fills the backtrace with one call site: one line
+		// says it, with the count, instead of thirty.
+		if n := len(out.Frames); n > 0 {
+			last := &out.Frames[n-1]
+			if last.Function == fm.Function && last.File == fm.File && last.Line == fm.Line {
+				last.Repeat = max(last.Repeat, 1) + 1
+				last.LastIndex = fm.Index
+				continue
+			}
 		}
 		out.Frames = append(out.Frames, fm)
 	}

@@ -47,7 +47,7 @@ func TestReportGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := normalizeMinimized(normalize(buf.String(), roots), snap.Bug(b))
-		if k := gs.manifest.Bug(bugID).Kind; k == "timeout" || k == "oom" {
+		if k := gs.manifest.Bug(bugID).Kind; k == "timeout" || k == "oom" || k == "stack-overflow" {
 			got = normalizeHang(got)
 		}
 		path := filepath.Join("testdata", "golden", bugID+".md")
@@ -171,14 +171,22 @@ var minimizedRE = regexp.MustCompile("(?m)^(Minimized: `[^`]*`, )\\d+ bytes? \\(
 // normalizeHang hides where a hang or a memory limit happened to stop the
 // process (which instruction of the loop, which allocation, so which
 // frame is on top): it differs from run to run.
+// normalizeHang blanks what depends on the instant lldb stopped a hang,
+// an allocation loop or a stack overflow: the stop, the frame numbers,
+// the line of the innermost in-app frame and how many recursion frames
+// fit in the backtrace.
 func normalizeHang(s string) string {
 	s = hangStopRE.ReplaceAllString(s, "Stopped: `<wherever the process was>`")
-	return frameIndexRE.ReplaceAllString(s, "- #<N> ")
+	s = firstFrameLineRE.ReplaceAllString(s, "${1}<L>`")
+	s = frameIndexRE.ReplaceAllString(s, "- #<N> ")
+	return repeatRE.ReplaceAllString(s, "(<N> identical frames")
 }
 
 var (
-	hangStopRE   = regexp.MustCompile("Stopped: `[^`]*`")
-	frameIndexRE = regexp.MustCompile(`(?m)^- #\d+ `)
+	hangStopRE       = regexp.MustCompile("Stopped: `[^`]*`")
+	firstFrameLineRE = regexp.MustCompile("(Frames:\n\n- #[^\n]* at `[^`\n]*:)\\d+`")
+	frameIndexRE     = regexp.MustCompile(`(?m)^- #\d+(–#\d+)? `)
+	repeatRE         = regexp.MustCompile(`\(\d+ identical frames`)
 )
 
 // lineDiff shows the first differing lines.
