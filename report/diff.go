@@ -153,7 +153,7 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 			return err
 		}
 		apply(st)
-		data, err := marshalYAML(d)
+		data, err := triage.MarshalYAML(d)
 		if err != nil {
 			return err
 		}

@@ -32,35 +32,13 @@ func builtCopy(t testing.TB, dir string) string {
 	return c
 }
 
-// copyTree copies the fixture's sources (as fixture.CopyWorkspace does)
-// into dir, which outlives the test (the shared store is reused by several
-// tests of this process).
+// copyTree copies the fixture's sources (as fixture.CopyWorkspace does,
+// without the corpora) into dir, which outlives the test (the shared store
+// is reused by several tests of this process).
 func copyTree(t testing.TB, src, dir string) string {
 	t.Helper()
 	dst := filepath.Join(dir, "fuzzws")
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() && (d.Name() == "target" || d.Name() == "target-variants" || d.Name() == ".triage" || d.Name() == "corpus") {
-			return filepath.SkipDir
-		}
-		out := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(out, 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(out, data, info.Mode().Perm())
-	})
-	if err != nil {
+	if err := fixture.CopySources(src, dst, "corpus"); err != nil {
 		t.Fatal(err)
 	}
 	return dst

@@ -182,24 +182,11 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-func marshalYAML(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
 // Save writes the state atomically. The caller holds the store's lock.
 func (st *State) Save(storeDir string, now time.Time) error {
 	st.SchemaVersion = StateSchemaVersion
 	st.Updated = now.UTC()
-	data, err := marshalYAML(st)
+	data, err := triage.MarshalYAML(st)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func recordOf(t *testing.T, storeDir, path string) *ArtifactRecord {
 // timeout, recorded as a hang (a timeout-kind bucket), and the run goes on
 // to the next input.
 func TestHangIsKilledAndRecorded(t *testing.T) {
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	const hang = "timeout-7692e7cfd3f34a4a38274e354ff86823c998d980"
 	const crash = "crash-00bce9fb3a80f71ead652931f2e904f83470ca64" // wire-take-bytes: a quick panic
 	keepOnly(t, root, "fuzz_wire_decode", hang, crash)
@@ -161,7 +161,7 @@ func TestTargetCrashingDifferentlyEachRun(t *testing.T) {
 // empty file, a truncated input) are recorded as not reproducible; a
 // malformed record is reported by path and left untouched; the run goes on.
 func TestCorruptArtifactsAndMalformedRecords(t *testing.T) {
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	const target = "fuzz_chipset_cmos_rtc"
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeOff
@@ -233,7 +233,7 @@ func recordOf2(t *testing.T, storeDir, path string) *ArtifactRecord {
 // target is triaged; once the binary is there, the next run triages the
 // inputs it could not (nothing lost).
 func TestMissingBinaryThenRecovered(t *testing.T) {
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	ideTarget := filepath.Join(root, "vm/devices/storage/ide/fuzz/target")
 	if err := os.Remove(ideTarget); err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestFailingBuildGoesOn(t *testing.T) {
 // TestLLDBAbsent: without lldb the bucket records say so, the run reports
 // it and goes on; a later run with lldb fills the findings in.
 func TestLLDBAbsent(t *testing.T) {
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	const target = "fuzz_chipset_battery"
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeOff
@@ -347,7 +347,7 @@ func TestLLDBAbsent(t *testing.T) {
 // TestSecondRunIsLockedOut: a run holding the store makes another fail at
 // once with ErrLocked.
 func TestSecondRunIsLockedOut(t *testing.T) {
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	cfg := quickConfig()
 	p, err := NewPipeline(discover(t, root), Options{Config: cfg, Stages: DefaultStages()})
 	if err != nil {
@@ -444,7 +444,7 @@ func TestMinimizeAll(t *testing.T) {
 	if testing.Short() {
 		t.Skip("minimizes every input")
 	}
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	const target = "fuzz_chipset_battery"
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeAll
@@ -501,7 +501,7 @@ func TestMinimizeAll(t *testing.T) {
 // record, but a bucket's representative must be an input that is still
 // there: the next smallest takes over and is minimized.
 func TestDeletedRepresentative(t *testing.T) {
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	const target = "fuzz_chipset_cmos_rtc"
 	cfg := quickConfig()
 	runPipeline(t, root, cfg, target)

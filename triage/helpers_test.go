@@ -7,26 +7,7 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/fuzztriage/triage/internal/fixture"
 )
-
-// builtCopy is a private copy of the fixture whose build output is the
-// shared fixture's (symlinked, built once per test process): tests that
-// write a store or add artifacts use it, and run with building off.
-func builtCopy(t testing.TB) string {
-	t.Helper()
-	root := fixture.Root()
-	fixture.Build(t, root)
-	fixture.Build(t, root, "--dev")
-	c := fixture.CopyWorkspace(t)
-	for _, rel := range []string{"target", "vm/devices/storage/ide/fuzz/target"} {
-		if err := os.Symlink(filepath.Join(root, rel), filepath.Join(c, rel)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return c
-}
 
 // testConfig is the defaults with building off and the quick limits
 // bugs.yaml gives for the fixture's hang and OOM (-timeout=2,

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fuzztriage/triage/internal/fixture"
 )
 
 // helperEnv makes the test binary act as a `triage run` process (see
@@ -68,11 +70,11 @@ func TestKillAtRandomPointsLosesNothing(t *testing.T) {
 		t.Skip("kills and restarts real runs")
 	}
 	// The reference: one uninterrupted run.
-	ref := builtCopy(t)
+	ref := fixture.BuiltCopy(t)
 	runPipeline(t, ref, killConfig(), killTargets...)
 	refArts, refBuckets := loadStore(t, killConfig().StoreDir(ref))
 
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	before := snapshotArtifacts(t, root)
 	storeDir := killConfig().StoreDir(root)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))

@@ -23,7 +23,7 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole pipeline on the fixture")
 	}
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	before := snapshotArtifacts(t, root)
 	cfg := testConfig()
 	rec := runPipeline(t, root, cfg)

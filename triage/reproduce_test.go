@@ -114,7 +114,7 @@ func TestMinimizeCatchesDrift(t *testing.T) {
 	if testing.Short() {
 		t.Skip("minimizes with libFuzzer")
 	}
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	ws := discover(t, root)
 	cfg := testConfig()
 	const target = "fuzz_chipset_battery"

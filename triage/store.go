@@ -222,7 +222,9 @@ func decodeRecord(path string, data []byte, v interface{ schema() int }) error {
 	return nil
 }
 
-func marshalRecord(v any) ([]byte, error) {
+// MarshalYAML encodes a record the way every store file is written
+// (two-space indent), for the readers of the store that also write to it.
+func MarshalYAML(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -282,7 +284,7 @@ func (s *Store) WriteArtifact(r *ArtifactRecord) error {
 		return fmt.Errorf("refusing to overwrite malformed record %s", s.ArtifactRecordPath(r.SHA1))
 	}
 	r.SchemaVersion = SchemaVersion
-	data, err := marshalRecord(r)
+	data, err := MarshalYAML(r)
 	if err != nil {
 		return err
 	}
@@ -328,7 +330,7 @@ func (s *Store) WriteBucket(r *BucketRecord) error {
 		return fmt.Errorf("refusing to overwrite malformed record %s", s.BucketRecordPath(r.ID))
 	}
 	r.SchemaVersion = SchemaVersion
-	data, err := marshalRecord(r)
+	data, err := MarshalYAML(r)
 	if err != nil {
 		return err
 	}
@@ -338,7 +340,7 @@ func (s *Store) WriteBucket(r *BucketRecord) error {
 // WriteRun writes a run record atomically; its name is its start time.
 func (s *Store) WriteRun(r *RunRecord) (string, error) {
 	r.SchemaVersion = SchemaVersion
-	data, err := marshalRecord(r)
+	data, err := MarshalYAML(r)
 	if err != nil {
 		return "", err
 	}

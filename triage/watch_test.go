@@ -27,7 +27,7 @@ func TestWatch(t *testing.T) {
 }
 
 func testWatch(t *testing.T, forcePoll bool) {
-	root := builtCopy(t)
+	root := fixture.BuiltCopy(t)
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeOff
 	cfg.Watch.Poll = Duration(150 * time.Millisecond)

@@ -44,20 +44,9 @@ Examples:
 				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
 					return err
 				}
-				target, input, err := targetAndInput(args)
+				ws, cfg, target, input, err := pf.loadInput(a, *workspace, args)
 				if err != nil {
 					return err
-				}
-				root, err := workspaceArg([]string{*workspace})
-				if err != nil {
-					return err
-				}
-				ws, cfg, err := pf.load(a, root)
-				if err != nil {
-					return err
-				}
-				if ws.Target(target) == nil {
-					return usagef("no fuzz target %q in %s", target, ws.Root)
 				}
 				if *runs < 0 || *timeout < 0 {
 					return usagef("--runs and --timeout must be positive")

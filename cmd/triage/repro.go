@@ -46,20 +46,9 @@ Examples:
 				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
 					return err
 				}
-				target, input, err := targetAndInput(args)
+				ws, cfg, target, input, err := pf.loadInput(a, *workspace, args)
 				if err != nil {
 					return err
-				}
-				root, err := workspaceArg([]string{*workspace})
-				if err != nil {
-					return err
-				}
-				ws, cfg, err := pf.load(a, root)
-				if err != nil {
-					return err
-				}
-				if ws.Target(target) == nil {
-					return usagef("no fuzz target %q in %s", target, ws.Root)
 				}
 				profiles := []triage.Profile{triage.Release}
 				if *dev {
@@ -90,6 +79,26 @@ Examples:
 			}
 		},
 	})
+}
+
+// loadInput takes the TARGET ARTIFACT arguments of a one-input command
+// with its workspace and configuration; the target must exist and the
+// input must be a regular file.
+func (pf *pipelineFlags) loadInput(a *app, workspace string, args []string) (ws *triage.Workspace, cfg *triage.Config, target, input string, err error) {
+	if target, input, err = targetAndInput(args); err != nil {
+		return nil, nil, "", "", err
+	}
+	root, err := workspaceArg([]string{workspace})
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if ws, cfg, err = pf.load(a, root); err != nil {
+		return nil, nil, "", "", err
+	}
+	if ws.Target(target) == nil {
+		return nil, nil, "", "", usagef("no fuzz target %q in %s", target, ws.Root)
+	}
+	return ws, cfg, target, input, nil
 }
 
 // targetAndInput takes the TARGET ARTIFACT arguments; the input must be a

@@ -15,26 +15,10 @@ import (
 	"github.com/fuzztriage/triage/triage"
 )
 
-// builtCopy is a private copy of the fixture using the fixture's built
-// binaries (symlinked), for commands that write a store.
-func builtCopy(t *testing.T) string {
-	t.Helper()
-	root := fixture.Root()
-	fixture.Build(t, root)
-	fixture.Build(t, root, "--dev")
-	c := fixture.CopyWorkspace(t)
-	for _, rel := range []string{"target", "vm/devices/storage/ide/fuzz/target"} {
-		if err := os.Symlink(filepath.Join(root, rel), filepath.Join(c, rel)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return c
-}
-
 var quick = []string{"--no-build", "--no-lldb", "--no-dev", "--minimize", "off", "--progress", "never", "--target", "fuzz_chipset_cmos_rtc"}
 
 func TestRunExitCodesAndSummary(t *testing.T) {
-	ws := builtCopy(t)
+	ws := fixture.BuiltCopy(t)
 	args := append(append([]string{"run"}, quick...), ws)
 	code, out, errs := runCLI(t, args...)
 	if code != 1 {
@@ -119,7 +103,7 @@ func TestRunUsageErrors(t *testing.T) {
 }
 
 func TestRunLockedStoreExit3(t *testing.T) {
-	ws := builtCopy(t)
+	ws := fixture.BuiltCopy(t)
 	s, err := triage.OpenStore(filepath.Join(ws, ".triage"))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +119,7 @@ func TestRunLockedStoreExit3(t *testing.T) {
 }
 
 func TestReproAndMinimizeCommands(t *testing.T) {
-	ws := builtCopy(t)
+	ws := fixture.BuiltCopy(t)
 	art := fixture.ArtifactPath(ws, "fuzz_chipset_battery", "crash-41e94325cee16a870f587a2c1afb4e878fd2f8bc")
 	code, out, errs := runCLI(t, "repro", "--no-build", "--dev", "--workspace", ws, "fuzz_chipset_battery", art)
 	if code != 0 {
@@ -178,7 +162,7 @@ func TestReproAndMinimizeCommands(t *testing.T) {
 }
 
 func TestWatchCommandStopsOnCancel(t *testing.T) {
-	ws := builtCopy(t)
+	ws := fixture.BuiltCopy(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
