@@ -183,3 +183,46 @@ func TestParseBreakpointAndExpr(t *testing.T) {
 		t.Error("empty path accepted")
 	}
 }
+
+// Sessions fill lldb's index cache, and a session reading it sees the same
+// crash, frames and values as one that built the index itself.
+func TestRunIndexCache(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "index cache")
+	var runs []*Result
+	for i := 0; i < 2; i++ {
+		spec := simpleSpec(t)
+		spec.Exprs = []Expr{{Name: "n", Path: "self.name"}}
+		res, err := Run(context.Background(), spec, RunOptions{Dir: t.TempDir(), IndexCache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != StatusStopped {
+			t.Fatalf("run %d: %s %s\n%s", i, res.Status, res.Message, res.Transcript)
+		}
+		runs = append(runs, res)
+		if i == 0 {
+			var files int
+			filepath.WalkDir(cache, func(_ string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					files++
+				}
+				return nil
+			})
+			if files == 0 {
+				t.Fatalf("nothing in the index cache %s after a session", cache)
+			}
+		}
+	}
+	a, b := runs[0].Session, runs[1].Session
+	if a.Stop.Reason != b.Stop.Reason || len(a.Backtrace) != len(b.Backtrace) || len(a.Frames) == 0 || len(a.Frames) != len(b.Frames) {
+		t.Fatalf("cold and cached sessions differ: %+v / %+v", a.Stop, b.Stop)
+	}
+	for i := range a.Backtrace {
+		if a.Backtrace[i].Function != b.Backtrace[i].Function || a.Backtrace[i].Line != b.Backtrace[i].Line {
+			t.Fatalf("frame %d: %+v / %+v", i, a.Backtrace[i], b.Backtrace[i])
+		}
+	}
+	if runs[0].Exprs[0].Text != `"ide0"` || runs[1].Exprs[0].Text != runs[0].Exprs[0].Text {
+		t.Fatalf("values %+v / %+v", runs[0].Exprs, runs[1].Exprs)
+	}
+}

@@ -205,8 +205,8 @@ var kindStops = map[symbolize.CrashKind][]stopRule{
 	symbolize.KindOOM: {{
 		"libFuzzer's RSS thread calls this when -rss_limit_mb is exceeded; the allocating code is on thread 1.",
 		"breakpoint set -n fuzzer::Fuzzer::RssLimitCallback"}, {
-		"With a malloc limit (sanitizer builds) the report comes from the malloc hook instead.",
-		"breakpoint set -n fuzzer::MallocHook"}},
+		"With a malloc limit (sanitizer builds) the report comes from the malloc hook, on the allocating thread; the hook runs on every malloc, so stop where the report writes the oom- file.",
+		"breakpoint set -n fuzzer::Fuzzer::DumpCurrentUnit"}},
 	symbolize.KindAllocFailure: {{
 		"Rust's allocation-failure path (\"memory allocation of N bytes failed\") aborts without panicking.",
 		"breakpoint set -r 'alloc::alloc::handle_alloc_error'"}},

@@ -195,6 +195,8 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 		args = args[1:]
 	} else if _, err := os.Stat(o.binary); err != nil {
 		return usagef("--binary: %v", err)
+	} else if o.binary, err = filepath.Abs(o.binary); err != nil {
+		return err
 	}
 	rep.Binary = o.binary
 

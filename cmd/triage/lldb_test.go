@@ -155,3 +155,45 @@ func TestLLDBPrintScriptAndType(t *testing.T) {
 		}
 	}
 }
+
+// On a sanitizer build an OOM is reported by libFuzzer's malloc hook, which
+// runs on every malloc: the session stops where the report is written, on
+// the allocating thread, not at the program's first malloc.
+func TestLLDBOOMOnASanBuild(t *testing.T) {
+	needLLDB19(t)
+	root := fixture.Root()
+	fixture.Build(t, root, symbolizeASanArgs()...)
+	m, err := fixture.LoadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bug := m.Bug("wire-packed-oom")
+	bin := fixture.BinaryPath(t, root, bug.Target, symbolizeASanArgs()...)
+	art := fixture.ArtifactPath(root, bug.Target, bug.Inputs[0].File)
+	code, out, errs := runCLI(t, "lldb", "--workspace", root, "--format", "json", "--out", t.TempDir(),
+		"--kind", "oom", "--flag", "-rss_limit_mb=512", "--binary", bin, art)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, errs, out)
+	}
+	var rep struct {
+		Status    string
+		Stop      *lldbscript.Stop
+		Backtrace []lldbscript.Frame
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Status != "stopped" || rep.Stop == nil || rep.Stop.Frame == nil || rep.Stop.Frame.Function != "fuzzer::Fuzzer::DumpCurrentUnit" {
+		t.Fatalf("status %s stop %+v", rep.Status, rep.Stop)
+	}
+	var site bool
+	for _, f := range rep.Backtrace {
+		// Release frames carry the bare name (no linkage names in line
+		// tables): the name and the file say it is the bug's function.
+		name := lldbscript.FunctionKey(f.Function)
+		site = site || (name == bug.Function || strings.HasSuffix(bug.Function, "::"+name)) && strings.HasSuffix(f.File, "/"+bug.File)
+	}
+	if !site {
+		t.Fatalf("%s is not on the stopped thread's stack: %+v", bug.Function, rep.Backtrace)
+	}
+}
