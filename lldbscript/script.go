@@ -221,6 +221,23 @@ var kindStops = map[symbolize.CrashKind][]stopRule{
 		"process handle SIGSEGV --stop true --pass true --notify true"}},
 }
 
+// stopKinds are the stops that show a crash kind by themselves: libFuzzer
+// calls RssLimitCallback only once the RSS limit it was given is exceeded,
+// which is its out-of-memory report. (A panic_fmt or signal stop needs the
+// message or the frames as well to say which crash it is.)
+var stopKinds = map[string]symbolize.CrashKind{
+	"fuzzer::Fuzzer::RssLimitCallback": symbolize.KindOOM,
+}
+
+// Kind is the crash kind the stop shows by itself, or "" when it takes
+// more than the stop to tell.
+func (s *Stop) Kind() symbolize.CrashKind {
+	if s == nil || s.Frame == nil {
+		return ""
+	}
+	return stopKinds[s.Frame.Function]
+}
+
 // asanStop is added for AddressSanitizer builds: every ASan report ends in
 // __sanitizer::Die, with the faulting code a few frames below.
 var asanStop = stopRule{"AddressSanitizer reports end in __sanitizer::Die; stop there, the bad access is a few frames down.",
@@ -540,10 +557,25 @@ func lldbQuote(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
+// writeFile replaces path atomically. The temp name is unique: the release
+// and dev sessions of a bucket write the same helper file at once.
 func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }

@@ -142,9 +142,12 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 		// Decided now: the release task writes b.LLDB meanwhile.
 		devLLDB := j.needsLLDB(b, Dev, in.sha)
 		relTrace := j.releaseTrace(rep)
-		if devLLDB && !hasInAppFrames(relTrace) {
+		switch {
+		case devLLDB && relTrace != nil && relTrace.Kind == symbolize.KindOOM && in.sha == rep.SHA1 && j.needsDev(rep):
+			tasks = append(tasks, func() { j.devThroughLLDB(ctx, in, relTrace) })
+		case devLLDB && !hasInAppFrames(relTrace):
 			tasks = append(tasks, j.devBesideLLDB(ctx, in, relTrace, follow)...)
-		} else {
+		default:
 			tasks = append(tasks, func() {
 				tr := j.devStep(ctx)
 				if ctx.Err() == nil && devLLDB {
@@ -211,6 +214,50 @@ func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *
 	return []func(){dev, session}
 }
 
+// devThroughLLDB is an OOM's dev reproduction and dev lldb session in one
+// process. An unoptimized build fills memory slowly (the fixture's OOM
+// takes 10 s on dev against 1 s on release), and the session runs the
+// representative with the reproduction's flags until libFuzzer's RSS-limit
+// report, where it stops: that stop answers the dev question ("does it run
+// out of memory there too?"), so the input runs once, not twice. Only a
+// session that does not stop there is followed by a reproduction of its
+// own (and redone, should the dev build crash another way).
+func (j *bucketJob) devThroughLLDB(ctx context.Context, in debugInput, relTrace *symbolize.Trace) {
+	f := j.lldbStep(ctx, Dev, in, relTrace)
+	if ctx.Err() != nil {
+		return
+	}
+	if f != nil && f.StopKind == symbolize.KindOOM {
+		j.devFromSession(ctx, f)
+		return
+	}
+	tr := j.devStep(ctx)
+	if ctx.Err() == nil && tr != nil && tr.Kind != relTrace.Kind {
+		j.lldbStep(ctx, Dev, in, tr)
+	}
+}
+
+// devFromSession records the dev reproduction an lldb session's stop
+// showed: one run, crashed as f.StopKind, vouched for by the session.
+func (j *bucketJob) devFromSession(ctx context.Context, f *LLDBFindings) {
+	t, rep := j.t, j.g.members[0]
+	dev, err := j.ensure(ctx, t, Dev)
+	if err != nil {
+		return
+	}
+	tr := &symbolize.Trace{Kind: f.StopKind, Summary: "libFuzzer: out-of-memory (the lldb session stopped in its RSS-limit report)"}
+	r := &Reproduction{
+		Profile: Dev, Binary: dev, Flags: lldbFlags(t, rep.Kind, &j.cfg.Reproduce),
+		Status: Reproducible, Tries: 1, Crashes: 1, Rate: 1,
+		ConfirmedBy: "lldb session " + f.Transcript + " (" + f.Stop + ")",
+		Outcome:     OutcomeOOM, Crash: crashRecord(tr), Trace: tr,
+	}
+	if ref, err := j.stages.Bucket(tr, BucketRequest{Target: t.Name, Binary: dev, Config: &j.cfg.Bucket}); err == nil {
+		r.BucketID = ref.ID
+	}
+	j.recordDev(r)
+}
+
 // hasInAppFrames says whether a trace has a frame of the code being fuzzed.
 func hasInAppFrames(tr *symbolize.Trace) bool {
 	if tr == nil {
@@ -262,11 +309,11 @@ func (j *bucketJob) devStep(ctx context.Context) *symbolize.Trace {
 	return j.devReproduce(ctx, j)
 }
 
-func (j *bucketJob) lldbStep(ctx context.Context, prof Profile, in debugInput, tr *symbolize.Trace) {
+func (j *bucketJob) lldbStep(ctx context.Context, prof Profile, in debugInput, tr *symbolize.Trace) *LLDBFindings {
 	b, rep := j.b, j.g.members[0]
 	f := j.lldbSession(ctx, j.t, b, rep, prof, in, tr)
 	if ctx.Err() != nil {
-		return
+		return nil
 	}
 	j.mu.Lock()
 	if b.LLDB == nil {
@@ -280,6 +327,7 @@ func (j *bucketJob) lldbStep(ctx context.Context, prof Profile, in debugInput, t
 	} else {
 		j.log.WithFields(logrus.Fields{"profile": prof, "stop": f.Stop}).Info("lldb session")
 	}
+	return f
 }
 
 func (p *pass) wantDev() bool { return p.cfg.Reproduce.Dev != nil && *p.cfg.Reproduce.Dev }
@@ -401,7 +449,7 @@ func bucketVerifier(st Stages, bc *BucketConfig, t *Target, o *RunOptions) Verif
 // devReproduce runs the representative on the --dev build (building it)
 // and records the result in its artifact record and the bucket.
 func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace {
-	t, b, rep := j.t, j.b, j.g.members[0]
+	t, rep := j.t, j.g.members[0]
 	if !p.needsDev(rep) {
 		return p.devTraceFromRecord(rep)
 	}
@@ -425,9 +473,6 @@ func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace 
 		}
 		return nil
 	}
-	if sha, _, err := FileSHA1(dev); err == nil {
-		r.BinarySHA1 = sha
-	}
 	if r.Trace != nil && r.Status != NotReproducible {
 		r.Crash = crashRecord(r.Trace)
 		if ref, err := p.stages.Bucket(r.Trace, BucketRequest{Target: t.Name, Binary: dev, Config: &p.cfg.Bucket}); err == nil {
@@ -435,25 +480,37 @@ func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace 
 		}
 	}
 	p.mu.Lock()
-	p.rec.Work.DevReproductions++
 	p.rec.Work.ReproductionRuns += r.Tries
 	p.mu.Unlock()
+	j.recordDev(r)
+	return r.Trace
+}
+
+// recordDev stores a dev reproduction in the representative's record and
+// the bucket's.
+func (j *bucketJob) recordDev(r *Reproduction) {
+	t, b, rep := j.t, j.b, j.g.members[0]
+	if sha, _, err := FileSHA1(r.Binary); err == nil {
+		r.BinarySHA1 = sha
+	}
+	j.pass.mu.Lock()
+	j.rec.Work.DevReproductions++
+	j.pass.mu.Unlock()
 	j.mu.Lock()
 	if rep.Reproductions == nil {
 		rep.Reproductions = map[Profile]*Reproduction{}
 	}
 	rep.Reproductions[Dev] = r
-	err = p.store.WriteArtifact(rep)
+	err := j.store.WriteArtifact(rep)
 	if b.Reproducibility == nil {
 		b.Reproducibility = map[Profile]Reproducibility{}
 	}
 	b.Reproducibility[Dev] = r.Status
 	j.mu.Unlock()
 	if err != nil {
-		p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "store", Error: err.Error()})
+		j.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "store", Error: err.Error()})
 	}
 	j.save()
-	return r.Trace
 }
 
 // releaseTrace is the representative's release trace: from this pass, or

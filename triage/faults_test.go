@@ -533,3 +533,40 @@ func TestDeletedRepresentative(t *testing.T) {
 	}
 	requireStoreSound(t, storeDir)
 }
+
+// TestOOMDevWithoutLLDBSession: an OOM's dev reproduction normally comes
+// from the dev lldb session's stop; when that session cannot run, the dev
+// build runs the input on its own and the record shows that real run.
+func TestOOMDevWithoutLLDBSession(t *testing.T) {
+	root := fixture.BuiltCopy(t)
+	const target = "fuzz_wire_decode"
+	dir := filepath.Dir(fixture.ArtifactPath(root, target, "x"))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "oom-") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	cfg := testConfig()
+	cfg.Minimize.Mode = MinimizeOff
+	cfg.Reproduce.Dev = boolp(true)
+	cfg.LLDB.Enabled = boolp(true)
+	cfg.LLDB.Binary = "lldb-absent-for-this-test"
+	rec := runPipeline(t, root, cfg, target)
+	arts, buckets := loadStore(t, cfg.StoreDir(root))
+	if len(buckets) != 1 || rec.Work.DevReproductions != 1 {
+		t.Fatalf("%d buckets, %d dev reproductions; failures %+v", len(buckets), rec.Work.DevReproductions, rec.Failures)
+	}
+	for id, b := range buckets {
+		d := arts[b.Representative.SHA1].Reproductions[Dev]
+		if d == nil || d.Status != Reproducible || d.Outcome != OutcomeOOM || d.ExitCode != 71 || d.ConfirmedBy != "" || d.BucketID != id {
+			t.Fatalf("dev reproduction %+v", d)
+		}
+		if f := b.LLDB[Dev]; f == nil || !strings.Contains(f.Error, "lldb-missing") {
+			t.Fatalf("dev lldb findings %+v", f)
+		}
+	}
+}

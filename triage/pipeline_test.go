@@ -170,6 +170,14 @@ func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b
 	}
 	if d := rep.Reproductions[Dev]; d == nil || d.Status != Reproducible || b.Reproducibility[Dev] != Reproducible {
 		t.Errorf("%s: dev reproduction %+v", bug.ID, d)
+	} else if d.BucketID != b.ID {
+		t.Errorf("%s: the dev build crashes into %s, not %s", bug.ID, d.BucketID, b.ID)
+	} else if bug.Kind == "oom" {
+		// One dev process: the lldb session's stop in the RSS-limit
+		// report is the dev reproduction.
+		if f := b.LLDB[Dev]; f == nil || f.StopKind != symbolize.KindOOM || d.Tries != 1 || !strings.Contains(d.ConfirmedBy, f.Transcript) {
+			t.Errorf("%s: dev reproduction %+v not from the lldb session %+v", bug.ID, d, f)
+		}
 	}
 	crashes := bug.ExitCode == 77
 	if crashes {

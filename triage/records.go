@@ -148,6 +148,9 @@ type LLDBFindings struct {
 	Transcript  string `json:"transcript,omitempty" yaml:"transcript,omitempty"`
 	// Stop is why the process stopped (breakpoint, signal).
 	Stop string `json:"stop,omitempty" yaml:"stop,omitempty"`
+	// StopKind is the crash kind the stop shows by itself (oom: stopped in
+	// libFuzzer's RSS-limit report), else empty.
+	StopKind symbolize.CrashKind `json:"stop_kind,omitempty" yaml:"stop_kind,omitempty"`
 	// Frames are the in-app frames at the stop.
 	Frames []LLDBFrame `json:"frames,omitempty" yaml:"frames,omitempty"`
 	// Variables are the locals read at the panic site.

@@ -144,6 +144,7 @@ func LLDBSession(ctx context.Context, req LLDBRequest) (*LLDBFindings, error) {
 // inspected frames' variables out of a parsed session.
 func fillFindings(f *LLDBFindings, s *lldbscript.Session) {
 	if st := s.Stop; st != nil {
+		f.StopKind = st.Kind()
 		f.Stop = st.Reason
 		if st.Frame != nil && st.Frame.Function != "" {
 			f.Stop += " in " + st.Frame.Function
