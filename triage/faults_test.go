@@ -570,3 +570,45 @@ func TestOOMDevWithoutLLDBSession(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmationIsWaitedFor: inputs of one bucket running side by side do
+// not each confirm it. The first to crash confirms it with its tries; the
+// others wait for that verdict (their slot given back) and are accepted on
+// their one run. Four timeouts of one bucket on two slots: 2+1+1+1 runs.
+func TestConfirmationIsWaitedFor(t *testing.T) {
+	root := fixture.BuiltCopy(t)
+	const target = "fuzz_wire_decode"
+	dir := filepath.Dir(fixture.ArtifactPath(root, target, "x"))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "timeout-") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	cfg := quickConfig()
+	cfg.Minimize.Mode = MinimizeOff
+	cfg.Jobs = 2
+	rec := runPipeline(t, root, cfg, target)
+	arts, buckets := loadStore(t, cfg.StoreDir(root))
+	if len(buckets) != 1 || len(arts) != 4 {
+		t.Fatalf("%d buckets, %d records", len(buckets), len(arts))
+	}
+	var confirmers int
+	for _, a := range arts {
+		r := a.Reproductions[Release]
+		if r.Status != Reproducible {
+			t.Fatalf("%s: %+v", a.Path, r)
+		}
+		if r.ConfirmedBy == "" {
+			confirmers++
+		} else if r.Tries != 1 {
+			t.Errorf("%s: accepted after %d runs", a.Path, r.Tries)
+		}
+	}
+	if confirmers != 1 || rec.Work.ReproductionRuns != 5 {
+		t.Fatalf("%d inputs confirmed the bucket themselves, %d runs in all; want 1 and 5", confirmers, rec.Work.ReproductionRuns)
+	}
+}

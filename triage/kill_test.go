@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -81,43 +83,99 @@ func TestKillAtRandomPointsLosesNothing(t *testing.T) {
 	const kills = 24
 	killed, completed := 0, 0
 	phases := map[string]int{}
+runs:
 	for killed < kills {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), helperEnv+"="+root)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		delay := time.Duration(rng.Int63n(int64(1500 * time.Millisecond)))
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run failed: %v\n%s\nprocesses holding the lock: %s", err, stderr.String(), lockHolders(storeDir))
-			}
-			// A run that finished on its own after earlier kills must
-			// leave the store the uninterrupted run leaves; then start a
-			// new cycle from an empty store so kills land everywhere.
-			requireSameStore(t, storeDir, refArts, refBuckets)
-			completed++
+		// A cycle of three: start from an empty store and kill while the
+		// inputs are reproduced (a short phase that a kill at a random
+		// moment of the whole run rarely hits); resume and kill while the
+		// buckets are worked on; resume and kill at any moment.
+		aim := []string{"reproduce", "buckets", ""}[killed%3]
+		if aim == "reproduce" {
 			if err := os.RemoveAll(storeDir); err != nil {
 				t.Fatal(err)
 			}
-			continue
-		case <-time.After(delay):
 		}
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		killed++
-		phase := "start"
-		for _, l := range strings.Split(stderr.String(), "\n") {
-			if p, ok := strings.CutPrefix(l, "phase "); ok {
-				phase = p
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+root)
+		stderrPipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var stderr strings.Builder
+		phaseSeen := make(chan string, 16)
+		copied := make(chan struct{})
+		go func() {
+			defer close(copied)
+			sc := bufio.NewScanner(stderrPipe)
+			for sc.Scan() {
+				mu.Lock()
+				stderr.WriteString(sc.Text() + "\n")
+				mu.Unlock()
+				if p, ok := strings.CutPrefix(sc.Text(), "phase "); ok {
+					select {
+					case phaseSeen <- p:
+					default:
+					}
+				}
 			}
+		}()
+		done := make(chan error, 1)
+		go func() {
+			<-copied
+			done <- cmd.Wait()
+		}()
+		var delay time.Duration
+		var timer <-chan time.Time
+		if aim != "" {
+			delay = time.Duration(rng.Int63n(int64(400 * time.Millisecond)))
+		} else {
+			delay = time.Duration(rng.Int63n(int64(1500 * time.Millisecond)))
+			timer = time.After(delay)
 		}
-		phases[phase]++
+	wait:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					mu.Lock()
+					msg := stderr.String()
+					mu.Unlock()
+					t.Fatalf("run failed: %v\n%s\nprocesses holding the lock: %s", err, msg, lockHolders(storeDir))
+				}
+				// A run that finished on its own after earlier kills must
+				// leave the store the uninterrupted run leaves; then start a
+				// new cycle from an empty store so kills land everywhere.
+				requireSameStore(t, storeDir, refArts, refBuckets)
+				completed++
+				if err := os.RemoveAll(storeDir); err != nil {
+					t.Fatal(err)
+				}
+				continue runs
+			case p := <-phaseSeen:
+				if p == aim {
+					timer = time.After(delay)
+				}
+				continue
+			case <-timer:
+			}
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			killed++
+			phase := "start"
+			mu.Lock()
+			for _, l := range strings.Split(stderr.String(), "\n") {
+				if p, ok := strings.CutPrefix(l, "phase "); ok {
+					phase = p
+				}
+			}
+			mu.Unlock()
+			phases[phase]++
+			break wait
+		}
 		// Whatever was written must be readable: atomic writes only.
 		s := &Store{Dir: storeDir}
 		if _, bad, err := s.LoadArtifacts(); err != nil || len(bad) > 0 {

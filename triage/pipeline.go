@@ -153,6 +153,11 @@ type pass struct {
 	// reliable maps a bucket confirmed reproducible by full tries to what
 	// confirmed it (reproduce.confirm: bucket).
 	reliable map[string]string
+	// confirming maps a bucket that an input is confirming right now to a
+	// channel closed when that input's record is written.
+	confirming map[string]chan struct{}
+	// slots holds one token per input running in the reproduce phase.
+	slots chan struct{}
 }
 
 func (p *pass) fail(f Failure) {
@@ -200,6 +205,8 @@ func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
 		binaries:  map[string]string{},
 		binErr:    map[string]error{},
 		reliable:  map[string]string{},
+
+		confirming: map[string]chan struct{}{},
 	}
 	ps.rec = &RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount(), PhaseMS: map[string]int64{}}
 	ps.builder.Log = func(target string, prof Profile, argv []string) {
@@ -471,47 +478,91 @@ func runOptionsFor(cfg *Config, st Stages, t *Target, prof Profile, binary strin
 	}
 }
 
-// reproduceAll triages the new inputs on -j workers.
+// reproduceAll triages the new inputs, -j at a time, in order.
 func (p *pass) reproduceAll(ctx context.Context, todo []*work) {
 	if len(todo) == 0 {
 		return
 	}
-	jobs := make(chan *work)
+	// One goroutine per input, started when it gets a slot: an input that
+	// waits for another's verdict on its bucket gives its slot back
+	// meanwhile (see confirmation), so the cores keep working.
+	p.slots = make(chan struct{}, p.cfg.JobCount())
 	var wg sync.WaitGroup
 	var done int
-	n := p.cfg.JobCount()
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		scratch := filepath.Join(p.store.TmpDir(), fmt.Sprintf("worker-%d", i))
-		_ = os.MkdirAll(scratch, 0o755)
-		go func() {
-			defer wg.Done()
-			for w := range jobs {
-				p.triageOne(ctx, w, scratch)
-				p.mu.Lock()
-				done++
-				d := done
-				p.mu.Unlock()
-				p.progress("reproduce", d, len(todo), p.rel(w.art.Path))
-			}
-		}()
-	}
 	p.progress("reproduce", 0, len(todo), "")
 	for _, w := range todo {
 		select {
-		case jobs <- w:
+		case p.slots <- struct{}{}:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			break
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-p.slots }()
+			p.triageOne(ctx, w)
+			p.mu.Lock()
+			done++
+			d := done
+			p.mu.Unlock()
+			p.progress("reproduce", d, len(todo), p.rel(w.art.Path))
+		}()
 	}
-	close(jobs)
 	wg.Wait()
 }
 
+// confirmation answers Reproduce's Accept for an input whose crash lands
+// in bucket id: accepted when the bucket is confirmed already. When
+// another input is confirming it right now, this one waits for that
+// verdict with its slot given back (two timeouts of one bucket would
+// otherwise each spend a whole -timeout per confirmation try, side by
+// side); else it claims the bucket and confirms it with its own tries.
+func (p *pass) confirmation(ctx context.Context, id string, claimed *string) (string, bool) {
+	for {
+		p.mu.Lock()
+		if by, ok := p.reliable[id]; ok {
+			p.mu.Unlock()
+			return by, true
+		}
+		ch, busy := p.confirming[id]
+		if *claimed == id || !busy || p.slots == nil {
+			if !busy {
+				p.confirming[id] = make(chan struct{})
+				*claimed = id
+			}
+			p.mu.Unlock()
+			return "", false
+		}
+		p.mu.Unlock()
+		<-p.slots
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		// Taken back even when cancelled: the input's goroutine gives
+		// one slot back when it ends.
+		p.slots <- struct{}{}
+		if ctx.Err() != nil {
+			return "", false
+		}
+	}
+}
+
+// releaseClaim ends an input's confirmation of a bucket, once its record
+// (and so the bucket's verdict) is written.
+func (p *pass) releaseClaim(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ch, ok := p.confirming[id]; ok {
+		close(ch)
+		delete(p.confirming, id)
+	}
+}
+
 // triageOne reproduces, parses and buckets one input and writes its record.
-func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
+func (p *pass) triageOne(ctx context.Context, w *work) {
 	rel := p.rel(w.art.Path)
 	binary, err := p.ensure(ctx, w.target, Release)
 	if err != nil {
@@ -520,17 +571,30 @@ func (p *pass) triageOne(ctx context.Context, w *work, scratch string) {
 		p.mu.Unlock()
 		return
 	}
+	scratch, err := os.MkdirTemp(p.store.TmpDir(), "reproduce-*")
+	if err != nil {
+		p.mu.Lock()
+		p.rec.Artifacts.Failed++
+		p.mu.Unlock()
+		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "reproduce", Error: err.Error()})
+		return
+	}
+	defer os.RemoveAll(scratch)
 	o := p.runOptions(w.target, Release, binary, w.art.Kind, scratch)
 	if p.cfg.Reproduce.Confirm == ConfirmBucket {
+		var claimed string
+		// Runs last, after the record (and p.reliable) is written.
+		defer func() {
+			if claimed != "" {
+				p.releaseClaim(claimed)
+			}
+		}()
 		o.Accept = func(tr *symbolize.Trace) (string, bool) {
 			ref, err := p.stages.Bucket(tr, BucketRequest{Target: w.target.Name, Binary: binary, Config: &p.cfg.Bucket})
 			if err != nil {
 				return "", false
 			}
-			p.mu.Lock()
-			by, ok := p.reliable[ref.ID]
-			p.mu.Unlock()
-			return by, ok
+			return p.confirmation(ctx, ref.ID, &claimed)
 		}
 	}
 	rep, err := Reproduce(ctx, o, w.art.Path)
