@@ -540,16 +540,7 @@ func TestDeletedRepresentative(t *testing.T) {
 func TestOOMDevWithoutLLDBSession(t *testing.T) {
 	root := fixture.BuiltCopy(t)
 	const target = "fuzz_wire_decode"
-	dir := filepath.Dir(fixture.ArtifactPath(root, target, "x"))
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "oom-") {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
+	keepPrefix(t, root, target, "oom-")
 	cfg := testConfig()
 	cfg.Minimize.Mode = MinimizeOff
 	cfg.Reproduce.Dev = boolp(true)
@@ -578,16 +569,7 @@ func TestOOMDevWithoutLLDBSession(t *testing.T) {
 func TestConfirmationIsWaitedFor(t *testing.T) {
 	root := fixture.BuiltCopy(t)
 	const target = "fuzz_wire_decode"
-	dir := filepath.Dir(fixture.ArtifactPath(root, target, "x"))
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "timeout-") {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
+	keepPrefix(t, root, target, "timeout-")
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeOff
 	cfg.Jobs = 2
@@ -611,4 +593,21 @@ func TestConfirmationIsWaitedFor(t *testing.T) {
 	if confirmers != 1 || rec.Work.ReproductionRuns != 5 {
 		t.Fatalf("%d inputs confirmed the bucket themselves, %d runs in all; want 1 and 5", confirmers, rec.Work.ReproductionRuns)
 	}
+}
+
+// keepPrefix keeps only the artifacts of target whose names start with
+// prefix (see keepOnly).
+func keepPrefix(t *testing.T, root, target, prefix string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(fixture.ArtifactPath(root, target, "x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			names = append(names, e.Name())
+		}
+	}
+	keepOnly(t, root, target, names...)
 }
