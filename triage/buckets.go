@@ -490,10 +490,8 @@ func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace 
 // the bucket's.
 func (j *bucketJob) recordDev(r *Reproduction) {
 	t, b, rep := j.t, j.b, j.g.members[0]
-	if sha, _, err := FileSHA1(r.Binary); err == nil {
-		r.BinarySHA1 = sha
-	}
 	j.pass.mu.Lock()
+	r.BinarySHA1 = j.binSHA[binaryKey(t, Dev)]
 	j.rec.Work.DevReproductions++
 	j.pass.mu.Unlock()
 	j.mu.Lock()

@@ -147,7 +147,7 @@ type pass struct {
 	triaged   map[string]bool             // sha1 triaged this pass
 	retriaged map[string]bool             // sha1 re-triaged on a changed binary this pass
 	fixed     map[string]bool             // buckets found fixed this pass
-	binSHA    map[string]string           // target -> release binary sha1
+	binSHA    map[string]string           // target+profile (as binaries) -> binary sha1
 	binaries  map[string]string           // target+profile -> path
 	binErr    map[string]error
 	// reliable maps a bucket confirmed reproducible by full tries to what
@@ -342,7 +342,7 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 		if recorded {
 			p.notePath(f.sha, f.art.Path)
 			retriage := p.cfg.Retriage == RetriageChangedBinary && !r.malformed &&
-				p.binSHA[f.t.Name] != "" && r.binarySHA1() != p.binSHA[f.t.Name]
+				p.binSHA[binaryKey(f.t, Release)] != "" && r.binarySHA1() != p.binSHA[binaryKey(f.t, Release)]
 			if !retriage {
 				p.rec.Artifacts.Skipped++
 				continue
@@ -402,7 +402,7 @@ func (r *ArtifactRecord) binarySHA1() string {
 // ensure builds (or finds) target's binary for a profile, once per pass;
 // a failure is recorded once per target and profile.
 func (p *pass) ensure(ctx context.Context, t *Target, prof Profile) (string, error) {
-	key := t.Name + "/" + string(prof)
+	key := binaryKey(t, prof)
 	p.mu.Lock()
 	if path, ok := p.binaries[key]; ok {
 		p.mu.Unlock()
@@ -433,13 +433,14 @@ func (p *pass) ensure(ctx context.Context, t *Target, prof Profile) (string, err
 		return "", err
 	}
 	p.binaries[key] = path
-	if prof == Release {
-		if sha, _, err := FileSHA1(path); err == nil {
-			p.binSHA[t.Name] = sha
-		}
+	if sha, _, err := FileSHA1(path); err == nil {
+		p.binSHA[key] = sha
 	}
 	return path, nil
 }
+
+// binaryKey is how the pass's binary maps name a target's build.
+func binaryKey(t *Target, prof Profile) string { return t.Name + "/" + string(prof) }
 
 func (p *pass) rel(path string) string {
 	if r, err := filepath.Rel(p.ws.Root, path); err == nil && !strings.HasPrefix(r, "..") {
@@ -527,7 +528,7 @@ func (p *pass) confirmation(ctx context.Context, id string, claimed *string) (st
 			return by, true
 		}
 		ch, busy := p.confirming[id]
-		if *claimed == id || !busy || p.slots == nil {
+		if *claimed == id || !busy {
 			if !busy {
 				p.confirming[id] = make(chan struct{})
 				*claimed = id
@@ -623,7 +624,7 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		return
 	}
 	p.mu.Lock()
-	rep.BinarySHA1 = p.binSHA[w.target.Name]
+	rep.BinarySHA1 = p.binSHA[binaryKey(w.target, Release)]
 	p.rec.Work.Reproductions++
 	p.rec.Work.ReproductionRuns += rep.Tries
 	for i, t := range rep.Detail {
