@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/internal/procrun"
 	"github.com/fuzztriage/triage/templates"
 )
@@ -234,7 +235,7 @@ func RunPlan(ctx context.Context, plan *Plan, opt RunOptions) (*Result, error) {
 	if res.TranscriptPath == plan.ScriptPath {
 		res.TranscriptPath += ".txt"
 	}
-	if err := writeFile(res.TranscriptPath, pr.Stdout); err != nil {
+	if err := atomicfile.Write(res.TranscriptPath, pr.Stdout); err != nil {
 		return res, err
 	}
 	res.InferiorStderr = readCapped(plan.Spec.InferiorStderr, 64<<10)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/templates"
 )
@@ -373,7 +374,7 @@ func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(plan.HelperPath, helper); err != nil {
+	if err := atomicfile.Write(plan.HelperPath, helper); err != nil {
 		return nil, err
 	}
 
@@ -440,7 +441,7 @@ func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 		return nil, fmt.Errorf("template %s: %w", templates.LLDBSession, err)
 	}
 	plan.Script = buf.String()
-	if err := writeFile(plan.ScriptPath, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(plan.ScriptPath, buf.Bytes()); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -555,27 +556,4 @@ func lldbQuote(s string) string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "`", "\\`")
 	return `"` + r.Replace(s) + `"`
-}
-
-// writeFile replaces path atomically. The temp name is unique: the release
-// and dev sessions of a bucket write the same helper file at once.
-func writeFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }

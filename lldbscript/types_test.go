@@ -2,6 +2,7 @@ package lldbscript
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -190,7 +191,7 @@ func TestFunctionKeyMatchesPython(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := writeFile(filepath.Join(dir, "triage_lldb.py"), data); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "triage_lldb.py"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var names []string

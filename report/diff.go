@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -158,7 +159,7 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 			return err
 		}
 		path := filepath.Join(StateDir(snap.StoreDir), "diffs", at.Format("20060102T150405.000000000Z")+".yaml")
-		if err := triage.WriteFileAtomic(path, data); err != nil {
+		if err := atomicfile.Write(path, data); err != nil {
 			return err
 		}
 		if err := st.Save(snap.StoreDir, at); err != nil {

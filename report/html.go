@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/templates"
-	"github.com/fuzztriage/triage/triage"
 )
 
 // SiteData is what the index page template sees.
@@ -193,7 +193,7 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 	var written []string
 	write := func(rel string, content []byte) error {
 		p := filepath.Join(dir, rel)
-		if err := triage.WriteFileAtomic(p, content); err != nil {
+		if err := atomicfile.Write(p, content); err != nil {
 			return err
 		}
 		written = append(written, p)

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -190,7 +191,7 @@ func (st *State) Save(storeDir string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return triage.WriteFileAtomic(StatePath(storeDir), data)
+	return atomicfile.Write(StatePath(storeDir), data)
 }
 
 // WithLock runs fn holding the store's lock, waiting up to wait for a

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/internal/procrun"
 )
 
@@ -164,7 +165,7 @@ func Minimize(ctx context.Context, input, out string, o MinimizeOptions) (*Minim
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(out, data); err != nil {
+	if err := atomicfile.Write(out, data); err != nil {
 		return nil, fmt.Errorf("writing minimized input: %w", err)
 	}
 	res.Path = out

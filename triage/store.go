@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fuzztriage/triage/internal/atomicfile"
 )
 
 // Store is the record directory (default <workspace>/.triage):
@@ -149,43 +151,6 @@ func (s *Store) Rel(path string) string {
 	return path
 }
 
-// WriteFileAtomic writes data to path via a temp file in the same
-// directory, fsync and rename, then syncs the directory.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
 // MalformedError is a record that cannot be read; it is reported, never
 // overwritten.
 type MalformedError struct {
@@ -288,7 +253,7 @@ func (s *Store) WriteArtifact(r *ArtifactRecord) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(s.ArtifactRecordPath(r.SHA1), data)
+	return atomicfile.Write(s.ArtifactRecordPath(r.SHA1), data)
 }
 
 // LoadBuckets reads every bucket record; malformed ones come back as errors
@@ -334,7 +299,7 @@ func (s *Store) WriteBucket(r *BucketRecord) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(s.BucketRecordPath(r.ID), data)
+	return atomicfile.Write(s.BucketRecordPath(r.ID), data)
 }
 
 // WriteRun writes a run record atomically; its name is its start time.
@@ -345,7 +310,7 @@ func (s *Store) WriteRun(r *RunRecord) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(s.Dir, storeRuns, r.Started.UTC().Format("20060102T150405.000000000Z")+".yaml")
-	return path, WriteFileAtomic(path, data)
+	return path, atomicfile.Write(path, data)
 }
 
 // Runs lists the run records' paths, oldest first.

@@ -3,7 +3,6 @@ package triage
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,22 +85,5 @@ func TestStoreRoundTripAndMalformed(t *testing.T) {
 	after, _ := os.ReadFile(badPath)
 	if string(before) != string(after) {
 		t.Error("malformed record changed")
-	}
-}
-
-func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "r.yaml")
-	for i := 0; i < 3; i++ {
-		if err := WriteFileAtomic(p, []byte(strings.Repeat("x", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("dir holds %d entries, want only r.yaml", len(entries))
-	}
-	if data, _ := os.ReadFile(p); string(data) != "xx" {
-		t.Errorf("content %q", data)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/report"
-	"github.com/fuzztriage/triage/triage"
 )
 
 func init() {
@@ -125,7 +125,7 @@ Examples:
 				if st, err := os.Stat(abs); err == nil && st.IsDir() {
 					return usagef("--out %s is a directory", *out)
 				}
-				if err := triage.WriteFileAtomic(abs, buf.Bytes()); err != nil {
+				if err := atomicfile.Write(abs, buf.Bytes()); err != nil {
 					return err
 				}
 				fmt.Fprintln(a.stderr, abs)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/report"
 	"github.com/fuzztriage/triage/triage"
 )
@@ -137,20 +139,12 @@ func writeReports(a *app, t *report.Template, bugs []*report.Bug, out string, se
 			return err
 		}
 		for _, b := range bugs {
-			f, err := os.CreateTemp(out, "."+b.ID+".tmp-*")
-			if err != nil {
+			var buf bytes.Buffer
+			if err := t.Render(&buf, b); err != nil {
 				return err
 			}
-			err = t.Render(f, b)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
 			dst := filepath.Join(out, b.ID+".md")
-			if err == nil {
-				err = os.Rename(f.Name(), dst)
-			}
-			if err != nil {
-				os.Remove(f.Name())
+			if err := atomicfile.Write(dst, buf.Bytes()); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, dst)
