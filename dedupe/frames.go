@@ -57,20 +57,6 @@ func tokens(frames []symbolize.Frame, n int) []string {
 	return out
 }
 
-// stripLegacyHash drops a legacy-mangling ::h<16 hex digits> suffix.
-func stripLegacyHash(s string) string {
-	const n = len("::h") + 16
-	if len(s) < n || s[len(s)-n:len(s)-16] != "::h" {
-		return s
-	}
-	for _, c := range s[len(s)-16:] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return s
-		}
-	}
-	return s[:len(s)-n]
-}
-
 var (
 	v0Disambig     = regexp.MustCompile(`\[[0-9a-f]{1,16}\]`)
 	closureNumbers = regexp.MustCompile(`\{\{([a-z_]+)\}\}|\{([a-z_]+)(?::[^{}#]*)?#[0-9]+\}`)
@@ -85,7 +71,7 @@ var (
 // `fuzz_ide::_::__libfuzzer_sys_run::{{closure}}`).
 func ShortName(name string) string {
 	s := strings.TrimSpace(name)
-	s = stripLegacyHash(s)
+	s = symbolize.StripLegacyHash(s)
 	// Most names are plain paths: no regexp needed.
 	if !strings.ContainsAny(s, "<>()[]{} ") {
 		if i := strings.LastIndex(s, "::"); i >= 0 && i+2 < len(s) {

@@ -531,14 +531,15 @@ func planExpr(ts *Types, data *scriptData, e Expr, opt PathOptions) (PlannedExpr
 
 // HandRunCommand is the shell command that reruns a command file.
 func HandRunCommand(lldb, script, binary string, args []string) string {
-	parts := []string{lldb, "-b", "-O", shellQuote("settings set interpreter.stop-command-source-on-error false"), "-s", shellQuote(script), "--", shellQuote(binary)}
+	parts := []string{lldb, "-b", "-O", ShellQuote("settings set interpreter.stop-command-source-on-error false"), "-s", ShellQuote(script), "--", ShellQuote(binary)}
 	for _, a := range args {
-		parts = append(parts, shellQuote(a))
+		parts = append(parts, ShellQuote(a))
 	}
 	return strings.Join(parts, " ")
 }
 
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell when it needs it.
+func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '=' || r == ':' || r == ',' || r == '+' ||
 			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')

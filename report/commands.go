@@ -63,7 +63,7 @@ func (s *Snapshot) commands(bug *Bug, rep *triage.ArtifactRecord) Commands {
 		}
 		return line + " " + sep + " " + fl
 	}
-	q := shellQuote
+	q := lldbscript.ShellQuote
 	c.Reproduce = []Command{
 		{"cargo-fuzz", withFlags("cargo +nightly fuzz run "+q(t)+" "+q(input)+" --fuzz-dir "+q(fuzzDir), "--")},
 		{"xtask", withFlags("cargo +nightly xtask fuzz run "+q(t)+" "+q(input), "-- --")},
@@ -113,18 +113,7 @@ func handFlags(flags []string, kind triage.ArtifactKind) []string {
 func quoteAll(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		out[i] = shellQuote(a)
+		out[i] = lldbscript.ShellQuote(a)
 	}
 	return out
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '=' || r == ':' || r == ',' || r == '+' ||
-			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -168,9 +168,6 @@ func normalizeMinimized(s string, b *Bug) string {
 
 var minimizedRE = regexp.MustCompile("(?m)^(Minimized: `[^`]*`, )\\d+ bytes? \\(from (\\d+)\\), sha1 `<minimized sha1>`(; verified to crash in this bucket)? \\(\\d+ rounds?, \\d+ accepted, \\d+ rejected as other bugs\\)\\.")
 
-// normalizeHang hides where a hang or a memory limit happened to stop the
-// process (which instruction of the loop, which allocation, so which
-// frame is on top): it differs from run to run.
 // normalizeHang blanks what depends on the instant lldb stopped a hang,
 // an allocation loop or a stack overflow: the stop, the frame numbers,
 // the line of the innermost in-app frame and how many recursion frames

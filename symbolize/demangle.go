@@ -49,7 +49,7 @@ func cleanDemangled(s string) string {
 		s = decodeLegacyEscapes(s)
 	}
 	s = stripLLVMSuffix(s)
-	s = stripLegacyHash(s)
+	s = StripLegacyHash(s)
 	if strings.IndexByte(s, '[') >= 0 {
 		s = stripDisambiguators(s)
 	}
@@ -251,9 +251,9 @@ func hexVal(c byte) (byte, bool) {
 
 func isHexLower(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
 
-// stripLegacyHash drops a trailing ::h<16 hex digits> (legacy mangling's
+// StripLegacyHash drops a trailing ::h<16 hex digits> (legacy mangling's
 // hash, which the demangler already drops but a backtrace prints).
-func stripLegacyHash(s string) string {
+func StripLegacyHash(s string) string {
 	const n = len("::h") + 16
 	if len(s) < n+1 {
 		return s
