@@ -35,6 +35,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -114,7 +115,7 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 	t0 := time.Now()
 	runErr := cmd.Run()
 	wall := time.Since(t0)
-	var rec triage.RunRecord
+	var rec store.RunRecord
 	if err := yaml.Unmarshal(stdout.Bytes(), &rec); err != nil {
 		return fmt.Errorf("triage run (%v): unreadable record: %v\n%s", runErr, err, stderr.String())
 	}
@@ -143,7 +144,7 @@ func bench(n, maxTimeouts int, from string, fuzzSecs, jobs int, keep bool, seed 
 	inRun := time.Duration(rec.Work.FirstTryMS) * time.Millisecond / time.Duration(cores)
 	fmt.Printf("  (floor from the run's own first tries: %.1f s, wall / that %.2f)\n", inRun.Seconds(), wall.Seconds()/inRun.Seconds())
 	fmt.Printf("  phases (ms)               %v\n", rec.PhaseMS)
-	if problems := triage.CheckStore(filepath.Join(ws, ".triage")); len(problems) > 0 {
+	if problems := store.CheckStore(filepath.Join(ws, ".triage")); len(problems) > 0 {
 		return fmt.Errorf("store check: %s", strings.Join(problems, "\n"))
 	}
 	return nil
@@ -162,7 +163,7 @@ func measureFloor(ctx context.Context, w *triage.Workspace, arts []triage.Artifa
 	for _, a := range arts {
 		t := w.Target(a.Target)
 		o := &triage.RunOptions{
-			Binary: t.BinaryPath(triage.Release), Flags: triage.ReproFlags(t, a.Kind, &cfg.Reproduce),
+			Binary: t.BinaryPath(store.Release), Flags: triage.ReproFlags(t, a.Kind, &cfg.Reproduce),
 			Timeout: cfg.Reproduce.Timeout.D(), RustBacktrace: "1", ScratchDir: scratch,
 		}
 		tr, err := triage.RunOnce(ctx, o, a.Path, true)
@@ -257,7 +258,7 @@ func fuzz(ctx context.Context, w *triage.Workspace, secs, n, maxTimeouts int, se
 		}
 		fmt.Printf("fuzzing %s for %d s\n", t.Name, secs)
 		res, err := procrun.Run(ctx, procrun.Spec{
-			Path: t.BinaryPath(triage.Release),
+			Path: t.BinaryPath(store.Release),
 			Args: []string{"-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1",
 				"-timeout=3", "-rss_limit_mb=1024", fmt.Sprintf("-max_total_time=%d", secs),
 				fmt.Sprintf("-seed=%d", seed), "-artifact_prefix=" + t.ArtifactDir() + "/", corpus},
@@ -279,7 +280,7 @@ func fuzz(ctx context.Context, w *triage.Workspace, secs, n, maxTimeouts int, se
 	kept, timeouts := 0, 0
 	for _, a := range arts {
 		drop := kept >= n
-		if a.Kind == triage.ArtifactTimeout {
+		if a.Kind == store.ArtifactTimeout {
 			if timeouts >= maxTimeouts {
 				drop = true
 			} else if !drop {
@@ -318,12 +319,12 @@ func workload(w *triage.Workspace) []triage.Artifact {
 }
 
 func kinds(arts []triage.Artifact) string {
-	count := map[triage.ArtifactKind]int{}
+	count := map[store.ArtifactKind]int{}
 	for _, a := range arts {
 		count[a.Kind]++
 	}
 	var parts []string
-	for _, k := range triage.ArtifactKinds {
+	for _, k := range store.ArtifactKinds {
 		if count[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, count[k]))
 		}

@@ -14,7 +14,7 @@ import (
 //	go test ./lldbscript/ -run '^$' -bench Session -benchtime 10x
 func BenchmarkSession(b *testing.B) {
 	bin, art := ideFixture(&testing.T{})
-	spec := &Spec{Binary: bin, Args: []string{art},
+	spec := &Spec{Binary: bin, Input: art,
 		Frames: []FrameSelector{{Function: fnStartDma}, {Function: "ide::IdeDevice::execute_command"}, {Function: "ide::IdeDevice::handle"}},
 		Exprs: []Expr{{Name: "st", Path: "self.channels[0].state"}, {Name: "serial", Path: "self.channels[0].drives[0].HardDevice.serial"},
 			{Name: "host", Path: "self.host.Some.name"}, {Name: "ev", Path: "self.event_log[0]"}}}

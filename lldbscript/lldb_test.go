@@ -119,7 +119,7 @@ func runIDESession(t *testing.T) (*Result, uint64) {
 		for _, r := range wrapperRows(0) {
 			exprs = append(exprs, Expr{Name: r.name, Path: r.path, Frame: r.frame})
 		}
-		spec := &Spec{Binary: bin, Args: []string{art}, Frames: []FrameSelector{{Function: fnStartDma}}, Exprs: exprs}
+		spec := &Spec{Binary: bin, Input: art, Frames: []FrameSelector{{Function: fnStartDma}}, Exprs: exprs}
 		ideSession, ideSessionErr = Run(context.Background(), spec, RunOptions{Dir: t.TempDir()})
 		// The ground truth N: the panic message of a plain run (the
 		// session stops before the message is printed).

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fuzztriage/triage/internal/atomicfile"
@@ -76,6 +78,8 @@ type RunOptions struct {
 	Types *Types
 	// Env is extra environment for lldb and the debuggee ("K=V").
 	Env []string
+	// WriteFile writes the session's files (default atomicfile.Write).
+	WriteFile func(path string, data []byte) error
 	// IndexCache is the directory of lldb's on-disk cache of symbol tables
 	// and DWARF indexes (default DefaultIndexCache(); "-" for none).
 	IndexCache string
@@ -105,8 +109,12 @@ func indexCacheArgs(dir string) []string {
 	if dir == "" || dir == "-" {
 		return nil
 	}
+	q, err := quoteArg(dir)
+	if err != nil {
+		return nil // a cache directory lldb cannot be given: no cache
+	}
 	return []string{"-O", "settings set symbols.enable-lldb-index-cache true",
-		"-O", "settings set symbols.lldb-index-cache-path " + lldbQuote(dir)}
+		"-O", "settings set symbols.lldb-index-cache-path " + q}
 }
 
 // FormatterMode says whether to load Rust formatters.
@@ -153,7 +161,7 @@ var ErrLLDBMissing = errors.New("lldb not found")
 // Setup prepares a session's files without running it: it finds the
 // formatters (per opt.Formatters) and writes the command file.
 func Setup(ctx context.Context, spec *Spec, opt RunOptions) (*Plan, error) {
-	popt := PrepareOptions{Dir: opt.Dir, ScriptName: opt.ScriptName, LLDB: opt.LLDB, Templates: opt.Templates, Types: opt.Types}
+	popt := PrepareOptions{Dir: opt.Dir, ScriptName: opt.ScriptName, LLDB: opt.LLDB, Templates: opt.Templates, Types: opt.Types, WriteFile: opt.WriteFile}
 	if opt.Formatters != FormattersNone {
 		f, err := FindFormatters(ctx, spec.Binary)
 		if err != nil {
@@ -209,19 +217,35 @@ func RunPlan(ctx context.Context, plan *Plan, opt RunOptions) (*Result, error) {
 	args := []string{"-c", `exec "$0" "$@" 2>&1`, lldbPath,
 		"-b", "-O", "settings set interpreter.stop-command-source-on-error false"}
 	args = append(args, indexCacheArgs(opt.IndexCache)...)
-	args = append(args, "-s", plan.ScriptPath, "--", plan.Spec.Binary)
+	args = append(args, "-s", filepath.Base(plan.ScriptPath), "--", plan.Spec.Binary)
 	args = append(args, plan.Spec.Args...)
+	args = append(args, plan.InputName)
+	// The inferior's output goes through pipes we drain (capped), not
+	// into files lldb would grow without bound (an input can print a
+	// gigabyte); the capped output is written to those files after.
+	write := opt.WriteFile
+	if write == nil {
+		write = atomicfile.Write
+	}
+	dir := filepath.Dir(plan.ScriptPath)
+	outs, err := openInferiorPipes(dir, []string{plan.Spec.InferiorStdout, plan.Spec.InferiorStderr}, inferiorOutputCap)
+	if err != nil {
+		res.Status = StatusLLDBFailed
+		res.Message = err.Error()
+		return res, err
+	}
 	env := append([]string{"RUST_BACKTRACE=0"}, opt.Env...)
 	pr, err := procrun.Run(ctx, procrun.Spec{
 		Path:      "/bin/sh",
 		Args:      args,
-		Dir:       opt.Dir,
+		Dir:       filepath.Dir(plan.ScriptPath),
 		Env:       env,
 		Unset:     []string{"XTASK_FUZZ_REPRO"},
 		Timeout:   timeout,
 		OutputCap: capBytes,
 		KillGrace: 2 * time.Second,
 	})
+	inferior := outs.finish(write)
 	if err != nil {
 		res.Status = StatusLLDBFailed
 		res.Message = err.Error()
@@ -230,15 +254,15 @@ func RunPlan(ctx context.Context, plan *Plan, opt RunOptions) (*Result, error) {
 	res.Duration = pr.Duration
 	res.ExitCode = pr.ExitCode
 	res.Transcript = string(pr.Stdout)
-	res.Truncated = pr.StdoutTruncated
+	res.Truncated = pr.StdoutElided > 0
 	res.TranscriptPath = strings.TrimSuffix(plan.ScriptPath, ".lldb") + ".txt"
 	if res.TranscriptPath == plan.ScriptPath {
 		res.TranscriptPath += ".txt"
 	}
-	if err := atomicfile.Write(res.TranscriptPath, pr.Stdout); err != nil {
+	if err := write(res.TranscriptPath, pr.Stdout); err != nil {
 		return res, err
 	}
-	res.InferiorStderr = readCapped(plan.Spec.InferiorStderr, 64<<10)
+	res.InferiorStderr = string(inferior[1])
 	res.Session = Parse(res.Transcript)
 	res.Exprs = Evaluate(plan, res.Session)
 
@@ -291,21 +315,74 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-func readCapped(path string, n int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
+// inferiorOutputCap bounds what is kept of each of the inferior's streams.
+const inferiorOutputCap = 1 << 20
+
+// inferiorPipes are FIFOs lldb opens as the inferior's stdout and stderr,
+// each drained into a Capture.
+type inferiorPipes struct {
+	paths []string
+	files []*os.File
+	caps  []*procrun.Capture
+	done  []chan struct{}
+}
+
+// openInferiorPipes replaces each name in dir (whatever is there, a link
+// included) by a FIFO and starts draining it. The read end is opened
+// read-write so that neither side blocks on open, whether lldb launches
+// the inferior or not.
+func openInferiorPipes(dir string, names []string, capBytes int) (*inferiorPipes, error) {
+	ip := &inferiorPipes{}
+	for _, name := range names {
+		p := filepath.Join(dir, name)
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			ip.close()
+			return nil, err
+		}
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			ip.close()
+			return nil, fmt.Errorf("inferior output %s: %w", p, err)
+		}
+		f, err := os.OpenFile(p, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			ip.close()
+			return nil, err
+		}
+		c := procrun.NewCapture(capBytes)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(c, f)
+		}()
+		ip.paths = append(ip.paths, p)
+		ip.files = append(ip.files, f)
+		ip.caps = append(ip.caps, c)
+		ip.done = append(ip.done, done)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return ""
+	return ip, nil
+}
+
+// finish drains what is left, replaces each FIFO by a regular file holding
+// the capped output (for people and hand runs), and returns the outputs.
+func (ip *inferiorPipes) finish(write func(string, []byte) error) [][]byte {
+	out := make([][]byte, len(ip.files))
+	for i, f := range ip.files {
+		// Everything the inferior wrote is in the pipe once lldb is gone:
+		// read until it is empty.
+		_ = f.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		<-ip.done[i]
+		f.Close()
+		data, _ := ip.caps[i].Bytes()
+		out[i] = data
+		_ = os.Remove(ip.paths[i])
+		_ = write(ip.paths[i], data)
 	}
-	if st.Size() > n {
-		// The end holds the report.
-		_, _ = f.Seek(st.Size()-n, 0)
+	return out
+}
+
+func (ip *inferiorPipes) close() {
+	for i, f := range ip.files {
+		f.Close()
+		_ = os.Remove(ip.paths[i])
 	}
-	buf := make([]byte, n)
-	k, _ := f.Read(buf)
-	return string(buf[:k])
 }

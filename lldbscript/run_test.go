@@ -26,13 +26,22 @@ func fakeLLDB(t *testing.T, body string) string {
 	return p
 }
 
+// dummyInput is an input file for sessions that never run the binary.
+func dummyInput(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "x")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func simpleSpec(t *testing.T) *Spec {
 	bin, art := ideFixture(t)
-	return &Spec{Binary: bin, Args: []string{art}, Frames: []FrameSelector{{Function: fnStartDma}}}
+	return &Spec{Binary: bin, Input: art, Frames: []FrameSelector{{Function: fnStartDma}}}
 }
 
 func TestRunLLDBMissing(t *testing.T) {
-	spec := &Spec{Binary: "/bin/true", Args: []string{"x"}}
+	spec := &Spec{Binary: "/bin/true", Input: dummyInput(t)}
 	res, err := Run(context.Background(), spec, RunOptions{Dir: t.TempDir(), LLDB: "/nonexistent/lldb-19", Formatters: FormattersNone})
 	if !errors.Is(err, ErrLLDBMissing) || res.Status != StatusLLDBMissing {
 		t.Fatalf("err %v, status %s", err, res.Status)
@@ -48,7 +57,7 @@ func TestRunLLDBHangsIsKilled(t *testing.T) {
 	// A hanging lldb with a child of its own (as lldb has its debuggee).
 	lldb := fakeLLDB(t, "sleep 600 & echo $! > "+child+"\nwait")
 	start := time.Now()
-	res, err := Run(context.Background(), &Spec{Binary: "/bin/true", Args: []string{"x"}},
+	res, err := Run(context.Background(), &Spec{Binary: "/bin/true", Input: dummyInput(t)},
 		RunOptions{Dir: dir, LLDB: lldb, Timeout: 500 * time.Millisecond, Formatters: FormattersNone})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +81,7 @@ func TestRunLLDBHangsIsKilled(t *testing.T) {
 
 func TestRunLLDBCrashes(t *testing.T) {
 	lldb := fakeLLDB(t, `echo "(lldb) expr x.\$variants\$"; kill -SEGV $$`)
-	res, err := Run(context.Background(), &Spec{Binary: "/bin/true", Args: []string{"x"}},
+	res, err := Run(context.Background(), &Spec{Binary: "/bin/true", Input: dummyInput(t)},
 		RunOptions{Dir: t.TempDir(), LLDB: lldb, Formatters: FormattersNone})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +98,7 @@ func TestRunBreakpointNeverHit(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), &Spec{Binary: bin, Args: []string{empty}, Frames: []FrameSelector{{Function: fnStartDma}}},
+	res, err := Run(context.Background(), &Spec{Binary: bin, Input: empty, Frames: []FrameSelector{{Function: fnStartDma}}},
 		RunOptions{Dir: t.TempDir(), Formatters: FormattersNone})
 	if err != nil {
 		t.Fatal(err)

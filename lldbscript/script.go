@@ -19,9 +19,15 @@ import (
 type Spec struct {
 	// Binary is the fuzz binary to debug.
 	Binary string `json:"binary" yaml:"binary"`
-	// Args are the binary's arguments: libFuzzer flags (-timeout=N for
-	// timeouts, -rss_limit_mb=N for OOMs) and the artifact, last.
+	// Args are libFuzzer's flags for the run (-timeout=N for timeouts,
+	// -rss_limit_mb=N for OOMs): "-name=value" with plain characters only.
 	Args []string `json:"args" yaml:"args"`
+	// Input is the crash input. Its name comes from elsewhere (a fuzzing
+	// machine, a bug report) and may hold newlines, quotes or backticks
+	// that lldb would read as commands or expressions, so the inferior
+	// never sees it: Prepare gives the inferior a copy in the session
+	// directory under a name of hex digits (see Plan.InputName).
+	Input string `json:"input" yaml:"input"`
 	// Kind is the crash kind; it picks the extra stops (see kindStops).
 	Kind symbolize.CrashKind `json:"kind" yaml:"kind"`
 	// ASan says the binary is built with AddressSanitizer.
@@ -39,11 +45,13 @@ type Spec struct {
 	SourceContext int `json:"source_context,omitempty" yaml:"source_context,omitempty"`
 	// MaxChildren caps the children lldb prints per value (default 64).
 	MaxChildren int `json:"max_children,omitempty" yaml:"max_children,omitempty"`
-	// InferiorStdout and InferiorStderr receive the fuzz binary's output
-	// (default: files next to the command file).
+	// InferiorStdout and InferiorStderr are the names (in the session
+	// directory) of the files that receive the fuzz binary's output
+	// (default: the command file's name with .stdout and .stderr).
 	InferiorStdout string `json:"inferior_stdout,omitempty" yaml:"inferior_stdout,omitempty"`
 	InferiorStderr string `json:"inferior_stderr,omitempty" yaml:"inferior_stderr,omitempty"`
-	// Title is the command file's first comment line.
+	// Title is the command file's first comment line (any text: comments
+	// are escaped so that nothing in them can end the comment).
 	Title string `json:"title,omitempty" yaml:"title,omitempty"`
 }
 
@@ -60,20 +68,30 @@ type FrameSelector struct {
 	Under []string `json:"under,omitempty" yaml:"under,omitempty"`
 }
 
-// Args is the argument list of the triage-frame command.
-func (f FrameSelector) Args() string {
+// Args is the argument list of the triage-frame command. Function names
+// and directories come from crash reports; one that cannot be an lldb
+// argument fails the command file.
+func (f FrameSelector) Args() (string, error) {
 	var parts []string
+	add := func(s string) error {
+		q, err := quoteArg(s)
+		parts = append(parts, q)
+		return err
+	}
 	if len(f.Under) > 0 {
 		for _, d := range f.Under {
-			parts = append(parts, "--under", lldbQuote(d))
+			parts = append(parts, "--under")
+			if err := add(d); err != nil {
+				return "", err
+			}
 		}
-	} else {
-		parts = append(parts, lldbQuote(f.Function))
+	} else if err := add(f.Function); err != nil {
+		return "", err
 	}
 	if f.Nth > 0 {
 		parts = append(parts, strconv.Itoa(f.Nth))
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, " "), nil
 }
 
 // Label names the frame in comments.
@@ -266,8 +284,12 @@ type Plan struct {
 	Exprs []PlannedExpr
 	// Formatters are the Rust formatters loaded (nil: none).
 	Formatters *Formatters
-	// HandRun is the command line that reruns the file by hand.
+	// HandRun is the command line that reruns the file by hand (safe to
+	// paste into a shell: every word is quoted as needed).
 	HandRun string
+	// InputName is the inferior's input: a file in the session directory
+	// named by hex digits, given to the binary relative to that directory.
+	InputName string
 }
 
 // PlannedExpr is one expression as written into the command file.
@@ -296,6 +318,7 @@ type scriptFrame struct {
 type scriptData struct {
 	Spec            *Spec
 	Title, Artifact string
+	InputName       string
 	Kind            symbolize.CrashKind
 	HandRun         string
 	FrameFormat     string
@@ -325,9 +348,12 @@ type PrepareOptions struct {
 	// Types is the binary's DWARF, for expressions (loaded when nil and
 	// the spec has expressions).
 	Types *Types
+	// WriteFile writes the session's files (default atomicfile.Write);
+	// the pipeline passes its store's, which never writes through a link.
+	WriteFile func(path string, data []byte) error
 }
 
-func (s *Spec) withDefaults(dir string) *Spec {
+func (s *Spec) withDefaults(script string) *Spec {
 	c := *s
 	if c.BacktraceDepth <= 0 {
 		c.BacktraceDepth = 30
@@ -338,11 +364,12 @@ func (s *Spec) withDefaults(dir string) *Spec {
 	if c.MaxChildren <= 0 {
 		c.MaxChildren = 64
 	}
+	stem := strings.TrimSuffix(script, ".lldb")
 	if c.InferiorStdout == "" {
-		c.InferiorStdout = filepath.Join(dir, "inferior.stdout")
+		c.InferiorStdout = stem + ".stdout"
 	}
 	if c.InferiorStderr == "" {
-		c.InferiorStderr = filepath.Join(dir, "inferior.stderr")
+		c.InferiorStderr = stem + ".stderr"
 	}
 	if c.Kind == "" {
 		c.Kind = symbolize.KindRustPanic
@@ -350,13 +377,31 @@ func (s *Spec) withDefaults(dir string) *Spec {
 	return &c
 }
 
-// Prepare writes the command file and its helper into opt.Dir.
+// Prepare writes the command file, its helper and the inferior's input
+// into opt.Dir. Everything that comes from outside (the input's name, the
+// trace's function names and files, the user's breakpoints and paths) is
+// quoted for the place it lands in, or rejected with ErrUnsafe when no
+// quoting can make it safe there.
 func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 	if spec.Binary == "" {
 		return nil, fmt.Errorf("lldb session: no binary")
 	}
+	if spec.Input == "" {
+		return nil, fmt.Errorf("lldb session: no input")
+	}
 	if opt.Dir == "" {
 		return nil, fmt.Errorf("lldb session: no directory for the command file")
+	}
+	if err := CheckBinaryPath(spec.Binary); err != nil {
+		return nil, err
+	}
+	for _, a := range spec.Args {
+		if err := CheckFlag(a); err != nil {
+			return nil, err
+		}
+	}
+	if opt.WriteFile == nil {
+		opt.WriteFile = atomicfile.Write
 	}
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return nil, err
@@ -364,27 +409,35 @@ func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 	if opt.ScriptName == "" {
 		opt.ScriptName = "session.lldb"
 	}
+	if !safeFileName(opt.ScriptName) {
+		return nil, fmt.Errorf("%w: command file name %q", ErrUnsafe, opt.ScriptName)
+	}
 	if opt.LLDB == "" {
 		opt.LLDB = DefaultLLDB
 	}
-	sp := spec.withDefaults(opt.Dir)
+	sp := spec.withDefaults(opt.ScriptName)
+	for _, n := range []string{sp.InferiorStdout, sp.InferiorStderr} {
+		if !safeFileName(n) {
+			return nil, fmt.Errorf("%w: inferior output file name %q (a plain name in the session directory)", ErrUnsafe, n)
+		}
+	}
 	plan := &Plan{Spec: sp, ScriptPath: filepath.Join(opt.Dir, opt.ScriptName), HelperPath: filepath.Join(opt.Dir, templates.LLDBHelper), Formatters: opt.Formatters}
 
 	helper, _, err := opt.Templates.Read(templates.LLDBHelper)
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(plan.HelperPath, helper); err != nil {
+	if err := opt.WriteFile(plan.HelperPath, helper); err != nil {
+		return nil, err
+	}
+	if plan.InputName, err = placeInput(sp.Input, opt.Dir, opt.WriteFile); err != nil {
 		return nil, err
 	}
 
-	data := scriptData{Spec: sp, Title: sp.Title, Kind: sp.Kind, FrameFormat: frameFormat,
-		Formatters: opt.Formatters, NoFormattersWhy: opt.NoFormattersWhy, HelperPath: plan.HelperPath}
+	data := scriptData{Spec: sp, Title: sp.Title, Artifact: sp.Input, InputName: plan.InputName, Kind: sp.Kind, FrameFormat: frameFormat,
+		Formatters: opt.Formatters, NoFormattersWhy: opt.NoFormattersWhy, HelperPath: templates.LLDBHelper}
 	if data.NoFormattersWhy == "" {
 		data.NoFormattersWhy = "not requested."
-	}
-	if len(sp.Args) > 0 {
-		data.Artifact = sp.Args[len(sp.Args)-1]
 	}
 	if data.Title == "" {
 		data.Title = fmt.Sprintf("%s on %s", filepath.Base(sp.Binary), filepath.Base(data.Artifact))
@@ -394,7 +447,7 @@ func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 		data.Stops = append(data.Stops, asanStop)
 	}
 	data.AfterStop = afterStop[sp.Kind]
-	plan.HandRun = HandRunCommand(opt.LLDB, plan.ScriptPath, sp.Binary, sp.Args)
+	plan.HandRun = HandRunCommand(opt.LLDB, opt.Dir, opt.ScriptName, sp.Binary, append(append([]string(nil), sp.Args...), plan.InputName))
 	data.HandRun = plan.HandRun
 
 	for _, f := range sp.Frames {
@@ -429,9 +482,10 @@ func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 		return nil, err
 	}
 	tmpl, err := template.New(templates.LLDBSession).Funcs(template.FuncMap{
-		"quote": lldbQuote,
-		"join":  strings.Join,
-		"inc":   func(i int) int { return i + 1 },
+		"quote":   quoteArg,
+		"comment": Comment,
+		"join":    strings.Join,
+		"inc":     func(i int) int { return i + 1 },
 	}).Parse(string(text))
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", templates.LLDBSession, err)
@@ -441,7 +495,7 @@ func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 		return nil, fmt.Errorf("template %s: %w", templates.LLDBSession, err)
 	}
 	plan.Script = buf.String()
-	if err := atomicfile.Write(plan.ScriptPath, buf.Bytes()); err != nil {
+	if err := opt.WriteFile(plan.ScriptPath, buf.Bytes()); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -487,6 +541,12 @@ func planExpr(ts *Types, data *scriptData, e Expr, opt PathOptions) (PlannedExpr
 	}
 	fallback := func(msg string) (PlannedExpr, int) {
 		pe.Error = msg
+		// The text goes into the file as a plain `frame variable` path
+		// only when it is one; anything else stays a comment.
+		if err := CheckVariablePath(e.Path); err != nil {
+			pe.Error += "; " + err.Error()
+			return pe, idx
+		}
 		pe.Commands = []string{"frame variable " + e.Path}
 		pe.Roles = []string{"value"}
 		return pe, idx
@@ -509,6 +569,10 @@ func planExpr(ts *Types, data *scriptData, e Expr, opt PathOptions) (PlannedExpr
 			continue
 		}
 		pe.Path = p
+		if c := p.Command(); strings.ContainsAny(c, "`\r\n") || strings.IndexFunc(c, isControl) >= 0 {
+			lastErr = fmt.Errorf("%w: translated command %q", ErrUnsafe, c)
+			continue
+		}
 		pe.Commands = []string{p.Command()}
 		pe.Roles = []string{"value"}
 		if p.String != nil {
@@ -529,16 +593,26 @@ func planExpr(ts *Types, data *scriptData, e Expr, opt PathOptions) (PlannedExpr
 	return fallback(lastErr.Error())
 }
 
-// HandRunCommand is the shell command that reruns a command file.
-func HandRunCommand(lldb, script, binary string, args []string) string {
+// HandRunCommand is the shell command that reruns a command file: it
+// changes into the session directory (the file names its files relative to
+// it) and runs lldb with the binary and its arguments. Every word is
+// shell-quoted, so the line is safe to paste.
+func HandRunCommand(lldb, dir, script, binary string, args []string) string {
 	parts := []string{lldb, "-b", "-O", ShellQuote("settings set interpreter.stop-command-source-on-error false"), "-s", ShellQuote(script), "--", ShellQuote(binary)}
 	for _, a := range args {
 		parts = append(parts, ShellQuote(a))
 	}
-	return strings.Join(parts, " ")
+	line := strings.Join(parts, " ")
+	if dir != "" {
+		line = "cd " + ShellQuote(dir) + " && " + line
+	}
+	return line
 }
 
-// ShellQuote quotes s for a POSIX shell when it needs it.
+// ShellQuote quotes s for a POSIX shell when it needs it. The result is
+// always one line: a string holding control characters (a file name with
+// a newline) becomes "$(printf '%b' '...')" with the characters as octal
+// escapes, so a printed command can be pasted as it is.
 func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '=' || r == ':' || r == ',' || r == '+' ||
@@ -546,15 +620,20 @@ func ShellQuote(s string) string {
 	}) < 0 {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// lldbQuote quotes an argument for lldb's command line (double quotes,
-// backslash escapes) when it needs it.
-func lldbQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\"'`\\{}") {
-		return s
+	if strings.IndexFunc(s, isControl) < 0 {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "`", "\\`")
-	return `"` + r.Replace(s) + `"`
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' || c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\0%03o`, c)
+		case c == '\'':
+			b.WriteString(`'\''`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return `"$(printf '%b' '` + b.String() + `')"`
 }

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"path/filepath"
 	"strings"
 
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -29,7 +31,7 @@ const handLLDB = "lldb-19"
 // commands builds the hand commands for a bug. The reproduce and debug
 // commands use the minimized input when there is one (it is verified to be
 // the same bug, and smaller); minimize starts from the representative.
-func (s *Snapshot) commands(bug *Bug, rep *triage.ArtifactRecord) Commands {
+func (s *Snapshot) commands(bug *Bug, rep *store.ArtifactRecord) Commands {
 	var c Commands
 	t := bug.Target
 	var target *triage.Target
@@ -37,11 +39,10 @@ func (s *Snapshot) commands(bug *Bug, rep *triage.ArtifactRecord) Commands {
 		target = s.Workspace.Target(t)
 	}
 	fuzzDir := "<fuzz dir of " + t + ">"
-	release, dev := "target/x86_64-unknown-linux-gnu/release/"+t, "target/x86_64-unknown-linux-gnu/debug/"+t
+	release := "target/x86_64-unknown-linux-gnu/release/" + t
 	if target != nil {
 		fuzzDir = s.displayPath(target.FuzzDir)
-		release = s.displayPath(target.BinaryPath(triage.Release))
-		dev = s.displayPath(target.BinaryPath(triage.Dev))
+		release = s.displayPath(target.BinaryPath(store.Release))
 	}
 	orig := bug.Representative.Path
 	input := orig
@@ -49,10 +50,10 @@ func (s *Snapshot) commands(bug *Bug, rep *triage.ArtifactRecord) Commands {
 		input = m.Path
 	}
 	var flags []string
-	kind := triage.ArtifactCrash
+	kind := store.ArtifactCrash
 	if rep != nil {
 		kind = rep.Kind
-		if r := rep.Reproductions[triage.Release]; r != nil {
+		if r := rep.Reproductions[store.Release]; r != nil {
 			flags = handFlags(r.Flags, kind)
 		}
 	}
@@ -80,14 +81,21 @@ func (s *Snapshot) commands(bug *Bug, rep *triage.ArtifactRecord) Commands {
 		{"xtask", "cargo +nightly xtask fuzz build " + q(t) + " -- --dev"},
 	}
 	for _, ss := range bug.LLDB {
-		if ss.CommandFile == "" {
+		if ss.commandFile == "" || ss.InputFile == "" || target == nil {
 			continue
 		}
-		bin := release
-		if ss.Profile == string(triage.Dev) {
-			bin = dev
+		// The command file names its files relative to its directory:
+		// the line changes into it, and names the binary from there.
+		dir := filepath.Dir(ss.commandFile)
+		prof := store.Release
+		if ss.Profile == string(store.Dev) {
+			prof = store.Dev
 		}
-		c.Debug = append(c.Debug, Command{"lldb", lldbscript.HandRunCommand(handLLDB, ss.CommandFile, bin, append(append([]string(nil), flags...), input))})
+		bin, err := filepath.Rel(dir, target.BinaryPath(prof))
+		if err != nil {
+			continue
+		}
+		c.Debug = append(c.Debug, Command{"lldb", lldbscript.HandRunCommand(handLLDB, s.displayPath(dir), filepath.Base(ss.commandFile), bin, append(append([]string(nil), flags...), ss.InputFile))})
 		break
 	}
 	c.Debug = append(c.Debug,
@@ -99,10 +107,10 @@ func (s *Snapshot) commands(bug *Bug, rep *triage.ArtifactRecord) Commands {
 
 // handFlags are the libFuzzer flags a person needs: a crash input needs
 // none (the -timeout= triage adds to every run only guards against hangs).
-func handFlags(flags []string, kind triage.ArtifactKind) []string {
+func handFlags(flags []string, kind store.ArtifactKind) []string {
 	var out []string
 	for _, f := range flags {
-		if kind == triage.ArtifactCrash && strings.HasPrefix(f, "-timeout=") {
+		if kind == store.ArtifactCrash && strings.HasPrefix(f, "-timeout=") {
 			continue
 		}
 		out = append(out, f)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/fuzztriage/triage/internal/atomicfile"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -117,6 +117,10 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 	for _, p := range snap.Problems {
 		log.Warn(p.Error())
 	}
+	var failures []string
+	for _, d := range snap.Damaged {
+		failures = append(failures, d.Error())
+	}
 	var since *Run
 	if o.Since != "" {
 		if since, err = snap.FindRun(o.Since); err != nil {
@@ -124,7 +128,6 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 		}
 	}
 	var checks map[string]*Verification
-	var failures []string
 	if o.Verify {
 		if snap.Workspace == nil {
 			return nil, fmt.Errorf("cannot verify buckets: no workspace at %s", snap.Root)
@@ -132,7 +135,9 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 		if o.Config == nil || o.Stages.Parse == nil || o.Stages.Bucket == nil {
 			return nil, errors.New("diff: verification needs the configuration and the parse and bucket stages")
 		}
-		checks, failures = verifyAll(ctx, snap, o.Config, o.Stages, log, now)
+		var vf []string
+		checks, vf = verifyAll(ctx, snap, o.Config, o.Stages, log, now)
+		failures = append(failures, vf...)
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
@@ -148,21 +153,17 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 		apply(snap.State)
 		return d, nil
 	}
-	err = WithLock(ctx, snap.StoreDir, o.LockWait, func() error {
-		st, err := LoadState(snap.StoreDir)
-		if err != nil {
-			return err
-		}
+	err = WithState(ctx, snap.StoreDir, o.LockWait, func(s *store.Store, st *State) error {
 		apply(st)
-		data, err := triage.MarshalYAML(d)
+		data, err := store.MarshalYAML(d)
 		if err != nil {
 			return err
 		}
 		path := filepath.Join(StateDir(snap.StoreDir), "diffs", at.Format("20060102T150405.000000000Z")+".yaml")
-		if err := atomicfile.Write(path, data); err != nil {
+		if err := s.WriteFile(path, data); err != nil {
 			return err
 		}
-		if err := st.Save(snap.StoreDir, at); err != nil {
+		if err := st.Save(s, at); err != nil {
 			return err
 		}
 		d.Record = path
@@ -374,9 +375,9 @@ func verifyAll(ctx context.Context, snap *Snapshot, cfg *triage.Config, stages t
 		if _, done := binSHA[t]; done || binErr[t] != nil {
 			continue
 		}
-		path, err := triage.EnsureBinary(ctx, snap.Workspace, t, triage.Release, cfg)
+		path, err := triage.EnsureBinary(ctx, snap.Workspace, t, store.Release, cfg)
 		if err == nil {
-			binSHA[t], _, err = triage.FileSHA1(path)
+			binSHA[t], _, err = store.FileSHA1(path)
 		}
 		if err != nil {
 			binErr[t] = err
@@ -437,16 +438,16 @@ func verifyAll(ctx context.Context, snap *Snapshot, cfg *triage.Config, stages t
 const Unbucketed = "(unbucketed)"
 
 // verifyBucket re-runs one bucket's representative and minimized input.
-func verifyBucket(ctx context.Context, snap *Snapshot, cfg *triage.Config, stages triage.Stages, b *triage.BucketRecord, binary string, now func() time.Time) (*Verification, error) {
+func verifyBucket(ctx context.Context, snap *Snapshot, cfg *triage.Config, stages triage.Stages, b *store.BucketRecord, binary string, now func() time.Time) (*Verification, error) {
 	v := &Verification{At: now().UTC(), Binary: binary}
 	// A member already triaged on this very binary, crashing in this
 	// bucket, settles it without re-running anything.
 	for _, m := range b.Members {
 		a := snap.Artifacts[m.SHA1]
-		if a == nil || a.Bucket == nil || a.Bucket.ID != b.ID || a.Status == triage.NotReproducible {
+		if a == nil || a.Bucket == nil || a.Bucket.ID != b.ID || a.Status == store.NotReproducible {
 			continue
 		}
-		if r := a.Reproductions[triage.Release]; r != nil && r.BinarySHA1 == binary {
+		if r := a.Reproductions[store.Release]; r != nil && r.BinarySHA1 == binary {
 			v.Verdict = VerdictSkipped
 			v.Inputs = []InputCheck{{Role: "member", SHA1: a.SHA1, Path: a.Path, Status: string(a.Status), Bucket: b.ID}}
 			return v, nil
@@ -472,14 +473,14 @@ func verifyBucket(ctx context.Context, snap *Snapshot, cfg *triage.Config, stage
 		return nil, fmt.Errorf("neither the representative %s nor a minimized input is on disk", b.Representative.Path)
 	}
 	for _, c := range cands {
-		rep, err := triage.ReproduceInput(ctx, snap.Workspace, cfg, stages, b.Target, c.path, []triage.Profile{triage.Release})
+		rep, err := triage.ReproduceInput(ctx, snap.Workspace, cfg, stages, b.Target, c.path, []store.Profile{store.Release})
 		if err != nil {
 			return nil, fmt.Errorf("re-running %s: %w", snap.displayPath(c.path), err)
 		}
-		chk := InputCheck{Role: c.role, SHA1: c.sha, Path: snap.displayPath(c.path), Status: string(triage.NotReproducible)}
-		if r := rep.Reproductions[triage.Release]; r != nil {
+		chk := InputCheck{Role: c.role, SHA1: c.sha, Path: snap.displayPath(c.path), Status: string(store.NotReproducible)}
+		if r := rep.Reproductions[store.Release]; r != nil {
 			chk.Status = string(r.Status)
-			if r.Status != triage.NotReproducible {
+			if r.Status != store.NotReproducible {
 				chk.Bucket = r.BucketID
 				if chk.Bucket == "" {
 					// It crashes, but the crash could not be parsed into

@@ -222,14 +222,23 @@ func ruleName(kind string) string {
 	return b.String()
 }
 
-// sarifMessage is the title, then the panic message when it says more.
+// sarifMessage is the title, then the panic message when it says more,
+// escaped as SARIF plain text (sarifText).
 func sarifMessage(b *Bug) string {
 	msg := b.Title
 	if b.Message != "" && !strings.Contains(b.Title, b.Message) {
 		msg += "\n\n" + b.Message
 	}
-	return msg
+	return sarifText(msg)
 }
+
+// sarifEscaper writes text as a SARIF plain-text message (SARIF 2.1.0
+// §3.11.5-3.11.6): "{0}" would be a placeholder and "[text](target)" an
+// embedded link, so braces are doubled and brackets (and the backslash
+// that escapes them) are backslash-escaped.
+var sarifEscaper = strings.NewReplacer(`\`, `\\`, "[", `\[`, "]", `\]`, "{", "{{", "}", "}}")
+
+func sarifText(s string) string { return sarifEscaper.Replace(s) }
 
 func artifactLocation(file string, inWorkspace bool) *sarif.ArtifactLocation {
 	if inWorkspace {

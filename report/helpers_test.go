@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -87,14 +88,14 @@ func testConfig() *triage.Config {
 	return c
 }
 
-func runNight(t testing.TB, root string, cfg *triage.Config, targets ...string) *triage.RunRecord {
+func runNight(t testing.TB, root string, cfg *triage.Config, targets ...string) *store.RunRecord {
 	t.Helper()
 	return runNightAllowing(t, root, cfg, nil, targets...)
 }
 
 // runNightAllowing runs the pipeline; failures of the stages in allowed
 // are expected (the record keeps them), any other fails the test.
-func runNightAllowing(t testing.TB, root string, cfg *triage.Config, allowed map[string]bool, targets ...string) *triage.RunRecord {
+func runNightAllowing(t testing.TB, root string, cfg *triage.Config, allowed map[string]bool, targets ...string) *store.RunRecord {
 	t.Helper()
 	ws, err := triage.Discover(root)
 	if err != nil {
@@ -170,7 +171,7 @@ func sharedStore(t *testing.T) *goldenStore {
 		golden.root, golden.store = root, cfg.StoreDir(root)
 		golden.bugOf = map[string]string{}
 		for _, b := range m.Bugs {
-			sha, _, err := triage.FileSHA1(fixture.ArtifactPath(root, b.Target, b.Inputs[0].File))
+			sha, _, err := store.FileSHA1(fixture.ArtifactPath(root, b.Target, b.Inputs[0].File))
 			if err != nil {
 				golden.err = err
 				return
@@ -182,7 +183,7 @@ func sharedStore(t *testing.T) *goldenStore {
 			}
 			id := regexp.MustCompile(`(?m)^  id: (v\d+-[0-9a-f]+)$`).FindSubmatch(data)
 			if id == nil {
-				golden.err = &triage.MalformedError{Path: sha, Err: os.ErrNotExist}
+				golden.err = &store.MalformedError{Path: sha, Err: os.ErrNotExist}
 				return
 			}
 			golden.bugOf[string(id[1])] = b.ID
@@ -220,3 +221,14 @@ var (
 	addrRE = regexp.MustCompile(`0x[0-9a-f]{8,16}`)
 	pidRE  = regexp.MustCompile(`(Process |pid )\d+`)
 )
+
+// openStore opens an existing store for a test; closed when the test ends.
+func openStore(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	s, err := store.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}

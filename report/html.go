@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fuzztriage/triage/internal/atomicfile"
+	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/templates"
 )
 
@@ -193,6 +195,9 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 	var written []string
 	write := func(rel string, content []byte) error {
 		p := filepath.Join(dir, rel)
+		if strings.HasSuffix(rel, ".html") {
+			content = htmlControls(content)
+		}
 		if err := atomicfile.Write(p, content); err != nil {
 			return err
 		}
@@ -254,4 +259,24 @@ func htmlTemplates() (*template.Template, error) {
 		}
 	}
 	return set, nil
+}
+
+// htmlControls writes the control characters a page holds as text escapes
+// (\x1b, \r, \u202e): html/template escapes markup, but a terminal escape
+// sequence or a bidirectional override in an artifact's name would still
+// reach the page. The templates themselves hold none; only data does.
+func htmlControls(page []byte) []byte {
+	s := string(page)
+	if strings.IndexFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && inert.IsControl(r) }) < 0 {
+		return page
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r != '\n' && r != '\t' && inert.IsControl(r) {
+			b.WriteString(inert.Line(string(r)))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return []byte(b.String())
 }

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -33,15 +34,20 @@ type Snapshot struct {
 	// Workspace is the discovered workspace; nil when discovery failed
 	// (Problems says why): reports then lack source lines and fuzz dirs.
 	Workspace *triage.Workspace
-	Buckets   map[string]*triage.BucketRecord
-	Artifacts map[string]*triage.ArtifactRecord
+	Buckets   map[string]*store.BucketRecord
+	Artifacts map[string]*store.ArtifactRecord
 	// Runs are the run records, oldest first.
 	Runs []Run
 	// State is this package's own state (report/state.yaml).
 	State *State
-	// Problems are records that could not be read (by path); they are
-	// left alone and reported, the rest of the store is still used.
+	// Problems are everything that could not be read: Damaged, and a
+	// workspace that could not be discovered.
 	Problems []error
+	// Damaged are records that could not be read, failed their schema, or
+	// are missing while others name them (by path). They are left alone and
+	// reported; the rest of the store is still used, and the commands that
+	// read the store exit 3.
+	Damaged []error
 
 	sources *sourceCache
 }
@@ -50,14 +56,14 @@ type Snapshot struct {
 type Run struct {
 	Name   string
 	Path   string
-	Record *triage.RunRecord
+	Record *store.RunRecord
 }
 
 // ErrUnknownRun says a run name matches no run record (or several).
 var ErrUnknownRun = errors.New("unknown run")
 
 // ErrNoStore says the store directory does not exist (nothing was triaged).
-var ErrNoStore = errors.New("no triage store")
+var ErrNoStore = store.ErrNoStore
 
 // Load reads the store at storeDir of the workspace at root.
 func Load(root, storeDir string) (*Snapshot, error) {
@@ -69,42 +75,62 @@ func Load(root, storeDir string) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(filepath.Join(storeDir, "buckets")); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("%w at %s (run `triage run` first)", ErrNoStore, storeDir)
+	st, err := store.OpenExisting(storeDir)
+	if err != nil {
+		return nil, err
 	}
+	defer st.Close()
 	s := &Snapshot{Root: root, StoreDir: storeDir, sources: newSourceCache(root)}
-	store := &triage.Store{Dir: storeDir}
 	var bad []error
-	if s.Buckets, bad, err = store.LoadBuckets(); err != nil {
+	if s.Buckets, bad, err = st.LoadBuckets(); err != nil {
 		return nil, err
 	}
 	s.Problems = append(s.Problems, bad...)
 	for id, b := range s.Buckets {
-		if b.SchemaVersion == 0 { // a malformed record's placeholder
+		if b.Malformed() {
 			delete(s.Buckets, id)
 		}
 	}
-	if s.Artifacts, bad, err = store.LoadArtifacts(); err != nil {
+	if s.Artifacts, bad, err = st.LoadArtifacts(); err != nil {
 		return nil, err
 	}
 	s.Problems = append(s.Problems, bad...)
 	for sha, a := range s.Artifacts {
-		if a.SchemaVersion == 0 {
+		if a.Malformed() {
 			delete(s.Artifacts, sha)
 		}
 	}
-	paths, err := store.Runs()
+	paths, err := st.Runs()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	for _, p := range paths {
-		r, err := triage.LoadRun(p)
+		r, err := st.LoadRun(p)
 		if err != nil {
 			s.Problems = append(s.Problems, err)
 			continue
 		}
 		s.Runs = append(s.Runs, Run{Name: strings.TrimSuffix(filepath.Base(p), ".yaml"), Path: p, Record: r})
 	}
+	// A bucket the artifact records name but whose record is gone (its
+	// directory deleted) is damage too, not a bucket that never was.
+	named := map[string]int{}
+	for _, a := range s.Artifacts {
+		if a.Bucket != nil && a.Bucket.ID != "" {
+			named[a.Bucket.ID]++
+		}
+	}
+	for _, id := range sortedKeys(named) {
+		if _, ok := s.Buckets[id]; ok {
+			continue
+		}
+		if _, err := os.Lstat(st.BucketRecordPath(id)); err == nil {
+			continue // there but damaged: already among the problems
+		}
+		s.Problems = append(s.Problems, &store.MissingError{Path: st.BucketRecordPath(id),
+			Why: fmt.Sprintf("%d artifact records name bucket %s (the next `triage run` writes it again from them)", named[id], id)})
+	}
+	s.Damaged = append(s.Damaged, s.Problems...)
 	if s.State, err = LoadState(storeDir); err != nil {
 		return nil, err
 	}
@@ -128,7 +154,7 @@ func (s *Snapshot) IDs() []string {
 
 // Lookup finds a bucket by its id, a unique prefix of it, or the hash
 // without the "v1-" version prefix.
-func (s *Snapshot) Lookup(arg string) (*triage.BucketRecord, error) {
+func (s *Snapshot) Lookup(arg string) (*store.BucketRecord, error) {
 	if b, ok := s.Buckets[arg]; ok {
 		return b, nil
 	}
@@ -234,5 +260,14 @@ func (s *Snapshot) CrashesPerRun() map[string][]int {
 		}
 		c[i]++
 	}
+	return out
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }

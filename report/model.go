@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/dedupe"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
-	"github.com/fuzztriage/triage/triage"
 )
 
 // ExportSchemaVersion versions the Bug document (and the exports built
@@ -136,6 +136,10 @@ type Session struct {
 	CommandFile string `json:"command_file,omitempty" yaml:"command_file,omitempty"`
 	Transcript  string `json:"transcript,omitempty" yaml:"transcript,omitempty"`
 	Error       string `json:"error,omitempty" yaml:"error,omitempty"`
+	// InputFile is the input's name in the command file's directory.
+	InputFile string `json:"input_file,omitempty" yaml:"input_file,omitempty"`
+	// commandFile is the command file's absolute path.
+	commandFile string
 }
 
 // Variable is one variable lldb read.
@@ -176,7 +180,7 @@ type RunCount struct {
 }
 
 // Bug builds the bug document of one bucket.
-func (s *Snapshot) Bug(b *triage.BucketRecord) *Bug {
+func (s *Snapshot) Bug(b *store.BucketRecord) *Bug {
 	bug := &Bug{
 		ID:          b.ID,
 		Key:         b.Key,
@@ -214,7 +218,7 @@ func (s *Snapshot) Bug(b *triage.BucketRecord) *Bug {
 			bug.Frames = append(bug.Frames, s.frame(f))
 		}
 	}
-	for _, prof := range []triage.Profile{triage.Dev, triage.Release} {
+	for _, prof := range []store.Profile{store.Dev, store.Release} {
 		if f := b.LLDB[prof]; f != nil {
 			bug.LLDB = append(bug.LLDB, s.session(prof, f))
 		}
@@ -233,16 +237,16 @@ func (s *Snapshot) Bug(b *triage.BucketRecord) *Bug {
 		bug.Minimized = &in
 	}
 	if rep != nil {
-		bug.Reproducibility.Release = profileResult(rep.Reproductions[triage.Release])
-		bug.Reproducibility.Dev = profileResult(rep.Reproductions[triage.Dev])
+		bug.Reproducibility.Release = profileResult(rep.Reproductions[store.Release])
+		bug.Reproducibility.Dev = profileResult(rep.Reproductions[store.Dev])
 	}
 	if bug.Reproducibility.Release == nil {
-		if st, ok := b.Reproducibility[triage.Release]; ok {
+		if st, ok := b.Reproducibility[store.Release]; ok {
 			bug.Reproducibility.Release = &ProfileResult{Status: string(st)}
 		}
 	}
 	if bug.Reproducibility.Dev == nil {
-		if st, ok := b.Reproducibility[triage.Dev]; ok {
+		if st, ok := b.Reproducibility[store.Dev]; ok {
 			bug.Reproducibility.Dev = &ProfileResult{Status: string(st)}
 		}
 	}
@@ -305,7 +309,7 @@ func (s *Snapshot) frame(f symbolize.Frame) Frame {
 	return out
 }
 
-func (s *Snapshot) session(prof triage.Profile, f *triage.LLDBFindings) Session {
+func (s *Snapshot) session(prof store.Profile, f *store.LLDBFindings) Session {
 	out := Session{Profile: string(prof), Stop: f.Stop, Error: f.Error}
 	for _, fr := range f.Frames {
 		fm := Frame{Index: fr.Index, Function: fr.Function, File: fr.File, Line: fr.Line, Category: "lldb"}
@@ -331,7 +335,9 @@ func (s *Snapshot) session(prof triage.Profile, f *triage.LLDBFindings) Session 
 		out.Variables = append(out.Variables, Variable{Frame: v.Frame, Name: v.Name, Type: v.Type, Value: v.Value})
 	}
 	if f.CommandFile != "" {
-		out.CommandFile = s.displayPath(s.storePath(f.CommandFile))
+		out.commandFile = s.storePath(f.CommandFile)
+		out.CommandFile = s.displayPath(out.commandFile)
+		out.InputFile = f.InputFile
 	}
 	if f.Transcript != "" {
 		out.Transcript = s.displayPath(s.storePath(f.Transcript))
@@ -391,7 +397,7 @@ func readSmall(path string, limit int64) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-func profileResult(r *triage.Reproduction) *ProfileResult {
+func profileResult(r *store.Reproduction) *ProfileResult {
 	if r == nil {
 		return nil
 	}
@@ -403,7 +409,7 @@ func profileResult(r *triage.Reproduction) *ProfileResult {
 // builds name functions by their short DWARF names; when an lldb session
 // (usually the dev build's) shows the same function with its full path,
 // the full path is used.
-func (s *Snapshot) site(bug *Bug, rep *triage.ArtifactRecord) string {
+func (s *Snapshot) site(bug *Bug, rep *store.ArtifactRecord) string {
 	var name, file string
 	pick := func(frames []Frame) bool {
 		if bug.Location != nil {

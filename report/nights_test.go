@@ -12,6 +12,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -218,11 +219,11 @@ func restore(t *testing.T, root, hold, target string, files ...string) {
 
 func bucketOfInput(t *testing.T, root, storeDir, target, file string) string {
 	t.Helper()
-	sha, _, err := triage.FileSHA1(fixture.ArtifactPath(root, target, file))
+	sha, _, err := store.FileSHA1(fixture.ArtifactPath(root, target, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	arts, _, err := (&triage.Store{Dir: storeDir}).LoadArtifacts()
+	arts, _, err := openStore(t, storeDir).LoadArtifacts()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,12 +246,12 @@ func stateOf(t *testing.T, storeDir, id string) *BucketState {
 	return st.Buckets[id]
 }
 
-func runPath(t *testing.T, storeDir string, rec *triage.RunRecord) string {
+func runPath(t *testing.T, storeDir string, rec *store.RunRecord) string {
 	t.Helper()
 	return filepath.Join(storeDir, "runs", rec.Started.UTC().Format("20060102T150405.000000000Z")+".yaml")
 }
 
-func runName(t *testing.T, storeDir string, rec *triage.RunRecord) string {
+func runName(t *testing.T, storeDir string, rec *store.RunRecord) string {
 	return strings.TrimSuffix(filepath.Base(runPath(t, storeDir, rec)), ".yaml")
 }
 

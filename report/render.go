@@ -9,31 +9,35 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/templates"
 )
 
 // Funcs are the functions report templates (the embedded ones and a
-// user's --template) can call.
+// user's --template) can call. Every value of a Bug that came from outside
+// (names, messages, lldb output) goes through one of md, code, cell,
+// cellcode or a fence sized by fence: none of them lets the value change
+// the report's structure.
 var Funcs = map[string]any{
-	// code is inline code that survives backticks in its text.
-	"code": func(s string) string {
-		if s == "" {
-			return "``"
-		}
-		n := longestRun(s, '`') + 1
-		ticks := strings.Repeat("`", n)
-		if n > 1 || strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-			return ticks + " " + s + " " + ticks
-		}
-		return ticks + s + ticks
-	},
+	// md is plain running text: Markdown and HTML syntax is escaped, line
+	// breaks become escapes.
+	"md": MarkdownText,
+	// code is inline code that survives backticks and line breaks in its
+	// text.
+	"code": MarkdownCode,
 	// fence is a code fence longer than any backtick run in s.
 	"fence": func(s string) string { return strings.Repeat("`", max(3, longestRun(s, '`')+1)) },
-	// cell makes s safe inside a Markdown table cell.
-	"cell": func(s string) string {
-		s = strings.ReplaceAll(s, "|", `\|`)
-		s = strings.ReplaceAll(s, "\r", "")
-		return strings.ReplaceAll(s, "\n", "<br>")
+	// cell is plain text in a Markdown table cell.
+	"cell": MarkdownText,
+	// cellcode is inline code in a Markdown table cell.
+	"cellcode": func(s string) string { return strings.ReplaceAll(MarkdownCode(s), "|", `\|`) },
+	// cmdlines joins commands' lines (to size a fence around them).
+	"cmdlines": func(cs []Command) string {
+		var b strings.Builder
+		for _, c := range cs {
+			b.WriteString(c.Tool + "\n" + c.Line + "\n")
+		}
+		return b.String()
 	},
 	"date": func(t time.Time) string {
 		if t.IsZero() {
@@ -179,4 +183,42 @@ func fenceOf(l string) string {
 		return ""
 	}
 	return l[:n]
+}
+
+// MarkdownCode is s as inline code: a backtick run longer than any in s,
+// and control characters (line breaks above all, which would end the span
+// and start a heading or a list) as escapes.
+func MarkdownCode(s string) string {
+	s = inert.Line(s)
+	if s == "" {
+		return "``"
+	}
+	n := longestRun(s, '`') + 1
+	ticks := strings.Repeat("`", n)
+	if n > 1 || strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return ticks + " " + s + " " + ticks
+	}
+	return ticks + s + ticks
+}
+
+// markdownEscaper backslash-escapes the ASCII punctuation that means
+// something in running Markdown text, and writes HTML's as entities.
+var markdownEscaper = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`,
+	"#", `\#`, "!", `\!`, "|", `\|`, "~", `\~`, "<", "&lt;", ">", "&gt;", "&", "&amp;",
+)
+
+// MarkdownText is s as running text: nothing in it starts a heading, a
+// list, a link, an image, emphasis, code or HTML.
+func MarkdownText(s string) string {
+	s = markdownEscaper.Replace(inert.Line(s))
+	// A line start is only at the very beginning here (Comment removed
+	// line breaks): "-", "+" and "1." there would start a list.
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+' || s[0] == '=') {
+		s = `\` + s
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i > 0 && (s[i] == '.') {
+		s = s[:i] + `\` + s[i:]
+	}
+	return s
 }

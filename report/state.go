@@ -12,8 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/fuzztriage/triage/internal/atomicfile"
-	"github.com/fuzztriage/triage/triage"
+	"github.com/fuzztriage/triage/store"
 )
 
 // StateSchemaVersion versions report/state.yaml and report/diffs/*.yaml. It
@@ -150,22 +149,22 @@ func LoadState(storeDir string) (*State, error) {
 	}
 	var st State
 	if err := decodeStrict(data, &st); err != nil {
-		return nil, &triage.MalformedError{Path: path, Err: err}
+		return nil, &store.MalformedError{Path: path, Err: err}
 	}
 	if st.SchemaVersion != StateSchemaVersion {
-		return nil, &triage.MalformedError{Path: path, Err: fmt.Errorf("schema_version %d, this triage reads %d", st.SchemaVersion, StateSchemaVersion)}
+		return nil, &store.MalformedError{Path: path, Err: fmt.Errorf("schema_version %d, this triage reads %d", st.SchemaVersion, StateSchemaVersion)}
 	}
 	if st.Buckets == nil {
 		st.Buckets = map[string]*BucketState{}
 	}
 	for id, b := range st.Buckets {
 		if b == nil {
-			return nil, &triage.MalformedError{Path: path, Err: fmt.Errorf("bucket %s: empty entry", id)}
+			return nil, &store.MalformedError{Path: path, Err: fmt.Errorf("bucket %s: empty entry", id)}
 		}
 		switch b.Status {
 		case StatusOpen, StatusFixed, StatusChanged, StatusRegressed:
 		default:
-			return nil, &triage.MalformedError{Path: path, Err: fmt.Errorf("bucket %s: status %q is not open, fixed, changed or regressed", id, b.Status)}
+			return nil, &store.MalformedError{Path: path, Err: fmt.Errorf("bucket %s: status %q is not open, fixed, changed or regressed", id, b.Status)}
 		}
 	}
 	return &st, nil
@@ -183,71 +182,108 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// Save writes the state atomically. The caller holds the store's lock.
-func (st *State) Save(storeDir string, now time.Time) error {
+// Save writes the state atomically into the store. The caller holds the
+// store's lock (see WithState).
+func (st *State) Save(s *store.Store, now time.Time) error {
 	st.SchemaVersion = StateSchemaVersion
 	st.Updated = now.UTC()
-	data, err := triage.MarshalYAML(st)
+	data, err := store.MarshalYAML(st)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(StatePath(storeDir), data)
+	return s.WriteFile(StatePath(s.Dir), data)
 }
 
-// WithLock runs fn holding the store's lock, waiting up to wait for a
-// running `triage run` or `watch` to release it.
-func WithLock(ctx context.Context, storeDir string, wait time.Duration, fn func() error) error {
-	store, err := triage.OpenStore(storeDir)
+// WithState runs fn holding the store's lock (waiting up to wait for a
+// running `triage run` or `watch`, or another report command, to release
+// it), with the state as it is once the lock is held. Whatever fn decides
+// from the state (which buckets are still unreported, what changed since
+// the last diff) therefore holds until it returns: two commands at once
+// take turns, and the second sees what the first recorded.
+func WithState(ctx context.Context, storeDir string, wait time.Duration, fn func(s *store.Store, st *State) error) error {
+	s, err := store.Open(storeDir)
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		err = store.Lock()
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, triage.ErrLocked) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	defer store.Unlock()
-	return fn()
-}
-
-// MarkReported records that reports were rendered for the buckets (under
-// the store's lock), so `triage report --all-new` does not render them
-// again.
-func MarkReported(ctx context.Context, snap *Snapshot, ids []string, wait time.Duration, now time.Time) error {
-	return WithLock(ctx, snap.StoreDir, wait, func() error {
-		st, err := LoadState(snap.StoreDir)
+	defer s.Close()
+	return s.WithLock(ctx, wait, func() error {
+		st, err := LoadState(storeDir)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			b := snap.Buckets[id]
-			if b == nil {
-				continue
-			}
-			bs := st.Buckets[id]
-			if bs == nil {
-				// Reported before any diff saw it: it is open, and the
-				// next diff still reports it new (FirstDiff unset).
-				bs = &BucketState{Status: StatusOpen}
-				st.Buckets[id] = bs
-			}
-			bs.Reported = &Reported{At: now.UTC(), Members: b.MemberCount}
-			bs.History = append(bs.History, Event{At: now.UTC(), Event: "reported", Members: b.MemberCount})
+		return fn(s, st)
+	})
+}
+
+// Unreported are the buckets of the snapshot that st does not record as
+// reported, sorted by id.
+func Unreported(snap *Snapshot, st *State) []string {
+	var ids []string
+	for _, id := range snap.IDs() {
+		if bs := st.Buckets[id]; bs == nil || bs.Reported == nil {
+			ids = append(ids, id)
 		}
-		if err := st.Save(snap.StoreDir, now); err != nil {
+	}
+	return ids
+}
+
+// ReportNew renders every bucket no earlier report rendered, and with mark
+// records them as reported, all under the store's lock: however many run
+// at once, each bucket is rendered by exactly one of them.
+func ReportNew(ctx context.Context, snap *Snapshot, wait time.Duration, mark bool, now time.Time, render func(bugs []*Bug) error) (int, error) {
+	n := 0
+	err := WithState(ctx, snap.StoreDir, wait, func(s *store.Store, st *State) error {
+		ids := Unreported(snap, st)
+		n = len(ids)
+		bugs := make([]*Bug, len(ids))
+		for i, id := range ids {
+			bugs[i] = snap.Bug(snap.Buckets[id])
+		}
+		if err := render(bugs); err != nil {
+			return err
+		}
+		if !mark || len(ids) == 0 {
+			return nil
+		}
+		markReported(snap, st, ids, now)
+		if err := st.Save(s, now); err != nil {
+			return fmt.Errorf("marking the reported buckets: %w", err)
+		}
+		snap.State = st
+		return nil
+	})
+	return n, err
+}
+
+// MarkReported records, under the store's lock, that reports were
+// rendered for the buckets, so `triage report --all-new` does not render
+// them again.
+func MarkReported(ctx context.Context, snap *Snapshot, ids []string, wait time.Duration, now time.Time) error {
+	return WithState(ctx, snap.StoreDir, wait, func(s *store.Store, st *State) error {
+		markReported(snap, st, ids, now)
+		if err := st.Save(s, now); err != nil {
 			return err
 		}
 		snap.State = st
 		return nil
 	})
+}
+
+// markReported records in st that reports were rendered for the buckets.
+func markReported(snap *Snapshot, st *State, ids []string, now time.Time) {
+	for _, id := range ids {
+		b := snap.Buckets[id]
+		if b == nil {
+			continue
+		}
+		bs := st.Buckets[id]
+		if bs == nil {
+			// Reported before any diff saw it: it is open, and the
+			// next diff still reports it new (FirstDiff unset).
+			bs = &BucketState{Status: StatusOpen}
+			st.Buckets[id] = bs
+		}
+		bs.Reported = &Reported{At: now.UTC(), Members: b.MemberCount}
+		bs.History = append(bs.History, Event{At: now.UTC(), Event: "reported", Members: b.MemberCount})
+	}
 }

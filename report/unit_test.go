@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/procrun"
-	"github.com/fuzztriage/triage/triage"
+	"github.com/fuzztriage/triage/store"
 )
 
 // TestHexDumpMatchesHexdump compares HexDump with the real `hexdump -C -v`.
@@ -62,6 +62,7 @@ func TestTemplateFuncs(t *testing.T) {
 		"called `Option::unwrap()` on a": "`` called `Option::unwrap()` on a ``",
 		"``x``":                          "``` ``x`` ```",
 		"":                               "``",
+		"a\n# heading":                   "`a\\n# heading`",
 	} {
 		if got := code(in); got != want {
 			t.Errorf("code(%q) = %q, want %q", in, got, want)
@@ -73,7 +74,7 @@ func TestTemplateFuncs(t *testing.T) {
 	if got := fence("none"); got != "```" {
 		t.Errorf("fence = %q", got)
 	}
-	if got := cell("a|b\nc"); got != `a\|b<br>c` {
+	if got := cell("a|b\nc"); got != `a\|b\\nc` {
 		t.Errorf("cell = %q", got)
 	}
 	if got := collapseBlankLines("a\n\n\n\nb\n```\n\n\n```\n\n"); got != "a\n\nb\n```\n\n\n```\n" {
@@ -126,8 +127,13 @@ func TestUserTemplate(t *testing.T) {
 // TestStateRoundTripAndErrors: the state survives save and load, and a
 // damaged file is reported by path and never overwritten.
 func TestStateRoundTripAndErrors(t *testing.T) {
-	store := t.TempDir()
-	st, err := LoadState(store)
+	dir := t.TempDir()
+	s, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := LoadState(dir)
 	if err != nil || len(st.Buckets) != 0 {
 		t.Fatalf("empty store: %v %v", st, err)
 	}
@@ -136,10 +142,10 @@ func TestStateRoundTripAndErrors(t *testing.T) {
 		History:      []Event{{At: now, Event: "new", Members: 3}, {At: now, Event: "fixed", Members: 3, Detail: "x"}},
 		Verification: &Verification{At: now, Binary: "abc", Verdict: VerdictFixed, Inputs: []InputCheck{{Role: "representative", SHA1: "s", Path: "p", Status: "not-reproducible"}}}}
 	st.LastDiff = &now
-	if err := st.Save(store, now); err != nil {
+	if err := st.Save(s, now); err != nil {
 		t.Fatal(err)
 	}
-	back, err := LoadState(store)
+	back, err := LoadState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,20 +163,20 @@ func TestStateRoundTripAndErrors(t *testing.T) {
 		"bad time":       "schema_version: 1\nupdated: yesterday\nbuckets: {}\n",
 		"negative count": "schema_version: 1\nbuckets:\n  v1-x: {status: open, members: nope}\n",
 	} {
-		if err := os.WriteFile(StatePath(store), []byte(text), 0o644); err != nil {
+		if err := os.WriteFile(StatePath(dir), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadState(store)
-		var me *triage.MalformedError
-		if !errors.As(err, &me) || me.Path != StatePath(store) {
-			t.Errorf("%s: error %v, want a MalformedError naming %s", name, err, StatePath(store))
+		_, err := LoadState(dir)
+		var me *store.MalformedError
+		if !errors.As(err, &me) || me.Path != StatePath(dir) {
+			t.Errorf("%s: error %v, want a MalformedError naming %s", name, err, StatePath(dir))
 		}
 		// Marking refuses to touch it.
-		snap := &Snapshot{StoreDir: store, Buckets: map[string]*triage.BucketRecord{"v1-x": {ID: "v1-x", MemberCount: 1}}}
+		snap := &Snapshot{StoreDir: dir, Buckets: map[string]*store.BucketRecord{"v1-x": {ID: "v1-x", MemberCount: 1}}}
 		if err := MarkReported(context.Background(), snap, []string{"v1-x"}, 0, now); err == nil {
 			t.Errorf("%s: MarkReported overwrote a malformed state", name)
 		}
-		if data, _ := os.ReadFile(StatePath(store)); string(data) != text {
+		if data, _ := os.ReadFile(StatePath(dir)); string(data) != text {
 			t.Errorf("%s: the malformed state was changed", name)
 		}
 	}
@@ -180,22 +186,21 @@ func TestStateRoundTripAndErrors(t *testing.T) {
 // marking wait, then fail after --lock-wait; once released it works.
 func TestMarkReportedWaitsForTheLock(t *testing.T) {
 	dir := t.TempDir()
-	store, err := triage.OpenStore(dir)
+	holder, err := store.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Lock(); err != nil {
+	if err := holder.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	snap := &Snapshot{StoreDir: dir, Buckets: map[string]*triage.BucketRecord{"v1-x": {ID: "v1-x", MemberCount: 2}}}
-	start := time.Now()
-	err = MarkReported(context.Background(), snap, []string{"v1-x"}, 500*time.Millisecond, time.Now())
-	if !errors.Is(err, triage.ErrLocked) || time.Since(start) < 400*time.Millisecond {
-		t.Fatalf("with the lock held: %v after %s", err, time.Since(start))
+	snap := &Snapshot{StoreDir: dir, Buckets: map[string]*store.BucketRecord{"v1-x": {ID: "v1-x", MemberCount: 2}}}
+	err = MarkReported(context.Background(), snap, []string{"v1-x"}, 200*time.Millisecond, time.Now())
+	if !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("with the lock held: %v", err)
 	}
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		store.Unlock()
+		holder.Unlock()
 	}()
 	if err := MarkReported(context.Background(), snap, []string{"v1-x"}, 10*time.Second, time.Now()); err != nil {
 		t.Fatal(err)
@@ -227,7 +232,12 @@ func FuzzLoadState(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := st.Save(dir, time.Unix(0, 0)); err != nil {
+		s, err := store.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := st.Save(s, time.Unix(0, 0)); err != nil {
 			t.Fatal(err)
 		}
 		again, err := LoadState(dir)

@@ -600,8 +600,6 @@ func (s *Session) cmdSave(ctx context.Context, args []string) error {
 		return err
 	}
 	spec := s.scriptSpec()
-	stem := strings.TrimSuffix(abs, filepath.Ext(abs))
-	spec.InferiorStdout, spec.InferiorStderr = stem+".stdout", stem+".stderr"
 	plan, err := lldbscript.Setup(ctx, spec, s.runOptions(filepath.Dir(abs), filepath.Base(abs)))
 	if err != nil {
 		return err

@@ -408,10 +408,10 @@ func (s *Session) kind() symbolize.CrashKind {
 
 // spec is a session on the build in use with the breakpoints so far.
 func (s *Session) spec(frames []lldbscript.FrameSelector, exprs []lldbscript.Expr) *lldbscript.Spec {
-	args := append(append([]string(nil), s.cfg.Flags...), s.cfg.Artifact)
 	return &lldbscript.Spec{
 		Binary:      s.binary,
-		Args:        args,
+		Args:        append([]string(nil), s.cfg.Flags...),
+		Input:       s.cfg.Artifact,
 		Kind:        s.kind(),
 		ASan:        s.cfg.ASan,
 		Frames:      frames,

@@ -2,53 +2,30 @@ package triage
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/fuzztriage/triage/store"
 )
-
-// ArtifactKind is what libFuzzer's file name prefix says an artifact is.
-type ArtifactKind string
-
-// The prefixes libFuzzer (and cargo fuzz tmin) give artifact files.
-const (
-	ArtifactCrash         ArtifactKind = "crash"
-	ArtifactTimeout       ArtifactKind = "timeout"
-	ArtifactOOM           ArtifactKind = "oom"
-	ArtifactLeak          ArtifactKind = "leak"
-	ArtifactSlowUnit      ArtifactKind = "slow-unit"
-	ArtifactMinimizedFrom ArtifactKind = "minimized-from"
-	// ArtifactOther is any other file in an artifact directory.
-	ArtifactOther ArtifactKind = "other"
-)
-
-// ArtifactKinds lists every kind in the order reports show them.
-var ArtifactKinds = []ArtifactKind{
-	ArtifactCrash, ArtifactTimeout, ArtifactOOM, ArtifactLeak,
-	ArtifactSlowUnit, ArtifactMinimizedFrom, ArtifactOther,
-}
-
-// KindOfArtifact classifies a file name by libFuzzer's prefix.
-func KindOfArtifact(name string) ArtifactKind {
-	for _, k := range ArtifactKinds[:len(ArtifactKinds)-1] {
-		if strings.HasPrefix(name, string(k)+"-") {
-			return k
-		}
-	}
-	return ArtifactOther
-}
 
 // Artifact is one input file in a target's artifact directory.
 type Artifact struct {
-	Target string       `json:"target" yaml:"target"`
-	Path   string       `json:"path" yaml:"path"`
-	Kind   ArtifactKind `json:"kind" yaml:"kind"`
-	Size   int64        `json:"size" yaml:"size"`
+	Target string             `json:"target" yaml:"target"`
+	Path   string             `json:"path" yaml:"path"`
+	Kind   store.ArtifactKind `json:"kind" yaml:"kind"`
+	Size   int64              `json:"size" yaml:"size"`
+	// Skip says why the entry is not an input to triage ("" for regular,
+	// visible files); its Kind is then ArtifactOther.
+	Skip string `json:"skip,omitempty" yaml:"skip,omitempty"`
 }
 
-// Artifacts lists the regular files in the target's artifact directory,
-// sorted by name. A missing directory is not an error (no crash yet).
+// Artifacts lists the entries of the target's artifact directory, sorted
+// by name: regular files by the kind their name says, anything else
+// (directories, links, devices, hidden files) with Skip saying why it is
+// not read. A missing directory is not an error (no crash yet).
 func (t *Target) Artifacts() ([]Artifact, error) {
 	entries, err := os.ReadDir(t.ArtifactDir())
 	if os.IsNotExist(err) {
@@ -59,19 +36,23 @@ func (t *Target) Artifacts() ([]Artifact, error) {
 	}
 	var out []Artifact
 	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
-			continue
+		a := Artifact{Target: t.Name, Path: filepath.Join(t.ArtifactDir(), e.Name()), Kind: store.ArtifactOther}
+		switch {
+		case strings.HasPrefix(e.Name(), "."):
+			a.Skip = "hidden file"
+		case e.Type()&fs.ModeSymlink != 0:
+			a.Skip = "a symbolic link (never followed)"
+		case !e.Type().IsRegular():
+			a.Skip = "not a regular file"
+		default:
+			info, err := e.Info()
+			if err != nil {
+				a.Skip = err.Error()
+				break
+			}
+			a.Kind, a.Size = store.KindOfArtifact(e.Name()), info.Size()
 		}
-		info, err := e.Info()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Artifact{
-			Target: t.Name,
-			Path:   filepath.Join(t.ArtifactDir(), e.Name()),
-			Kind:   KindOfArtifact(e.Name()),
-			Size:   info.Size(),
-		})
+		out = append(out, a)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil

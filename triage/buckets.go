@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -26,7 +26,7 @@ func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 	var ids []string
 	for id, g := range groups {
 		b := p.buckets[id]
-		if b == nil || b.malformed {
+		if b == nil || b.Malformed() {
 			continue
 		}
 		if p.needsWork(b, g) {
@@ -87,7 +87,7 @@ func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 // bucketJob is one bucket's work; its tasks share the bucket record under mu.
 type bucketJob struct {
 	*pass
-	b        *BucketRecord
+	b        *store.BucketRecord
 	g        *group
 	t        *Target
 	log      logrus.FieldLogger
@@ -101,7 +101,7 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 	b, rep := j.b, j.g.members[0]
 	j.t = j.ws.Target(rep.Target)
 	if j.t == nil {
-		j.fail(Failure{Target: rep.Target, Stage: "bucket", Error: fmt.Sprintf("bucket %s: target %s is gone from the workspace", b.ID, rep.Target)})
+		j.fail(store.Failure{Target: rep.Target, Stage: "bucket", Error: fmt.Sprintf("bucket %s: target %s is gone from the workspace", b.ID, rep.Target)})
 		j.finished()
 		return
 	}
@@ -114,8 +114,8 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 	}
 	in := j.debugInput(b, rep)
 	var tasks []func()
-	if j.needsLLDB(b, Release, in.sha) {
-		tasks = append(tasks, func() { j.lldbStep(ctx, Release, in, j.releaseTrace(rep)) })
+	if j.needsLLDB(b, store.Release, in.sha) {
+		tasks = append(tasks, func() { j.lldbStep(ctx, store.Release, in, j.releaseTrace(rep)) })
 	}
 	// Each task is wrapped so the bucket finishes when its last task does;
 	// a task may add a follow-up (counted before the task itself ends).
@@ -140,7 +140,7 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 	}
 	if j.wantDev() {
 		// Decided now: the release task writes b.LLDB meanwhile.
-		devLLDB := j.needsLLDB(b, Dev, in.sha)
+		devLLDB := j.needsLLDB(b, store.Dev, in.sha)
 		relTrace := j.releaseTrace(rep)
 		switch {
 		case devLLDB && relTrace != nil && relTrace.Kind == symbolize.KindOOM && in.sha == rep.SHA1 && j.needsDev(rep):
@@ -151,7 +151,7 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 			tasks = append(tasks, func() {
 				tr := j.devStep(ctx)
 				if ctx.Err() == nil && devLLDB {
-					j.lldbStep(ctx, Dev, in, tr)
+					j.lldbStep(ctx, store.Dev, in, tr)
 				}
 			})
 		}
@@ -180,7 +180,7 @@ func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *
 	var devDone, lldbDone bool
 	redo := func() {
 		if ctx.Err() == nil {
-			j.lldbStep(ctx, Dev, in, devTrace)
+			j.lldbStep(ctx, store.Dev, in, devTrace)
 		}
 	}
 	// whenBoth runs in whichever task ends second.
@@ -201,7 +201,7 @@ func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *
 	}
 	session := func() {
 		if ctx.Err() == nil {
-			j.lldbStep(ctx, Dev, in, relTrace)
+			j.lldbStep(ctx, store.Dev, in, relTrace)
 		}
 		j.mu.Lock()
 		lldbDone = true
@@ -223,7 +223,7 @@ func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *
 // session that does not stop there is followed by a reproduction of its
 // own (and redone, should the dev build crash another way).
 func (j *bucketJob) devThroughLLDB(ctx context.Context, in debugInput, relTrace *symbolize.Trace) {
-	f := j.lldbStep(ctx, Dev, in, relTrace)
+	f := j.lldbStep(ctx, store.Dev, in, relTrace)
 	if ctx.Err() != nil {
 		return
 	}
@@ -233,24 +233,24 @@ func (j *bucketJob) devThroughLLDB(ctx context.Context, in debugInput, relTrace 
 	}
 	tr := j.devStep(ctx)
 	if ctx.Err() == nil && tr != nil && tr.Kind != relTrace.Kind {
-		j.lldbStep(ctx, Dev, in, tr)
+		j.lldbStep(ctx, store.Dev, in, tr)
 	}
 }
 
 // devFromSession records the dev reproduction an lldb session's stop
 // showed: one run, crashed as f.StopKind, vouched for by the session.
-func (j *bucketJob) devFromSession(ctx context.Context, f *LLDBFindings) {
+func (j *bucketJob) devFromSession(ctx context.Context, f *store.LLDBFindings) {
 	t, rep := j.t, j.g.members[0]
-	dev, err := j.ensure(ctx, t, Dev)
+	dev, err := j.ensure(ctx, t, store.Dev)
 	if err != nil {
 		return
 	}
 	tr := &symbolize.Trace{Kind: f.StopKind, Summary: "libFuzzer: out-of-memory (the lldb session stopped in its RSS-limit report)"}
-	r := &Reproduction{
-		Profile: Dev, Binary: dev, Flags: lldbFlags(t, rep.Kind, &j.cfg.Reproduce),
-		Status: Reproducible, Tries: 1, Crashes: 1, Rate: 1,
+	r := &store.Reproduction{
+		Profile: store.Dev, Binary: dev, Flags: sessionFlags(t, rep.Kind, &j.cfg.Reproduce),
+		Status: store.Reproducible, Tries: 1, Crashes: 1, Rate: 1,
 		ConfirmedBy: "lldb session " + f.Transcript + " (" + f.Stop + ")",
-		Outcome:     OutcomeOOM, Crash: crashRecord(tr), Trace: tr,
+		Outcome:     store.OutcomeOOM, Crash: crashRecord(tr), Trace: tr,
 	}
 	if ref, err := j.stages.Bucket(tr, BucketRequest{Target: t.Name, Binary: dev, Config: &j.cfg.Bucket}); err == nil {
 		r.BucketID = ref.ID
@@ -279,23 +279,23 @@ func (j *bucketJob) save() {
 
 func (j *bucketJob) minimizeStep(ctx context.Context) {
 	b, rep := j.b, j.g.members[0]
-	release, err := j.ensure(ctx, j.t, Release)
+	release, err := j.ensure(ctx, j.t, store.Release)
 	if err != nil {
 		return
 	}
-	scratch, err := os.MkdirTemp(j.store.TmpDir(), "bucket-*")
+	scratch, err := j.st.MkdirTemp("bucket-*")
 	if err != nil {
-		j.fail(Failure{Target: j.t.Name, Stage: "bucket", Error: err.Error()})
+		j.fail(store.Failure{Target: j.t.Name, Stage: "bucket", Error: err.Error()})
 		return
 	}
 	defer os.RemoveAll(scratch)
-	out := filepath.Join(j.store.BucketDir(b.ID), "minimized")
+	out := filepath.Join(j.st.BucketDir(b.ID), "minimized")
 	m, err := j.minimize(ctx, j.t, release, rep, out, b.ID, scratch)
 	if ctx.Err() != nil {
 		return
 	}
 	if err != nil {
-		j.fail(Failure{Target: j.t.Name, Artifact: rep.Path, Stage: "minimize", Error: fmt.Sprintf("bucket %s: %v", b.ID, err)})
+		j.fail(store.Failure{Target: j.t.Name, Artifact: rep.Path, Stage: "minimize", Error: fmt.Sprintf("bucket %s: %v", b.ID, err)})
 		return
 	}
 	j.mu.Lock()
@@ -309,7 +309,7 @@ func (j *bucketJob) devStep(ctx context.Context) *symbolize.Trace {
 	return j.devReproduce(ctx, j)
 }
 
-func (j *bucketJob) lldbStep(ctx context.Context, prof Profile, in debugInput, tr *symbolize.Trace) *LLDBFindings {
+func (j *bucketJob) lldbStep(ctx context.Context, prof store.Profile, in debugInput, tr *symbolize.Trace) *store.LLDBFindings {
 	b, rep := j.b, j.g.members[0]
 	f := j.lldbSession(ctx, j.t, b, rep, prof, in, tr)
 	if ctx.Err() != nil {
@@ -317,13 +317,13 @@ func (j *bucketJob) lldbStep(ctx context.Context, prof Profile, in debugInput, t
 	}
 	j.mu.Lock()
 	if b.LLDB == nil {
-		b.LLDB = map[Profile]*LLDBFindings{}
+		b.LLDB = map[store.Profile]*store.LLDBFindings{}
 	}
 	b.LLDB[prof] = f
 	j.mu.Unlock()
 	j.save()
 	if f.Error != "" {
-		j.fail(Failure{Target: j.t.Name, Artifact: rep.Path, Stage: "lldb-" + string(prof), Error: fmt.Sprintf("bucket %s: %s", b.ID, f.Error)})
+		j.fail(store.Failure{Target: j.t.Name, Artifact: rep.Path, Stage: "lldb-" + string(prof), Error: fmt.Sprintf("bucket %s: %s", b.ID, f.Error)})
 	} else {
 		j.log.WithFields(logrus.Fields{"profile": prof, "stop": f.Stop}).Info("lldb session")
 	}
@@ -337,41 +337,41 @@ func (p *pass) wantLLDB() bool {
 
 // minimizable says a bucket's crashes are worth minimizing: timeouts and
 // OOMs take seconds per candidate and are left as they are.
-func minimizable(rep *ArtifactRecord) bool {
-	r := rep.Reproductions[Release]
-	return r != nil && r.Outcome == OutcomeCrash
+func minimizable(rep *store.ArtifactRecord) bool {
+	r := rep.Reproductions[store.Release]
+	return r != nil && r.Outcome == store.OutcomeCrash
 }
 
-func (p *pass) needsMinimize(b *BucketRecord, rep *ArtifactRecord) bool {
+func (p *pass) needsMinimize(b *store.BucketRecord, rep *store.ArtifactRecord) bool {
 	if p.cfg.Minimize.Mode == MinimizeOff || !minimizable(rep) {
 		return false
 	}
 	if b.Minimized == nil || b.Minimized.From != rep.SHA1 || p.retriaged[rep.SHA1] {
 		return true
 	}
-	_, err := os.Stat(filepath.Join(p.store.Dir, b.Minimized.Path))
+	_, err := os.Stat(filepath.Join(p.st.Dir, b.Minimized.Path))
 	return err != nil
 }
 
-func (p *pass) needsDev(rep *ArtifactRecord) bool {
-	return p.wantDev() && rep.Reproductions[Dev] == nil
+func (p *pass) needsDev(rep *store.ArtifactRecord) bool {
+	return p.wantDev() && rep.Reproductions[store.Dev] == nil
 }
 
-func (p *pass) needsLLDB(b *BucketRecord, prof Profile, input string) bool {
-	if !p.wantLLDB() || (prof == Dev && !p.wantDev()) {
+func (p *pass) needsLLDB(b *store.BucketRecord, prof store.Profile, input string) bool {
+	if !p.wantLLDB() || (prof == store.Dev && !p.wantDev()) {
 		return false
 	}
 	f := b.LLDB[prof]
 	return f == nil || f.Input != input || f.Error != "" || p.retriaged[b.Representative.SHA1]
 }
 
-func (p *pass) needsWork(b *BucketRecord, g *group) bool {
+func (p *pass) needsWork(b *store.BucketRecord, g *group) bool {
 	rep := g.members[0]
 	if p.needsMinimize(b, rep) || p.needsDev(rep) {
 		return true
 	}
 	in := p.debugInput(b, rep)
-	return p.needsLLDB(b, Release, in.sha) || p.needsLLDB(b, Dev, in.sha)
+	return p.needsLLDB(b, store.Release, in.sha) || p.needsLLDB(b, store.Dev, in.sha)
 }
 
 type debugInput struct {
@@ -381,9 +381,9 @@ type debugInput struct {
 
 // debugInput is what lldb runs: the verified minimized input when there is
 // one for the current representative, else the representative.
-func (p *pass) debugInput(b *BucketRecord, rep *ArtifactRecord) debugInput {
+func (p *pass) debugInput(b *store.BucketRecord, rep *store.ArtifactRecord) debugInput {
 	if m := b.Minimized; m != nil && m.From == rep.SHA1 && m.Verified {
-		path := filepath.Join(p.store.Dir, m.Path)
+		path := filepath.Join(p.st.Dir, m.Path)
 		if _, err := os.Stat(path); err == nil {
 			return debugInput{m.SHA1, path}
 		}
@@ -391,20 +391,20 @@ func (p *pass) debugInput(b *BucketRecord, rep *ArtifactRecord) debugInput {
 	return debugInput{rep.SHA1, p.abs(rep.Path)}
 }
 
-func (p *pass) saveBucket(b *BucketRecord) {
-	if err := p.store.WriteBucket(b); err != nil {
-		p.fail(Failure{Target: b.Target, Stage: "store", Error: err.Error()})
+func (p *pass) saveBucket(b *store.BucketRecord) {
+	if err := p.st.WriteBucket(b); err != nil {
+		p.fail(store.Failure{Target: b.Target, Stage: "store", Error: err.Error()})
 	}
 }
 
 // minimize runs the verified minimization of one input into out.
-func (p *pass) minimize(ctx context.Context, t *Target, binary string, r *ArtifactRecord, out, want, scratch string) (*MinimizedInput, error) {
-	o := p.runOptions(t, Release, binary, r.Kind, scratch)
+func (p *pass) minimize(ctx context.Context, t *Target, binary string, r *store.ArtifactRecord, out, want, scratch string) (*store.MinimizedInput, error) {
+	o := p.runOptions(t, store.Release, binary, r.Kind, scratch)
 	verify := p.verifier(t, o)
 	mc := p.cfg.Minimize
 	m, err := Minimize(ctx, p.abs(r.Path), out, MinimizeOptions{
 		Run: o, Want: want, Verify: verify,
-		Runs: mc.Runs, Patience: mc.Rounds, Timeout: mc.Timeout.D(),
+		Runs: mc.Runs, Patience: mc.Rounds, Timeout: mc.Timeout.D(), WriteFile: p.st.WriteFile,
 	})
 	p.mu.Lock()
 	p.rec.Work.Minimizations++
@@ -415,7 +415,7 @@ func (p *pass) minimize(ctx context.Context, t *Target, binary string, r *Artifa
 	if err != nil {
 		return nil, err
 	}
-	m.Path = p.store.Rel(out)
+	m.Path = p.st.Rel(out)
 	return m, nil
 }
 
@@ -453,27 +453,27 @@ func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace 
 	if !p.needsDev(rep) {
 		return p.devTraceFromRecord(rep)
 	}
-	dev, err := p.ensure(ctx, t, Dev)
+	dev, err := p.ensure(ctx, t, store.Dev)
 	if err != nil {
 		return nil
 	}
-	scratch, err := os.MkdirTemp(p.store.TmpDir(), "dev-*")
+	scratch, err := p.st.MkdirTemp("dev-*")
 	if err != nil {
 		return nil
 	}
 	defer os.RemoveAll(scratch)
-	o := p.runOptions(t, Dev, dev, rep.Kind, scratch)
+	o := p.runOptions(t, store.Dev, dev, rep.Kind, scratch)
 	// The dev question is "does it crash there too?": the first crash
 	// answers it (a timeout costs a whole -timeout per try).
 	o.StopAfter = 1
 	r, err := Reproduce(ctx, o, p.abs(rep.Path))
 	if err != nil {
 		if ctx.Err() == nil {
-			p.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "reproduce-dev", Error: err.Error()})
+			p.fail(store.Failure{Target: t.Name, Artifact: rep.Path, Stage: "reproduce-dev", Error: err.Error()})
 		}
 		return nil
 	}
-	if r.Trace != nil && r.Status != NotReproducible {
+	if r.Trace != nil && r.Status != store.NotReproducible {
 		r.Crash = crashRecord(r.Trace)
 		if ref, err := p.stages.Bucket(r.Trace, BucketRequest{Target: t.Name, Binary: dev, Config: &p.cfg.Bucket}); err == nil {
 			r.BucketID = ref.ID
@@ -488,32 +488,32 @@ func (p *pass) devReproduce(ctx context.Context, j *bucketJob) *symbolize.Trace 
 
 // recordDev stores a dev reproduction in the representative's record and
 // the bucket's.
-func (j *bucketJob) recordDev(r *Reproduction) {
+func (j *bucketJob) recordDev(r *store.Reproduction) {
 	t, b, rep := j.t, j.b, j.g.members[0]
 	j.pass.mu.Lock()
-	r.BinarySHA1 = j.binSHA[binaryKey(t, Dev)]
+	r.BinarySHA1 = j.binSHA[binaryKey(t, store.Dev)]
 	j.rec.Work.DevReproductions++
 	j.pass.mu.Unlock()
 	j.mu.Lock()
 	if rep.Reproductions == nil {
-		rep.Reproductions = map[Profile]*Reproduction{}
+		rep.Reproductions = map[store.Profile]*store.Reproduction{}
 	}
-	rep.Reproductions[Dev] = r
-	err := j.store.WriteArtifact(rep)
+	rep.Reproductions[store.Dev] = r
+	err := j.st.WriteArtifact(rep)
 	if b.Reproducibility == nil {
-		b.Reproducibility = map[Profile]Reproducibility{}
+		b.Reproducibility = map[store.Profile]store.Reproducibility{}
 	}
-	b.Reproducibility[Dev] = r.Status
+	b.Reproducibility[store.Dev] = r.Status
 	j.mu.Unlock()
 	if err != nil {
-		j.fail(Failure{Target: t.Name, Artifact: rep.Path, Stage: "store", Error: err.Error()})
+		j.fail(store.Failure{Target: t.Name, Artifact: rep.Path, Stage: "store", Error: err.Error()})
 	}
 	j.save()
 }
 
 // releaseTrace is the representative's release trace: from this pass, or
 // rebuilt from its record.
-func (p *pass) releaseTrace(rep *ArtifactRecord) *symbolize.Trace {
+func (p *pass) releaseTrace(rep *store.ArtifactRecord) *symbolize.Trace {
 	p.mu.Lock()
 	tr := p.traces[rep.SHA1]
 	p.mu.Unlock()
@@ -523,8 +523,8 @@ func (p *pass) releaseTrace(rep *ArtifactRecord) *symbolize.Trace {
 	return traceFromRecord(rep.Crash, rep.Frames)
 }
 
-func (p *pass) devTraceFromRecord(rep *ArtifactRecord) *symbolize.Trace {
-	if r := rep.Reproductions[Dev]; r != nil {
+func (p *pass) devTraceFromRecord(rep *store.ArtifactRecord) *symbolize.Trace {
+	if r := rep.Reproductions[store.Dev]; r != nil {
 		if r.Trace != nil {
 			return r.Trace
 		}
@@ -533,7 +533,7 @@ func (p *pass) devTraceFromRecord(rep *ArtifactRecord) *symbolize.Trace {
 	return nil
 }
 
-func traceFromRecord(c *CrashRecord, frames []symbolize.Frame) *symbolize.Trace {
+func traceFromRecord(c *store.CrashRecord, frames []symbolize.Frame) *symbolize.Trace {
 	if c == nil {
 		return nil
 	}
@@ -542,24 +542,33 @@ func traceFromRecord(c *CrashRecord, frames []symbolize.Frame) *symbolize.Trace 
 
 // lldbSession runs the lldb stage for one profile; every way it can fail
 // ends up in the findings' Error.
-func (p *pass) lldbSession(ctx context.Context, t *Target, b *BucketRecord, rep *ArtifactRecord, prof Profile, in debugInput, tr *symbolize.Trace) *LLDBFindings {
-	f := &LLDBFindings{Input: in.sha}
+func (p *pass) lldbSession(ctx context.Context, t *Target, b *store.BucketRecord, rep *store.ArtifactRecord, prof store.Profile, in debugInput, tr *symbolize.Trace) *store.LLDBFindings {
+	f := &store.LLDBFindings{Input: in.sha}
 	binary, err := p.ensure(ctx, t, prof)
 	if err != nil {
 		f.Error = fmt.Sprintf("no %s binary: %v", prof, firstLine(err.Error()))
 		return f
 	}
-	if tr == nil && prof == Dev {
+	if tr == nil && prof == store.Dev {
 		// The dev build did not reproduce (or was not run): debug with
 		// the release trace's idea of the crash.
 		tr = p.releaseTrace(rep)
 	}
 	start := time.Now()
-	got, err := p.stages.LLDB(ctx, LLDBRequest{
-		Target: t.Name, Profile: prof, Binary: binary, Input: in.path,
-		Flags: lldbFlags(t, rep.Kind, &p.cfg.Reproduce), Trace: tr,
-		Dir: p.store.BucketDir(b.ID), LLDB: p.cfg.LLDB.Binary, Timeout: p.cfg.LLDB.Timeout.D(),
-		Templates: p.templatesDir(),
+	dir := p.st.BucketDir(b.ID)
+	if err := p.st.Mkdir(dir); err != nil {
+		f.Error = err.Error()
+		return f
+	}
+	if tr == nil {
+		// Nothing known of the crash: debug it as the artifact's kind,
+		// without running it first.
+		tr = &symbolize.Trace{Kind: sessionKind("", nil, rep.Kind)}
+	}
+	got, err := p.stages.LLDB(ctx, SessionRequest{
+		Workspace: p.ws, Target: t.Name, Binary: binary, Profile: prof, Config: p.cfg,
+		Input: in.path, Trace: tr, Dir: dir, ScriptName: "lldb-" + string(prof) + ".lldb",
+		WriteFile: p.st.WriteFile, Stages: &p.stages,
 	})
 	p.mu.Lock()
 	p.rec.Work.LLDBSessions++
@@ -567,40 +576,14 @@ func (p *pass) lldbSession(ctx context.Context, t *Target, b *BucketRecord, rep 
 	if got != nil {
 		f = got
 		f.Input = in.sha
-		f.CommandFile = p.store.Rel(f.CommandFile)
-		f.Transcript = p.store.Rel(f.Transcript)
+		f.CommandFile = p.st.Rel(f.CommandFile)
+		f.Transcript = p.st.Rel(f.Transcript)
 	}
 	if err != nil && f.Error == "" {
 		f.Error = err.Error()
 	}
 	p.log.WithFields(logrus.Fields{"bucket": b.ID, "profile": prof, "ms": time.Since(start).Milliseconds()}).Debug("lldb done")
 	return f
-}
-
-// templatesDir resolves lldb.templates against the workspace root.
-func (p *pass) templatesDir() string {
-	d := p.cfg.LLDB.Templates
-	if d == "" || filepath.IsAbs(d) {
-		return d
-	}
-	return filepath.Join(p.ws.Root, d)
-}
-
-// lldbFlags are the reproduction flags, except that a timeout runs with
-// -timeout=1: lldb stops at libFuzzer's first SIGALRM (timeout/2+1 seconds
-// in), inside the loop that hangs, so a shorter timeout gets there sooner.
-func lldbFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
-	flags := ReproFlags(t, kind, rc)
-	if kind != ArtifactTimeout {
-		return flags
-	}
-	out := flags[:0]
-	for _, f := range flags {
-		if !strings.HasPrefix(f, "-timeout=") {
-			out = append(out, f)
-		}
-	}
-	return append(out, "-timeout=1")
 }
 
 // minimizeAll minimizes every recorded crash input that has no minimized
@@ -612,23 +595,23 @@ func (p *pass) minimizeAll(ctx context.Context) {
 	defer cancel()
 	// Every recorded crash input without a minimized form: this run's, and
 	// those an earlier run's budget did not reach.
-	var todo []*ArtifactRecord
+	var todo []*store.ArtifactRecord
 	for sha, r := range p.arts {
-		if r.malformed || r.Bucket == nil || r.Minimized != nil || !minimizable(r) {
+		if r.Malformed() || r.Bucket == nil || r.Minimized != nil || !minimizable(r) {
 			continue
 		}
 		if b := p.buckets[r.Bucket.ID]; b != nil && b.Minimized != nil && b.Minimized.From == sha {
 			m := *b.Minimized
 			r.Minimized = &m
-			if err := p.store.WriteArtifact(r); err != nil {
-				p.fail(Failure{Artifact: r.Path, Stage: "store", Error: err.Error()})
+			if err := p.st.WriteArtifact(r); err != nil {
+				p.fail(store.Failure{Artifact: r.Path, Stage: "store", Error: err.Error()})
 			}
 			continue
 		}
 		todo = append(todo, r)
 	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].Size < todo[j].Size })
-	jobs := make(chan *ArtifactRecord)
+	jobs := make(chan *store.ArtifactRecord)
 	var wg sync.WaitGroup
 	done := 0
 	for i := 0; i < p.cfg.JobCount(); i++ {
@@ -660,34 +643,34 @@ func (p *pass) minimizeAll(ctx context.Context) {
 	close(jobs)
 	wg.Wait()
 	if skipped > 0 && ctx.Err() == nil {
-		p.fail(Failure{Stage: "minimize", Error: fmt.Sprintf("--minimize all: the budget of %s ran out with %d inputs left (they are minimized by a later run)", budget, skipped)})
+		p.fail(store.Failure{Stage: "minimize", Error: fmt.Sprintf("--minimize all: the budget of %s ran out with %d inputs left (they are minimized by a later run)", budget, skipped)})
 	}
 }
 
-func (p *pass) minimizeOne(ctx context.Context, r *ArtifactRecord) {
+func (p *pass) minimizeOne(ctx context.Context, r *store.ArtifactRecord) {
 	t := p.ws.Target(r.Target)
 	if t == nil {
 		return
 	}
-	binary, err := p.ensure(ctx, t, Release)
+	binary, err := p.ensure(ctx, t, store.Release)
 	if err != nil {
 		return
 	}
-	scratch, err := os.MkdirTemp(p.store.TmpDir(), "min-*")
+	scratch, err := p.st.MkdirTemp("min-*")
 	if err != nil {
 		return
 	}
 	defer os.RemoveAll(scratch)
-	m, err := p.minimize(ctx, t, binary, r, p.store.MinimizedPath(r.SHA1), r.Bucket.ID, scratch)
+	m, err := p.minimize(ctx, t, binary, r, p.st.MinimizedPath(r.SHA1), r.Bucket.ID, scratch)
 	if err != nil {
 		if !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			p.fail(Failure{Target: t.Name, Artifact: r.Path, Stage: "minimize", Error: err.Error()})
+			p.fail(store.Failure{Target: t.Name, Artifact: r.Path, Stage: "minimize", Error: err.Error()})
 		}
 		return
 	}
 	r.Minimized = m
-	if err := p.store.WriteArtifact(r); err != nil {
-		p.fail(Failure{Artifact: r.Path, Stage: "store", Error: err.Error()})
+	if err := p.st.WriteArtifact(r); err != nil {
+		p.fail(store.Failure{Artifact: r.Path, Stage: "store", Error: err.Error()})
 	}
 }
 
@@ -708,11 +691,11 @@ func (p *pass) finish(groups map[string]*group) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var report []*BucketRecord
+	var report []*store.BucketRecord
 	for _, id := range ids {
 		b := p.buckets[id]
 		g := groups[id]
-		if b.malformed {
+		if b.Malformed() {
 			continue
 		}
 		if g == nil {
@@ -721,7 +704,7 @@ func (p *pass) finish(groups map[string]*group) error {
 			}
 			continue // fixed now or earlier: not expected tonight
 		}
-		sum := BucketSummary{ID: id, Title: b.Title, Members: b.MemberCount, NewMembers: b.MemberCount - b.ReportedMembers}
+		sum := store.BucketSummary{ID: id, Title: b.Title, Members: b.MemberCount, NewMembers: b.MemberCount - b.ReportedMembers}
 		switch {
 		case b.ReportedMembers == 0:
 			rec.NewBuckets = append(rec.NewBuckets, sum)
@@ -737,7 +720,7 @@ func (p *pass) finish(groups map[string]*group) error {
 	sort.Strings(rec.Flaky)
 	rec.Finished = p.now().UTC()
 	rec.WallMS = rec.Finished.Sub(rec.Started).Milliseconds()
-	path, err := p.store.WriteRun(rec)
+	path, err := p.st.WriteRun(rec)
 	if err != nil {
 		return fmt.Errorf("writing run record: %w", err)
 	}

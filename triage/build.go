@@ -11,25 +11,26 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/store"
 )
 
 // buildPresets are the default build commands per preset and profile, with
 // the placeholders of BuildConfig.
-var buildPresets = map[string]map[Profile][]string{
+var buildPresets = map[string]map[store.Profile][]string{
 	// cargo-fuzz itself (a plain `cargo fuzz init` project).
 	PresetCargoFuzz: {
-		Release: {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}"},
-		Dev:     {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}", "--dev"},
+		store.Release: {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}"},
+		store.Dev:     {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}", "--dev"},
 	},
 	// OpenVMM's wrapper around cargo-fuzz.
 	PresetXtask: {
-		Release: {"cargo", "xtask", "fuzz", "build", "{target}"},
-		Dev:     {"cargo", "xtask", "fuzz", "build", "{target}", "--", "--dev"},
+		store.Release: {"cargo", "xtask", "fuzz", "build", "{target}"},
+		store.Dev:     {"cargo", "xtask", "fuzz", "build", "{target}", "--", "--dev"},
 	},
 	// The fixture workspace's stand-in for cargo fuzz build.
 	PresetFuzzBuild: {
-		Release: {"{workspace}/fuzz-build", "{target}"},
-		Dev:     {"{workspace}/fuzz-build", "--dev", "{target}"},
+		store.Release: {"{workspace}/fuzz-build", "{target}"},
+		store.Dev:     {"{workspace}/fuzz-build", "--dev", "{target}"},
 	},
 }
 
@@ -47,9 +48,9 @@ func DetectPreset(root string) string {
 
 // BuildCommand is the argv and directory that build target for profile,
 // placeholders filled in.
-func BuildCommand(ws *Workspace, t *Target, p Profile, cfg *BuildConfig) (argv []string, dir string, err error) {
+func BuildCommand(ws *Workspace, t *Target, p store.Profile, cfg *BuildConfig) (argv []string, dir string, err error) {
 	tmpl := cfg.Release
-	if p == Dev {
+	if p == store.Dev {
 		tmpl = cfg.Dev
 	}
 	if len(tmpl) == 0 {
@@ -82,7 +83,7 @@ func BuildCommand(ws *Workspace, t *Target, p Profile, cfg *BuildConfig) (argv [
 // BuildError is a build command that failed (or left no binary behind).
 type BuildError struct {
 	Target   string
-	Profile  Profile
+	Profile  store.Profile
 	Command  []string
 	ExitCode int
 	TimedOut bool
@@ -117,7 +118,7 @@ type Builder struct {
 	builds map[string]*buildOnce
 	run    sync.Mutex // serializes build commands
 	// Log, when set, hears about each build as it starts.
-	Log func(target string, p Profile, argv []string)
+	Log func(target string, p store.Profile, argv []string)
 }
 
 type buildOnce struct {
@@ -137,12 +138,12 @@ var defaultBuilder = NewBuilder()
 // exists). The build command comes from cfg.Build (a preset or a custom
 // argv). A failed build is a *BuildError; a missing binary with building
 // off wraps ErrBinaryMissing. cfg may be nil for the defaults.
-func EnsureBinary(ctx context.Context, ws *Workspace, target string, profile Profile, cfg *Config) (string, error) {
+func EnsureBinary(ctx context.Context, ws *Workspace, target string, profile store.Profile, cfg *Config) (string, error) {
 	return defaultBuilder.Ensure(ctx, ws, target, profile, cfg)
 }
 
 // Ensure is EnsureBinary on this Builder's memo.
-func (b *Builder) Ensure(ctx context.Context, ws *Workspace, target string, profile Profile, cfg *Config) (string, error) {
+func (b *Builder) Ensure(ctx context.Context, ws *Workspace, target string, profile store.Profile, cfg *Config) (string, error) {
 	if cfg == nil {
 		cfg = DefaultConfig()
 	}
@@ -186,7 +187,7 @@ func (b *Builder) Ensure(ctx context.Context, ws *Workspace, target string, prof
 	return bo.path, bo.err
 }
 
-func (b *Builder) build(ctx context.Context, ws *Workspace, t *Target, p Profile, cfg *Config) (string, error) {
+func (b *Builder) build(ctx context.Context, ws *Workspace, t *Target, p store.Profile, cfg *Config) (string, error) {
 	argv, dir, err := BuildCommand(ws, t, p, &cfg.Build)
 	if err != nil {
 		return "", err

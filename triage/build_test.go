@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 )
 
 func TestDetectPreset(t *testing.T) {
@@ -37,16 +38,16 @@ func TestBuildCommandPresets(t *testing.T) {
 	tg := ws.Target("fuzz_ide")
 	cases := []struct {
 		preset string
-		p      Profile
+		p      store.Profile
 		want   []string
 	}{
-		{PresetCargoFuzz, Release, []string{"cargo", "+nightly", "fuzz", "build", "fuzz_ide", "--fuzz-dir", tg.FuzzDir}},
-		{PresetCargoFuzz, Dev, []string{"cargo", "+nightly", "fuzz", "build", "fuzz_ide", "--fuzz-dir", tg.FuzzDir, "--dev"}},
-		{PresetXtask, Release, []string{"cargo", "xtask", "fuzz", "build", "fuzz_ide"}},
-		{PresetXtask, Dev, []string{"cargo", "xtask", "fuzz", "build", "fuzz_ide", "--", "--dev"}},
-		{PresetFuzzBuild, Release, []string{ws.Root + "/fuzz-build", "fuzz_ide"}},
-		{PresetFuzzBuild, Dev, []string{ws.Root + "/fuzz-build", "--dev", "fuzz_ide"}},
-		{PresetAuto, Dev, []string{ws.Root + "/fuzz-build", "--dev", "fuzz_ide"}},
+		{PresetCargoFuzz, store.Release, []string{"cargo", "+nightly", "fuzz", "build", "fuzz_ide", "--fuzz-dir", tg.FuzzDir}},
+		{PresetCargoFuzz, store.Dev, []string{"cargo", "+nightly", "fuzz", "build", "fuzz_ide", "--fuzz-dir", tg.FuzzDir, "--dev"}},
+		{PresetXtask, store.Release, []string{"cargo", "xtask", "fuzz", "build", "fuzz_ide"}},
+		{PresetXtask, store.Dev, []string{"cargo", "xtask", "fuzz", "build", "fuzz_ide", "--", "--dev"}},
+		{PresetFuzzBuild, store.Release, []string{ws.Root + "/fuzz-build", "fuzz_ide"}},
+		{PresetFuzzBuild, store.Dev, []string{ws.Root + "/fuzz-build", "--dev", "fuzz_ide"}},
+		{PresetAuto, store.Dev, []string{ws.Root + "/fuzz-build", "--dev", "fuzz_ide"}},
 	}
 	for _, c := range cases {
 		cfg := DefaultConfig().Build
@@ -62,7 +63,7 @@ func TestBuildCommandPresets(t *testing.T) {
 	cfg := DefaultConfig().Build
 	cfg.Release = []string{"make", "-C", "{dir}", "{target}-{profile}"}
 	cfg.Dir = "{dir}"
-	argv, dir, _ := BuildCommand(ws, tg, Release, &cfg)
+	argv, dir, _ := BuildCommand(ws, tg, store.Release, &cfg)
 	if want := []string{"make", "-C", tg.FuzzDir, "fuzz_ide-release"}; !reflect.DeepEqual(argv, want) || dir != tg.FuzzDir {
 		t.Errorf("custom: %q in %s", argv, dir)
 	}
@@ -85,26 +86,26 @@ func TestEnsureBinaryBuildsAndFails(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.Build.Mode = BuildNever
-	if _, err := EnsureBinary(ctx, ws, tg.Name, Release, cfg); !errors.Is(err, ErrBinaryMissing) {
+	if _, err := EnsureBinary(ctx, ws, tg.Name, store.Release, cfg); !errors.Is(err, ErrBinaryMissing) {
 		t.Fatalf("building off, nothing built: err %v, want ErrBinaryMissing", err)
 	}
 
 	cfg = DefaultConfig()
 	b := NewBuilder()
 	var builds int
-	b.Log = func(string, Profile, []string) { builds++ }
-	path, err := b.Ensure(ctx, ws, tg.Name, Release, cfg)
+	b.Log = func(string, store.Profile, []string) { builds++ }
+	path, err := b.Ensure(ctx, ws, tg.Name, store.Release, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if path != tg.BinaryPath(Release) || !isFile(path) {
-		t.Fatalf("built %s, want a file at %s", path, tg.BinaryPath(Release))
+	if path != tg.BinaryPath(store.Release) || !isFile(path) {
+		t.Fatalf("built %s, want a file at %s", path, tg.BinaryPath(store.Release))
 	}
-	if _, err := b.Ensure(ctx, ws, tg.Name, Release, cfg); err != nil || builds != 1 {
+	if _, err := b.Ensure(ctx, ws, tg.Name, store.Release, cfg); err != nil || builds != 1 {
 		t.Fatalf("second Ensure: err %v, %d builds (want 1: once per builder)", err, builds)
 	}
 	cfg.Build.Mode = BuildIfMissing
-	if _, err := NewBuilder().Ensure(ctx, ws, tg.Name, Release, cfg); err != nil {
+	if _, err := NewBuilder().Ensure(ctx, ws, tg.Name, store.Release, cfg); err != nil {
 		t.Fatal(err)
 	}
 
@@ -115,7 +116,7 @@ func TestEnsureBinaryBuildsAndFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Build.Mode = BuildAlways
-	_, err = NewBuilder().Ensure(ctx, ws, tg.Name, Release, cfg)
+	_, err = NewBuilder().Ensure(ctx, ws, tg.Name, store.Release, cfg)
 	var be *BuildError
 	if !errors.As(err, &be) {
 		t.Fatalf("broken source: err %v, want *BuildError", err)
@@ -127,7 +128,7 @@ func TestEnsureBinaryBuildsAndFails(t *testing.T) {
 	// A command that succeeds but leaves no binary.
 	cfg.Build.Release = []string{"true"}
 	other := ws.Target("fuzz_ide")
-	_, err = NewBuilder().Ensure(ctx, ws, other.Name, Release, cfg)
+	_, err = NewBuilder().Ensure(ctx, ws, other.Name, store.Release, cfg)
 	if !errors.As(err, &be) || be.Missing != filepath.Join(other.TargetDir, HostTriple, "release", "fuzz_ide") {
 		t.Errorf("no binary left: err %v", err)
 	}

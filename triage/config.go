@@ -27,8 +27,10 @@ const ConfigSchemaVersion = 1
 type Config struct {
 	// SchemaVersion, when set, must be 1.
 	SchemaVersion int `yaml:"schema_version,omitempty"`
-	// Store is the record store directory; relative paths are relative to
-	// the workspace root. Default ".triage".
+	// Store is the record store directory, relative to the workspace root
+	// and inside it (an absolute path or one that leaves the workspace is
+	// an error: a store elsewhere is asked for with --store). Default
+	// ".triage".
 	Store string `yaml:"store,omitempty"`
 	// Jobs is how many artifacts are worked on at once. Default 0 = all cores.
 	Jobs int `yaml:"jobs,omitempty"`
@@ -372,6 +374,14 @@ func (c *Config) validate(file string) error {
 	}
 	if c.Jobs < 0 {
 		return bad("jobs", "must be 0 (all cores) or more, not %d", c.Jobs)
+	}
+	if c.Store != "" {
+		// A file that comes with the workspace must not make triage write
+		// outside it.
+		clean := filepath.Clean(c.Store)
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") || clean == "." {
+			return bad("store", "%q must be a directory inside the workspace, relative to it (a store elsewhere is asked for with --store)", c.Store)
+		}
 	}
 	if c.Retriage != "" && !oneOf(c.Retriage, RetriageNever, RetriageChangedBinary) {
 		return bad("retriage", "must be never or changed-binary, not %q", c.Retriage)

@@ -27,7 +27,7 @@ func TestConfigParses(t *testing.T) {
 	dir := t.TempDir()
 	text := `
 schema_version: 1
-store: /var/triage
+store: state/triage
 jobs: 4
 retriage: changed-binary
 build:
@@ -50,7 +50,7 @@ minimize:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StoreDir("/ws") != "/var/triage" || c.JobCount() != 4 || c.Build.Timeout.D() != 5*time.Minute ||
+	if c.StoreDir("/ws") != "/ws/state/triage" || c.JobCount() != 4 || c.Build.Timeout.D() != 5*time.Minute ||
 		c.Reproduce.Tries != 5 || c.Reproduce.Timeout.D() != 90*time.Second || *c.Reproduce.Dev || *c.LLDB.Enabled ||
 		c.Minimize.Mode != MinimizeAll || c.Minimize.Budget.D() != 2*time.Minute || c.Minimize.Runs != 1000 {
 		t.Errorf("parsed: %+v", c)
@@ -72,6 +72,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		"schema_version: 2\n":                "schema_version",
 		"lldb:\n  binary: 3\n  colour: x\n":  "colour",
 		"reproduce:\n  env: [NOEQUALS]\n":    "reproduce.env",
+		"store: /var/triage\n":               "store",
+		"store: ../elsewhere\n":              "store",
+		"store: a/../../x\n":                 "store",
 	}
 	for text, want := range cases {
 		_, err := ParseConfig("ws/triage.yaml", []byte(text))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/templates"
 )
@@ -39,7 +40,7 @@ func keepOnly(t *testing.T, root, target string, names ...string) {
 // addArtifact writes data as a libFuzzer-named artifact of target.
 func addArtifact(t *testing.T, root, target, prefix string, data []byte) string {
 	t.Helper()
-	p := fixture.ArtifactPath(root, target, prefix+"-"+bytesSHA1(data))
+	p := fixture.ArtifactPath(root, target, prefix+"-"+store.BytesSHA1(data))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -49,9 +50,9 @@ func addArtifact(t *testing.T, root, target, prefix string, data []byte) string 
 	return p
 }
 
-func recordOf(t *testing.T, storeDir, path string) *ArtifactRecord {
+func recordOf(t *testing.T, storeDir, path string) *store.ArtifactRecord {
 	t.Helper()
-	sha, _, err := FileSHA1(path)
+	sha, _, err := store.FileSHA1(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +82,13 @@ func TestHangIsKilledAndRecorded(t *testing.T) {
 		t.Fatalf("%+v %+v", rec.Artifacts, rec.Failures)
 	}
 	r := recordOf(t, cfg.StoreDir(root), fixture.ArtifactPath(root, "fuzz_wire_decode", hang))
-	rep := r.Reproductions[Release]
-	if r.Status != Reproducible || rep.Outcome != OutcomeHang || r.Crash == nil || r.Crash.Kind != symbolize.KindTimeout || r.Bucket == nil {
+	rep := r.Reproductions[store.Release]
+	if r.Status != store.Reproducible || rep.Outcome != store.OutcomeHang || r.Crash == nil || r.Crash.Kind != symbolize.KindTimeout || r.Bucket == nil {
 		t.Errorf("hang record: status %s outcome %s crash %+v bucket %+v", r.Status, rep.Outcome, r.Crash, r.Bucket)
 	}
 	c := recordOf(t, cfg.StoreDir(root), fixture.ArtifactPath(root, "fuzz_wire_decode", crash))
-	if c.Status != Reproducible || c.Reproductions[Release].Outcome != OutcomeCrash {
-		t.Errorf("the crash after the hang: %s %s", c.Status, c.Reproductions[Release].Outcome)
+	if c.Status != store.Reproducible || c.Reproductions[store.Release].Outcome != store.OutcomeCrash {
+		t.Errorf("the crash after the hang: %s %s", c.Status, c.Reproductions[store.Release].Outcome)
 	}
 }
 
@@ -135,8 +136,8 @@ func TestTargetCrashingDifferentlyEachRun(t *testing.T) {
 		t.Fatalf("builds %d failures %+v", rec.Work.Builds, rec.Failures)
 	}
 	r := recordOf(t, cfg.StoreDir(root), p)
-	rep := r.Reproductions[Release]
-	if r.Status != Flaky || rep.Tries != 3 || rep.Crashes != 1 || rep.Rate < 0.33 || rep.Rate > 0.34 {
+	rep := r.Reproductions[store.Release]
+	if r.Status != store.Flaky || rep.Tries != 3 || rep.Crashes != 1 || rep.Rate < 0.33 || rep.Rate > 0.34 {
 		t.Fatalf("status %s tries %d crashes %d rate %v, want flaky 1/3", r.Status, rep.Tries, rep.Crashes, rep.Rate)
 	}
 	if r.Crash == nil || r.Crash.Message != "the first way" || r.Bucket == nil {
@@ -176,8 +177,8 @@ func TestCorruptArtifactsAndMalformedRecords(t *testing.T) {
 	storeDir := cfg.StoreDir(root)
 	for _, p := range []string{empty, truncated} {
 		r := recordOf(t, storeDir, p)
-		rep := r.Reproductions[Release]
-		if r.Status != NotReproducible || r.Bucket != nil || rep.Tries != cfg.Reproduce.Tries || rep.Outcome != OutcomeNoCrash {
+		rep := r.Reproductions[store.Release]
+		if r.Status != store.NotReproducible || r.Bucket != nil || rep.Tries != cfg.Reproduce.Tries || rep.Outcome != store.OutcomeNoCrash {
 			t.Errorf("%s: status %s bucket %+v tries %d outcome %s", filepath.Base(p), r.Status, r.Bucket, rep.Tries, rep.Outcome)
 		}
 	}
@@ -185,8 +186,8 @@ func TestCorruptArtifactsAndMalformedRecords(t *testing.T) {
 
 	// Damage one artifact record and one bucket record.
 	goodRec := recordOf(t, storeDir, good)
-	artPath := (&Store{Dir: storeDir}).ArtifactRecordPath(goodRec.SHA1)
-	bucketPath := (&Store{Dir: storeDir}).BucketRecordPath(goodRec.Bucket.ID)
+	artPath := openStore(t, storeDir).ArtifactRecordPath(goodRec.SHA1)
+	bucketPath := openStore(t, storeDir).BucketRecordPath(goodRec.Bucket.ID)
 	garbage := []byte("schema_version: 1\nsha1: [\n")
 	for _, p := range []string{artPath, bucketPath} {
 		if err := os.WriteFile(p, garbage, 0o644); err != nil {
@@ -213,15 +214,20 @@ func TestCorruptArtifactsAndMalformedRecords(t *testing.T) {
 			t.Errorf("%s was overwritten", p)
 		}
 	}
-	if r := recordOf2(t, storeDir, more); r == nil || r.Status != Reproducible {
+	if r := recordOf2(t, storeDir, more); r == nil || r.Status != store.Reproducible {
 		t.Errorf("new input next to malformed records: %+v", r)
 	}
 }
 
-func recordOf2(t *testing.T, storeDir, path string) *ArtifactRecord {
-	sha, _, _ := FileSHA1(path)
-	var r ArtifactRecord
-	if err := readRecord((&Store{Dir: storeDir}).ArtifactRecordPath(sha), &r); err != nil {
+func recordOf2(t *testing.T, storeDir, path string) *store.ArtifactRecord {
+	sha, _, _ := store.FileSHA1(path)
+	s, err := store.OpenExisting(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var r store.ArtifactRecord
+	if err := s.ReadRecord(s.ArtifactRecordPath(sha), &r); err != nil {
 		t.Error(err)
 		return nil
 	}
@@ -313,7 +319,7 @@ func TestLLDBAbsent(t *testing.T) {
 		t.Errorf("%d failures for %d buckets: %+v", len(rec.Failures), len(buckets), rec.Failures)
 	}
 	for id, b := range buckets {
-		f := b.LLDB[Release]
+		f := b.LLDB[store.Release]
 		if f == nil || !strings.Contains(f.Error, "lldb-missing") || !strings.Contains(f.Error, "lldb-absent-for-this-test") {
 			t.Errorf("bucket %s: lldb findings %+v", id, f)
 		}
@@ -333,7 +339,7 @@ func TestLLDBAbsent(t *testing.T) {
 	}
 	_, buckets = loadStore(t, cfg.StoreDir(root))
 	for id, b := range buckets {
-		f := b.LLDB[Release]
+		f := b.LLDB[store.Release]
 		if f == nil || f.Error != "" || f.Stop == "" {
 			t.Errorf("bucket %s: lldb findings %+v", id, f)
 			continue
@@ -358,7 +364,7 @@ func TestSecondRunIsLockedOut(t *testing.T) {
 	}
 	defer p.Close()
 	_, err = Run(context.Background(), discover(t, root), Options{Config: cfg, Stages: DefaultStages()})
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("second run: %v, want ErrLocked", err)
 	}
 }
@@ -410,12 +416,12 @@ func TestRetriageOnChangedBinary(t *testing.T) {
 		t.Fatalf("after the fix: %+v fixed %v new %+v", rec.Artifacts, rec.FixedBuckets, rec.NewBuckets)
 	}
 	after := recordOf(t, storeDir, takePath)
-	if after.Status != NotReproducible || after.Bucket != nil || after.PreviousBucket == nil || after.PreviousBucket.ID != before.Bucket.ID || !after.FirstSeen.Equal(before.FirstSeen) {
+	if after.Status != store.NotReproducible || after.Bucket != nil || after.PreviousBucket == nil || after.PreviousBucket.ID != before.Bucket.ID || !after.FirstSeen.Equal(before.FirstSeen) {
 		t.Errorf("fixed input: status %s bucket %+v previous %+v first seen %v (was %v)", after.Status, after.Bucket, after.PreviousBucket, after.FirstSeen, before.FirstSeen)
 	}
 	alloc := recordOf(t, storeDir, allocPath)
 	if alloc.Bucket == nil || alloc.Bucket.ID != allocBefore.Bucket.ID || alloc.Triaged.Equal(allocBefore.Triaged) ||
-		alloc.Reproductions[Release].BinarySHA1 == allocBefore.Reproductions[Release].BinarySHA1 {
+		alloc.Reproductions[store.Release].BinarySHA1 == allocBefore.Reproductions[store.Release].BinarySHA1 {
 		t.Errorf("the other input was not re-triaged on the new binary into its bucket: %+v", alloc)
 	}
 	_, buckets := loadStore(t, storeDir)
@@ -485,13 +491,13 @@ func TestMinimizeAll(t *testing.T) {
 	}
 	requireStoreSound(t, storeDir)
 	// Spot check: the largest input's minimized form is still its bug.
-	var big *ArtifactRecord
+	var big *store.ArtifactRecord
 	for _, r := range arts {
 		if big == nil || r.Size > big.Size {
 			big = r
 		}
 	}
-	got, err := ReproduceInput(context.Background(), discover(t, root), cfg, DefaultStages(), target, filepath.Join(storeDir, big.Minimized.Path), []Profile{Release})
+	got, err := ReproduceInput(context.Background(), discover(t, root), cfg, DefaultStages(), target, filepath.Join(storeDir, big.Minimized.Path), []store.Profile{store.Release})
 	if err != nil || got.Bucket == nil || got.Bucket.ID != big.Bucket.ID {
 		t.Errorf("minimized %s lands in %+v (%v), want %s", big.Path, got.Bucket, err, big.Bucket.ID)
 	}
@@ -507,7 +513,7 @@ func TestDeletedRepresentative(t *testing.T) {
 	runPipeline(t, root, cfg, target)
 	storeDir := cfg.StoreDir(root)
 	_, buckets := loadStore(t, storeDir)
-	var b *BucketRecord
+	var b *store.BucketRecord
 	for _, x := range buckets {
 		if b == nil || x.ID < b.ID {
 			b = x
@@ -552,11 +558,11 @@ func TestOOMDevWithoutLLDBSession(t *testing.T) {
 		t.Fatalf("%d buckets, %d dev reproductions; failures %+v", len(buckets), rec.Work.DevReproductions, rec.Failures)
 	}
 	for id, b := range buckets {
-		d := arts[b.Representative.SHA1].Reproductions[Dev]
-		if d == nil || d.Status != Reproducible || d.Outcome != OutcomeOOM || d.ExitCode != 71 || d.ConfirmedBy != "" || d.BucketID != id {
+		d := arts[b.Representative.SHA1].Reproductions[store.Dev]
+		if d == nil || d.Status != store.Reproducible || d.Outcome != store.OutcomeOOM || d.ExitCode != 71 || d.ConfirmedBy != "" || d.BucketID != id {
 			t.Fatalf("dev reproduction %+v", d)
 		}
-		if f := b.LLDB[Dev]; f == nil || !strings.Contains(f.Error, "lldb-missing") {
+		if f := b.LLDB[store.Dev]; f == nil || !strings.Contains(f.Error, "lldb-missing") {
 			t.Fatalf("dev lldb findings %+v", f)
 		}
 	}
@@ -580,8 +586,8 @@ func TestConfirmationIsWaitedFor(t *testing.T) {
 	}
 	var confirmers int
 	for _, a := range arts {
-		r := a.Reproductions[Release]
-		if r.Status != Reproducible {
+		r := a.Reproductions[store.Release]
+		if r.Status != store.Reproducible {
 			t.Fatalf("%s: %+v", a.Path, r)
 		}
 		if r.ConfirmedBy == "" {

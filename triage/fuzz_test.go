@@ -1,7 +1,6 @@
 package triage
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
@@ -27,30 +26,6 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if err := c.validate("again"); err != nil {
 			t.Fatalf("accepted config fails validation after defaults: %v", err)
-		}
-	})
-}
-
-// FuzzDecodeRecord: records may be damaged on disk; decoding any bytes
-// gives a record or a MalformedError naming the path, never a panic.
-func FuzzDecodeRecord(f *testing.F) {
-	f.Add([]byte("schema_version: 1\nsha1: " + strings.Repeat("a", 40) + "\nstatus: reproducible\nreproductions:\n  release: {tries: 2, crashes: 2}\n"))
-	f.Add([]byte("schema_version: 1\nid: v1-abc\nmembers: [{sha1: x, size: 3}]\nlldb: {dev: {stop: x, variables: [{name: a}]}}\n"))
-	f.Add([]byte("schema_version: 1\nnew_buckets: [{id: v1-a}]\nfailures: [{stage: build, error: x}]\n"))
-	f.Add([]byte("schema_version: 2\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, v := range []interface{ schema() int }{&ArtifactRecord{}, &BucketRecord{}, &RunRecord{}} {
-			err := decodeRecord("store/x.yaml", data, v)
-			if err == nil {
-				if v.schema() != SchemaVersion {
-					t.Fatalf("accepted schema %d", v.schema())
-				}
-				continue
-			}
-			var me *MalformedError
-			if !errors.As(err, &me) || me.Path != "store/x.yaml" {
-				t.Fatalf("error %v is not a MalformedError naming the path", err)
-			}
 		}
 	})
 }

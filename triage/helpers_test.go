@@ -3,10 +3,13 @@ package triage
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/fuzztriage/triage/store"
 )
 
 // testConfig is the defaults with building off and the quick limits
@@ -40,7 +43,7 @@ func discover(t testing.TB, root string) *Workspace {
 	return ws
 }
 
-func runPipeline(t testing.TB, root string, cfg *Config, targets ...string) *RunRecord {
+func runPipeline(t testing.TB, root string, cfg *Config, targets ...string) *store.RunRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -52,9 +55,9 @@ func runPipeline(t testing.TB, root string, cfg *Config, targets ...string) *Run
 }
 
 // loadStore reads the store's records, failing on any malformed one.
-func loadStore(t testing.TB, dir string) (map[string]*ArtifactRecord, map[string]*BucketRecord) {
+func loadStore(t testing.TB, dir string) (map[string]*store.ArtifactRecord, map[string]*store.BucketRecord) {
 	t.Helper()
-	s := &Store{Dir: dir}
+	s := openStore(t, dir)
 	arts, bad, err := s.LoadArtifacts()
 	if err != nil || len(bad) > 0 {
 		t.Fatalf("artifact records: %v %v", err, bad)
@@ -79,7 +82,7 @@ func snapshotArtifacts(t testing.TB, root string) map[string]string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sha, _, err := FileSHA1(p)
+			sha, _, err := store.FileSHA1(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +103,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func requireStoreSound(t testing.TB, dir string) {
 	t.Helper()
-	if problems := CheckStore(dir); len(problems) > 0 {
+	if problems := store.CheckStore(dir); len(problems) > 0 {
 		t.Fatalf("store %s is not sound:\n%s", dir, joinLines(problems))
 	}
 }
@@ -111,4 +114,22 @@ func joinLines(s []string) string {
 		out += "  " + l + "\n"
 	}
 	return out
+}
+
+// openStore opens an existing store for a test; closed when the test ends.
+func openStore(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	s, err := store.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func needLLDB(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("lldb-19"); err != nil {
+		t.Skip("lldb-19 not installed (scripts/setup installs it)")
+	}
 }

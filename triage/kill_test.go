@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -17,11 +18,16 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 )
 
 // helperEnv makes the test binary act as a `triage run` process (see
 // TestMain), so the kill test can SIGKILL a real run.
 const helperEnv = "TRIAGE_TEST_PIPELINE_WS"
+
+// helperFullEnv makes that run do every step (dev builds, lldb) on the
+// target it names.
+const helperFullEnv = "TRIAGE_TEST_PIPELINE_FULL"
 
 func TestMain(m *testing.M) {
 	if ws := os.Getenv(helperEnv); ws != "" {
@@ -54,7 +60,12 @@ func helperRun(root string) int {
 			fmt.Fprintf(os.Stderr, "phase %s\n", p.Phase)
 		}
 	}
-	_, err = Run(context.Background(), ws, Options{Config: killConfig(), Stages: DefaultStages(), Targets: killTargets, Progress: progress})
+	cfg, targets := killConfig(), killTargets
+	if target := os.Getenv(helperFullEnv); target != "" {
+		// Every step: dev builds, lldb sessions.
+		cfg, targets = testConfig(), []string{target}
+	}
+	_, err = Run(context.Background(), ws, Options{Config: cfg, Stages: DefaultStages(), Targets: targets, Progress: progress})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -176,8 +187,13 @@ runs:
 			phases[phase]++
 			break wait
 		}
+		// Nothing the run started outlives it: fuzz binaries, their
+		// minimizer's `sh -c` children, lldb and lldb-server.
+		if left := waitNoSurvivors(root, 5*time.Second); len(left) > 0 {
+			t.Fatalf("after kill %d (at %s) these processes of the run survive:\n%s", killed, delay, strings.Join(left, "\n"))
+		}
 		// Whatever was written must be readable: atomic writes only.
-		s := &Store{Dir: storeDir}
+		s := openStore(t, storeDir)
 		if _, bad, err := s.LoadArtifacts(); err != nil || len(bad) > 0 {
 			t.Fatalf("after kill %d (at %s): %v %v", killed, delay, err, bad)
 		}
@@ -201,9 +217,14 @@ runs:
 	// once: a run killed after writing its run record but before marking
 	// its buckets reports them again).
 	reported := map[string]bool{}
-	runs, _ := (&Store{Dir: storeDir}).Runs()
+	st, err := store.OpenExisting(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.Runs()
 	for _, p := range runs {
-		r, err := LoadRun(p)
+		r, err := st.LoadRun(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +249,7 @@ runs:
 
 // requireSameStore checks a store is sound and holds what the
 // uninterrupted reference run produced.
-func requireSameStore(t *testing.T, storeDir string, refArts map[string]*ArtifactRecord, refBuckets map[string]*BucketRecord) {
+func requireSameStore(t *testing.T, storeDir string, refArts map[string]*store.ArtifactRecord, refBuckets map[string]*store.BucketRecord) {
 	t.Helper()
 	requireStoreSound(t, storeDir)
 	arts, buckets := loadStore(t, storeDir)
@@ -272,4 +293,110 @@ func lockHolders(storeDir string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// survivors lists live processes (not this test process) whose command
+// line or working directory is inside root: everything a run on that
+// workspace starts names it (binaries, inputs, store scratch directories).
+func survivors(root string) []string {
+	self := os.Getpid()
+	var out []string
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		pid := filepath.Base(d)
+		if pid == fmt.Sprint(self) {
+			continue
+		}
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue // a zombie holds nothing
+		}
+		cmdline, _ := os.ReadFile(d + "/cmdline")
+		cwd, _ := os.Readlink(d + "/cwd")
+		if strings.Contains(string(cmdline), root) || strings.HasPrefix(cwd, root) {
+			out = append(out, pid+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// waitNoSurvivors waits up to d for survivors(root) to be empty, and
+// returns (and kills) what is left.
+func waitNoSurvivors(root string, d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		left := survivors(root)
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			for _, l := range left {
+				var pid int
+				fmt.Sscan(l, &pid)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			return left
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestKillLeavesNoOrphan SIGKILLs full runs (dev builds and lldb on) at
+// random moments: while a hang is reproduced (fuzz_wire_decode's timeouts
+// come first), and while buckets are minimized, reproduced on the dev
+// build and debugged (fuzz_chipset_cmos_rtc). Every process a run started
+// dies with it, grandchildren included (the minimizer's `sh -c` children,
+// lldb-server and its inferior).
+func TestKillLeavesNoOrphan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills real runs")
+	}
+	needLLDB(t)
+	root := fixture.BuiltCopy(t)
+	storeDir := testConfig().StoreDir(root)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for i, c := range []struct{ target, phase string }{
+		{"fuzz_wire_decode", "reproduce"}, {"fuzz_chipset_cmos_rtc", "buckets"}, {"fuzz_chipset_cmos_rtc", "buckets"},
+		{"fuzz_wire_decode", "reproduce"}, {"fuzz_chipset_cmos_rtc", "buckets"}, {"fuzz_chipset_cmos_rtc", "buckets"},
+	} {
+		if err := os.RemoveAll(storeDir); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+root, helperFullEnv+"="+c.target)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		reached := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if sc.Text() == "phase "+c.phase {
+					close(reached)
+					break
+				}
+			}
+			_, _ = io.Copy(io.Discard, stderr)
+		}()
+		select {
+		case <-reached:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("kill %d: the run never reached phase %s", i, c.phase)
+		}
+		time.Sleep(time.Duration(rng.Int63n(int64(2 * time.Second))))
+		running := survivors(root)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		if left := waitNoSurvivors(root, 5*time.Second); len(left) > 0 {
+			t.Fatalf("kill %d: these processes of the run survive:\n%s\n(running at the kill:\n%s)", i, strings.Join(left, "\n"), strings.Join(running, "\n"))
+		}
+		t.Logf("kill %d (%s, %s): %d processes of the run were running; none survived:\n%s", i, c.target, c.phase, len(running), strings.Join(running, "\n"))
+	}
 }

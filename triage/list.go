@@ -1,6 +1,10 @@
 package triage
 
-import "os"
+import (
+	"os"
+
+	"github.com/fuzztriage/triage/store"
+)
 
 // BinaryStatus says where a profile's binary is and whether it exists.
 type BinaryStatus struct {
@@ -11,9 +15,9 @@ type BinaryStatus struct {
 // TargetSummary is one line of `triage list`.
 type TargetSummary struct {
 	Target    `yaml:",inline"`
-	Binaries  map[Profile]BinaryStatus `json:"binaries" yaml:"binaries"`
-	Corpus    int                      `json:"corpus" yaml:"corpus"`
-	Artifacts map[ArtifactKind]int     `json:"artifacts" yaml:"artifacts"`
+	Binaries  map[store.Profile]BinaryStatus `json:"binaries" yaml:"binaries"`
+	Corpus    int                            `json:"corpus" yaml:"corpus"`
+	Artifacts map[store.ArtifactKind]int     `json:"artifacts" yaml:"artifacts"`
 }
 
 // Summarize describes every target of the workspace.
@@ -22,10 +26,10 @@ func Summarize(ws *Workspace) ([]TargetSummary, error) {
 	for _, t := range ws.Targets {
 		s := TargetSummary{
 			Target:    *t,
-			Binaries:  map[Profile]BinaryStatus{},
-			Artifacts: map[ArtifactKind]int{},
+			Binaries:  map[store.Profile]BinaryStatus{},
+			Artifacts: map[store.ArtifactKind]int{},
 		}
-		for _, p := range Profiles {
+		for _, p := range store.Profiles {
 			path := t.BinaryPath(p)
 			st, err := os.Stat(path)
 			s.Binaries[p] = BinaryStatus{Path: path, Built: err == nil && st.Mode().IsRegular()}
@@ -40,7 +44,9 @@ func Summarize(ws *Workspace) ([]TargetSummary, error) {
 			return nil, err
 		}
 		for _, a := range arts {
-			s.Artifacts[a.Kind]++
+			if a.Skip == "" {
+				s.Artifacts[a.Kind]++
+			}
 		}
 		out = append(out, s)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/store"
 )
 
 // VerifyFunc re-runs a candidate input and says which bucket it lands in
@@ -33,6 +34,9 @@ type MinimizeOptions struct {
 	Patience int
 	// Timeout bounds the whole minimization of this input.
 	Timeout time.Duration
+	// WriteFile writes the result (default atomicfile.Write; the
+	// pipeline's store writer for results inside the store).
+	WriteFile func(path string, data []byte) error
 }
 
 // Minimize shrinks input with libFuzzer and writes the smallest input that
@@ -46,7 +50,7 @@ type MinimizeOptions struct {
 // (-minimize_crash_internal_step=1, the step -minimize_crash itself runs),
 // each step's output verified before it becomes the new starting point.
 // The result records how many candidates were accepted and rejected.
-func Minimize(ctx context.Context, input, out string, o MinimizeOptions) (*MinimizedInput, error) {
+func Minimize(ctx context.Context, input, out string, o MinimizeOptions) (*store.MinimizedInput, error) {
 	start := time.Now()
 	if o.Patience <= 0 {
 		o.Patience = 5
@@ -69,7 +73,7 @@ func Minimize(ctx context.Context, input, out string, o MinimizeOptions) (*Minim
 	}
 	defer os.RemoveAll(scratch)
 
-	res := &MinimizedInput{From: bytesSHA1(orig), FromSize: int64(len(orig))}
+	res := &store.MinimizedInput{From: store.BytesSHA1(orig), FromSize: int64(len(orig))}
 	best := filepath.Join(scratch, "best")
 	if err := os.WriteFile(best, orig, 0o644); err != nil {
 		return nil, err
@@ -165,11 +169,15 @@ func Minimize(ctx context.Context, input, out string, o MinimizeOptions) (*Minim
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(out, data); err != nil {
+	write := o.WriteFile
+	if write == nil {
+		write = atomicfile.Write
+	}
+	if err := write(out, data); err != nil {
 		return nil, fmt.Errorf("writing minimized input: %w", err)
 	}
 	res.Path = out
-	res.SHA1 = bytesSHA1(data)
+	res.SHA1 = store.BytesSHA1(data)
 	res.Size = int64(len(data))
 	res.Verified = true
 	res.DurationMS = time.Since(start).Milliseconds()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -44,9 +45,9 @@ type Progress struct {
 
 // ReproducedKinds are the artifact kinds a run triages. slow-unit inputs
 // do not fail and other files are not libFuzzer's.
-var ReproducedKinds = []ArtifactKind{ArtifactCrash, ArtifactTimeout, ArtifactOOM, ArtifactLeak, ArtifactMinimizedFrom}
+var ReproducedKinds = []store.ArtifactKind{store.ArtifactCrash, store.ArtifactTimeout, store.ArtifactOOM, store.ArtifactLeak, store.ArtifactMinimizedFrom}
 
-func reproducedKind(k ArtifactKind) bool {
+func reproducedKind(k store.ArtifactKind) bool {
 	for _, r := range ReproducedKinds {
 		if r == k {
 			return true
@@ -60,7 +61,7 @@ func reproducedKind(k ArtifactKind) bool {
 type Pipeline struct {
 	ws     *Workspace
 	cfg    *Config
-	store  *Store
+	st     *store.Store
 	stages Stages
 	log    logrus.FieldLogger
 	prog   func(Progress)
@@ -98,7 +99,7 @@ func NewPipeline(ws *Workspace, opts Options) (*Pipeline, error) {
 
 // Run triages the workspace once: it takes the store's lock, triages every
 // new artifact, does the per-bucket work and writes the run record.
-func Run(ctx context.Context, ws *Workspace, opts Options) (*RunRecord, error) {
+func Run(ctx context.Context, ws *Workspace, opts Options) (*store.RunRecord, error) {
 	p, err := NewPipeline(ws, opts)
 	if err != nil {
 		return nil, err
@@ -112,37 +113,37 @@ func Run(ctx context.Context, ws *Workspace, opts Options) (*RunRecord, error) {
 
 // Open opens and locks the store.
 func (p *Pipeline) Open() error {
-	st, err := OpenStore(p.cfg.StoreDir(p.ws.Root))
+	st, err := store.Open(p.cfg.StoreDir(p.ws.Root))
 	if err != nil {
 		return err
 	}
 	if err := st.Lock(); err != nil {
 		return err
 	}
-	p.store = st
+	p.st = st
 	return nil
 }
 
 // Close releases the store.
 func (p *Pipeline) Close() {
-	if p.store != nil {
-		p.store.Unlock()
+	if p.st != nil {
+		p.st.Close()
 	}
 }
 
 // Store is the pipeline's store (after Open).
-func (p *Pipeline) Store() *Store { return p.store }
+func (p *Pipeline) Store() *store.Store { return p.st }
 
 // pass is the state of one pass.
 type pass struct {
 	*Pipeline
 	started time.Time
-	rec     *RunRecord
+	rec     *store.RunRecord
 	builder *Builder
 
 	mu        sync.Mutex
-	arts      map[string]*ArtifactRecord
-	buckets   map[string]*BucketRecord
+	arts      map[string]*store.ArtifactRecord
+	buckets   map[string]*store.BucketRecord
 	traces    map[string]*symbolize.Trace // sha1 -> release trace, triaged this pass
 	triaged   map[string]bool             // sha1 triaged this pass
 	retriaged map[string]bool             // sha1 re-triaged on a changed binary this pass
@@ -160,7 +161,7 @@ type pass struct {
 	slots chan struct{}
 }
 
-func (p *pass) fail(f Failure) {
+func (p *pass) fail(f store.Failure) {
 	p.mu.Lock()
 	p.rec.Failures = append(p.rec.Failures, f)
 	p.mu.Unlock()
@@ -185,12 +186,12 @@ type work struct {
 	target *Target
 	art    Artifact
 	sha    string
-	old    *ArtifactRecord // set when re-triaging
+	old    *store.ArtifactRecord // set when re-triaging
 }
 
 // Pass triages what is new since the last pass. The store must be open.
-func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
-	if p.store == nil {
+func (p *Pipeline) Pass(ctx context.Context) (*store.RunRecord, error) {
+	if p.st == nil {
 		return nil, errors.New("pipeline: store not open")
 	}
 	ps := &pass{
@@ -208,8 +209,8 @@ func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
 
 		confirming: map[string]chan struct{}{},
 	}
-	ps.rec = &RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount(), PhaseMS: map[string]int64{}}
-	ps.builder.Log = func(target string, prof Profile, argv []string) {
+	ps.rec = &store.RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount(), PhaseMS: map[string]int64{}}
+	ps.builder.Log = func(target string, prof store.Profile, argv []string) {
 		ps.mu.Lock()
 		ps.rec.Work.Builds++
 		ps.mu.Unlock()
@@ -222,19 +223,19 @@ func (p *Pipeline) Pass(ctx context.Context) (*RunRecord, error) {
 }
 
 func (p *pass) run(ctx context.Context) error {
-	arts, bad, err := p.store.LoadArtifacts()
+	arts, bad, err := p.st.LoadArtifacts()
 	if err != nil {
 		return err
 	}
 	for _, e := range bad {
-		p.fail(Failure{Stage: "store", Error: e.Error()})
+		p.fail(store.Failure{Stage: "store", Error: e.Error()})
 	}
-	buckets, bad, err := p.store.LoadBuckets()
+	buckets, bad, err := p.st.LoadBuckets()
 	if err != nil {
 		return err
 	}
 	for _, e := range bad {
-		p.fail(Failure{Stage: "store", Error: e.Error()})
+		p.fail(store.Failure{Stage: "store", Error: e.Error()})
 	}
 	p.arts, p.buckets = arts, buckets
 
@@ -287,18 +288,20 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 		}
 		list, err := t.Artifacts()
 		if err != nil {
-			p.fail(Failure{Target: t.Name, Stage: "discover", Error: err.Error()})
+			p.fail(store.Failure{Target: t.Name, Stage: "discover", Error: err.Error()})
 			continue
 		}
 		for _, a := range list {
-			if !reproducedKind(a.Kind) {
+			if why := ignoreReason(a); why != "" {
+				p.rec.Artifacts.Ignored++
+				p.rec.Ignored = append(p.rec.Ignored, store.IgnoredFile{Path: p.rel(a.Path), Reason: why})
 				continue
 			}
 			p.rec.Artifacts.Found++
-			sha, _, err := FileSHA1(a.Path)
+			sha, _, err := store.FileSHA1(a.Path)
 			if err != nil {
 				p.rec.Artifacts.Failed++
-				p.fail(Failure{Target: t.Name, Artifact: p.rel(a.Path), Stage: "read", Error: err.Error()})
+				p.fail(store.Failure{Target: t.Name, Artifact: p.rel(a.Path), Stage: "read", Error: err.Error()})
 				continue
 			}
 			if seen[sha] {
@@ -315,7 +318,7 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 	// and with changed-binary re-triage, those with any input.
 	need := map[string]*Target{}
 	for _, f := range all {
-		if r, ok := p.arts[f.sha]; !ok || (p.cfg.Retriage == RetriageChangedBinary && !r.malformed) {
+		if r, ok := p.arts[f.sha]; !ok || (p.cfg.Retriage == RetriageChangedBinary && !r.Malformed()) {
 			need[f.t.Name] = f.t
 		}
 	}
@@ -326,7 +329,7 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 	sort.Strings(names)
 	for i, n := range names {
 		p.progress("build", i, len(names), n)
-		p.ensure(ctx, need[n], Release)
+		p.ensure(ctx, need[n], store.Release)
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
@@ -341,14 +344,14 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 		r, recorded := p.arts[f.sha]
 		if recorded {
 			p.notePath(f.sha, f.art.Path)
-			retriage := p.cfg.Retriage == RetriageChangedBinary && !r.malformed &&
-				p.binSHA[binaryKey(f.t, Release)] != "" && r.binarySHA1() != p.binSHA[binaryKey(f.t, Release)]
+			retriage := p.cfg.Retriage == RetriageChangedBinary && !r.Malformed() &&
+				p.binSHA[binaryKey(f.t, store.Release)] != "" && r.ReleaseBinarySHA1() != p.binSHA[binaryKey(f.t, store.Release)]
 			if !retriage {
 				p.rec.Artifacts.Skipped++
 				continue
 			}
 		}
-		if err := p.binErr[f.t.Name+"/"+string(Release)]; err != nil {
+		if err := p.binErr[f.t.Name+"/"+string(store.Release)]; err != nil {
 			p.rec.Artifacts.Failed++
 			continue // the target's failure is recorded once
 		}
@@ -361,11 +364,28 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 	return todo, nil
 }
 
-func kindCost(k ArtifactKind) int {
+// ignoreReason says why an entry of an artifact directory is not triaged,
+// or "" when it is: every file a run passes over is counted and named in
+// its record, never skipped silently.
+func ignoreReason(a Artifact) string {
+	switch {
+	case a.Skip != "":
+		return a.Skip
+	case a.Kind == store.ArtifactSlowUnit:
+		return "slow-unit input: libFuzzer keeps it as slow, not failing"
+	case a.Kind == store.ArtifactOther:
+		return "the name is not a libFuzzer artifact name (crash-, timeout-, oom-, leak-, minimized-from-)"
+	case !reproducedKind(a.Kind):
+		return "not a kind triage reproduces"
+	}
+	return ""
+}
+
+func kindCost(k store.ArtifactKind) int {
 	switch k {
-	case ArtifactTimeout:
+	case store.ArtifactTimeout:
 		return 2
-	case ArtifactOOM:
+	case store.ArtifactOOM:
 		return 1
 	}
 	return 0
@@ -374,7 +394,7 @@ func kindCost(k ArtifactKind) int {
 // notePath adds another place an input was seen to its record.
 func (p *pass) notePath(sha, path string) {
 	r, ok := p.arts[sha]
-	if !ok || r.malformed {
+	if !ok || r.Malformed() {
 		return
 	}
 	rel := p.rel(path)
@@ -387,21 +407,14 @@ func (p *pass) notePath(sha, path string) {
 		}
 	}
 	r.Paths = append(r.Paths, rel)
-	if err := p.store.WriteArtifact(r); err != nil {
-		p.fail(Failure{Artifact: rel, Stage: "store", Error: err.Error()})
+	if err := p.st.WriteArtifact(r); err != nil {
+		p.fail(store.Failure{Artifact: rel, Stage: "store", Error: err.Error()})
 	}
-}
-
-func (r *ArtifactRecord) binarySHA1() string {
-	if rep := r.Reproductions[Release]; rep != nil {
-		return rep.BinarySHA1
-	}
-	return ""
 }
 
 // ensure builds (or finds) target's binary for a profile, once per pass;
 // a failure is recorded once per target and profile.
-func (p *pass) ensure(ctx context.Context, t *Target, prof Profile) (string, error) {
+func (p *pass) ensure(ctx context.Context, t *Target, prof store.Profile) (string, error) {
 	key := binaryKey(t, prof)
 	p.mu.Lock()
 	if path, ok := p.binaries[key]; ok {
@@ -428,19 +441,19 @@ func (p *pass) ensure(ctx context.Context, t *Target, prof Profile) (string, err
 		}
 		p.binErr[key] = err
 		p.mu.Unlock()
-		p.fail(Failure{Target: t.Name, Stage: "build-" + string(prof), Error: err.Error()})
+		p.fail(store.Failure{Target: t.Name, Stage: "build-" + string(prof), Error: err.Error()})
 		p.mu.Lock()
 		return "", err
 	}
 	p.binaries[key] = path
-	if sha, _, err := FileSHA1(path); err == nil {
+	if sha, _, err := store.FileSHA1(path); err == nil {
 		p.binSHA[key] = sha
 	}
 	return path, nil
 }
 
 // binaryKey is how the pass's binary maps name a target's build.
-func binaryKey(t *Target, prof Profile) string { return t.Name + "/" + string(prof) }
+func binaryKey(t *Target, prof store.Profile) string { return t.Name + "/" + string(prof) }
 
 func (p *pass) rel(path string) string {
 	if r, err := filepath.Rel(p.ws.Root, path); err == nil && !strings.HasPrefix(r, "..") {
@@ -458,11 +471,11 @@ func (p *pass) abs(rel string) string {
 
 // runOptions are the options to run target's binary for profile on an
 // input of kind.
-func (p *pass) runOptions(t *Target, prof Profile, binary string, kind ArtifactKind, scratch string) *RunOptions {
+func (p *pass) runOptions(t *Target, prof store.Profile, binary string, kind store.ArtifactKind, scratch string) *RunOptions {
 	return runOptionsFor(p.cfg, p.stages, t, prof, binary, kind, scratch)
 }
 
-func runOptionsFor(cfg *Config, st Stages, t *Target, prof Profile, binary string, kind ArtifactKind, scratch string) *RunOptions {
+func runOptionsFor(cfg *Config, st Stages, t *Target, prof store.Profile, binary string, kind store.ArtifactKind, scratch string) *RunOptions {
 	rc := &cfg.Reproduce
 	return &RunOptions{
 		Binary:        binary,
@@ -565,23 +578,23 @@ func (p *pass) releaseClaim(id string) {
 // triageOne reproduces, parses and buckets one input and writes its record.
 func (p *pass) triageOne(ctx context.Context, w *work) {
 	rel := p.rel(w.art.Path)
-	binary, err := p.ensure(ctx, w.target, Release)
+	binary, err := p.ensure(ctx, w.target, store.Release)
 	if err != nil {
 		p.mu.Lock()
 		p.rec.Artifacts.Failed++
 		p.mu.Unlock()
 		return
 	}
-	scratch, err := os.MkdirTemp(p.store.TmpDir(), "reproduce-*")
+	scratch, err := p.st.MkdirTemp("reproduce-*")
 	if err != nil {
 		p.mu.Lock()
 		p.rec.Artifacts.Failed++
 		p.mu.Unlock()
-		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "reproduce", Error: err.Error()})
+		p.fail(store.Failure{Target: w.target.Name, Artifact: rel, Stage: "reproduce", Error: err.Error()})
 		return
 	}
 	defer os.RemoveAll(scratch)
-	o := p.runOptions(w.target, Release, binary, w.art.Kind, scratch)
+	o := p.runOptions(w.target, store.Release, binary, w.art.Kind, scratch)
 	if p.cfg.Reproduce.Confirm == ConfirmBucket {
 		var claimed string
 		// Runs last, after the record (and p.reliable) is written.
@@ -606,12 +619,12 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		p.mu.Lock()
 		p.rec.Artifacts.Failed++
 		p.mu.Unlock()
-		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "reproduce", Error: err.Error()})
+		p.fail(store.Failure{Target: w.target.Name, Artifact: rel, Stage: "reproduce", Error: err.Error()})
 		return
 	}
 	// The input may have changed or vanished while it ran (an artifact
 	// being rewritten); what was run is what gets recorded.
-	sha, size, err := FileSHA1(w.art.Path)
+	sha, size, err := store.FileSHA1(w.art.Path)
 	if err != nil || sha != w.sha {
 		p.mu.Lock()
 		p.rec.Artifacts.Failed++
@@ -620,11 +633,11 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		if err != nil {
 			msg = err.Error()
 		}
-		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "read", Error: msg})
+		p.fail(store.Failure{Target: w.target.Name, Artifact: rel, Stage: "read", Error: msg})
 		return
 	}
 	p.mu.Lock()
-	rep.BinarySHA1 = p.binSHA[binaryKey(w.target, Release)]
+	rep.BinarySHA1 = p.binSHA[binaryKey(w.target, store.Release)]
 	p.rec.Work.Reproductions++
 	p.rec.Work.ReproductionRuns += rep.Tries
 	for i, t := range rep.Detail {
@@ -636,7 +649,7 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 	p.mu.Unlock()
 
 	now := p.now().UTC()
-	rec := &ArtifactRecord{
+	rec := &store.ArtifactRecord{
 		SHA1:          w.sha,
 		Path:          rel,
 		Size:          size,
@@ -645,7 +658,7 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		FirstSeen:     now,
 		Triaged:       now,
 		Status:        rep.Status,
-		Reproductions: map[Profile]*Reproduction{Release: rep},
+		Reproductions: map[store.Profile]*store.Reproduction{store.Release: rep},
 	}
 	if w.old != nil {
 		rec.FirstSeen = w.old.FirstSeen
@@ -655,14 +668,14 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		}
 		rec.PreviousBucket = w.old.PreviousBucket
 	}
-	if rep.Status != NotReproducible {
+	if rep.Status != store.NotReproducible {
 		if rep.Trace != nil {
 			rec.Crash = crashRecord(rep.Trace)
 			rec.Frames = rep.Trace.Frames
 		}
 		ref, err := p.bucketOf(rep.Trace, rep, w.target, binary)
 		if err != nil {
-			p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "bucket", Error: err.Error()})
+			p.fail(store.Failure{Target: w.target.Name, Artifact: rel, Stage: "bucket", Error: err.Error()})
 		} else {
 			rec.Bucket = &ref
 			rep.BucketID = ref.ID
@@ -671,15 +684,15 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 	if w.old != nil && w.old.Bucket != nil && (rec.Bucket == nil || rec.Bucket.ID != w.old.Bucket.ID) {
 		rec.PreviousBucket = w.old.Bucket
 	}
-	if err := p.store.WriteArtifact(rec); err != nil {
+	if err := p.st.WriteArtifact(rec); err != nil {
 		p.mu.Lock()
 		p.rec.Artifacts.Failed++
 		p.mu.Unlock()
-		p.fail(Failure{Target: w.target.Name, Artifact: rel, Stage: "store", Error: err.Error()})
+		p.fail(store.Failure{Target: w.target.Name, Artifact: rel, Stage: "store", Error: err.Error()})
 		return
 	}
 	p.mu.Lock()
-	if rec.Bucket != nil && rep.Status == Reproducible && rep.ConfirmedBy == "" && rep.Crashes >= 2 {
+	if rec.Bucket != nil && rep.Status == store.Reproducible && rep.ConfirmedBy == "" && rep.Crashes >= 2 {
 		if _, known := p.reliable[rec.Bucket.ID]; !known {
 			p.reliable[rec.Bucket.ID] = fmt.Sprintf("bucket %s, confirmed by %s (%d/%d tries)", rec.Bucket.ID, rel, rep.Crashes, rep.Tries)
 		}
@@ -694,9 +707,9 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 	}
 	p.rec.Artifacts.Triaged++
 	switch rep.Status {
-	case NotReproducible:
+	case store.NotReproducible:
 		p.rec.NotReproducible = append(p.rec.NotReproducible, rel)
-	case Flaky:
+	case store.Flaky:
 		p.rec.Flaky = append(p.rec.Flaky, rel)
 	}
 	p.mu.Unlock()
@@ -708,24 +721,24 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 }
 
 // bucketOf keys a reproduction.
-func (p *pass) bucketOf(tr *symbolize.Trace, rep *Reproduction, t *Target, binary string) (BucketRef, error) {
+func (p *pass) bucketOf(tr *symbolize.Trace, rep *store.Reproduction, t *Target, binary string) (store.BucketRef, error) {
 	if tr == nil {
-		return BucketRef{}, fmt.Errorf("the %s crash log could not be parsed", rep.Outcome)
+		return store.BucketRef{}, fmt.Errorf("the %s crash log could not be parsed", rep.Outcome)
 	}
 	return p.stages.Bucket(tr, BucketRequest{Target: t.Name, Binary: binary, Config: &p.cfg.Bucket})
 }
 
-func crashRecord(tr *symbolize.Trace) *CrashRecord {
-	return &CrashRecord{Kind: tr.Kind, Summary: tr.Summary, Signal: tr.Signal, Message: tr.Message, Location: tr.Location}
+func crashRecord(tr *symbolize.Trace) *store.CrashRecord {
+	return &store.CrashRecord{Kind: tr.Kind, Summary: tr.Summary, Signal: tr.Signal, Message: tr.Message, Location: tr.Location}
 }
 
 // group is a bucket's members as the artifact records say.
 type group struct {
 	id      string
 	key     string
-	members []*ArtifactRecord // representative first
-	seen    bool              // a member was triaged in this pass
-	fresh   int               // members triaged in this pass for the first time
+	members []*store.ArtifactRecord // representative first
+	seen    bool                    // a member was triaged in this pass
+	fresh   int                     // members triaged in this pass for the first time
 }
 
 // regroup rebuilds bucket membership from the artifact records (the source
@@ -734,7 +747,7 @@ type group struct {
 func (p *pass) regroup() map[string]*group {
 	groups := map[string]*group{}
 	for sha, r := range p.arts {
-		if r.malformed || r.Bucket == nil || r.Bucket.ID == "" {
+		if r.Malformed() || r.Bucket == nil || r.Bucket.ID == "" {
 			continue
 		}
 		g := groups[r.Bucket.ID]
@@ -749,7 +762,7 @@ func (p *pass) regroup() map[string]*group {
 	}
 	now := p.now().UTC()
 	for id, b := range p.buckets {
-		if groups[id] != nil || b.malformed || len(b.Members) == 0 {
+		if groups[id] != nil || b.Malformed() || len(b.Members) == 0 {
 			continue
 		}
 		// Every member went elsewhere: re-triaged on a changed binary,
@@ -757,8 +770,8 @@ func (p *pass) regroup() map[string]*group {
 		b.Members, b.MemberCount, b.ReportedMembers = nil, 0, 0
 		b.Fixed = &now
 		p.fixed[id] = true
-		if err := p.store.WriteBucket(b); err != nil {
-			p.fail(Failure{Target: b.Target, Stage: "store", Error: err.Error()})
+		if err := p.st.WriteBucket(b); err != nil {
+			p.fail(store.Failure{Target: b.Target, Stage: "store", Error: err.Error()})
 		}
 	}
 	for id, g := range groups {
@@ -775,8 +788,8 @@ func (p *pass) regroup() map[string]*group {
 			if gone[a.SHA1] != gone[b.SHA1] {
 				return !gone[a.SHA1]
 			}
-			if (a.Status == Reproducible) != (b.Status == Reproducible) {
-				return a.Status == Reproducible
+			if (a.Status == store.Reproducible) != (b.Status == store.Reproducible) {
+				return a.Status == store.Reproducible
 			}
 			if a.Size != b.Size {
 				return a.Size < b.Size
@@ -784,11 +797,11 @@ func (p *pass) regroup() map[string]*group {
 			return a.SHA1 < b.SHA1
 		})
 		b := p.buckets[id]
-		if b != nil && b.malformed {
+		if b != nil && b.Malformed() {
 			continue
 		}
 		if b == nil {
-			b = &BucketRecord{ID: id}
+			b = &store.BucketRecord{ID: id}
 			p.buckets[id] = b
 		}
 		b.Fixed = nil
@@ -814,28 +827,28 @@ func (p *pass) regroup() map[string]*group {
 		}
 		b.Members = b.Members[:0]
 		for _, m := range g.members {
-			b.Members = append(b.Members, MemberInfo{SHA1: m.SHA1, Path: m.Path, Size: m.Size})
+			b.Members = append(b.Members, store.MemberInfo{SHA1: m.SHA1, Path: m.Path, Size: m.Size})
 		}
 		b.MemberCount = len(b.Members)
 		b.Representative = b.Members[0]
 		if b.Reproducibility == nil {
-			b.Reproducibility = map[Profile]Reproducibility{}
+			b.Reproducibility = map[store.Profile]store.Reproducibility{}
 		}
-		b.Reproducibility[Release] = rep.Status
-		if d := rep.Reproductions[Dev]; d != nil {
-			b.Reproducibility[Dev] = d.Status
+		b.Reproducibility[store.Release] = rep.Status
+		if d := rep.Reproductions[store.Dev]; d != nil {
+			b.Reproducibility[store.Dev] = d.Status
 		} else {
-			delete(b.Reproducibility, Dev)
+			delete(b.Reproducibility, store.Dev)
 		}
-		if err := p.store.WriteBucket(b); err != nil {
-			p.fail(Failure{Target: b.Target, Stage: "store", Error: err.Error()})
+		if err := p.st.WriteBucket(b); err != nil {
+			p.fail(store.Failure{Target: b.Target, Stage: "store", Error: err.Error()})
 		}
 	}
 	return groups
 }
 
 // bucketTitle is a one-line summary: kind in function: message.
-func bucketTitle(r *ArtifactRecord) string {
+func bucketTitle(r *store.ArtifactRecord) string {
 	if r.Crash == nil {
 		return string(r.Kind) + " in " + r.Target
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -52,7 +53,7 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 	for _, bug := range m.Bugs {
 		var id string
 		for _, in := range bug.Inputs {
-			sha, _, err := FileSHA1(fixture.ArtifactPath(root, bug.Target, in.File))
+			sha, _, err := store.FileSHA1(fixture.ArtifactPath(root, bug.Target, in.File))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,13 +62,13 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 				t.Errorf("%s %s: no record or no bucket", bug.ID, in.File)
 				continue
 			}
-			if r.Status != Reproducible || r.Target != bug.Target || r.Reproductions[Release].ExitCode != bug.ExitCode {
-				t.Errorf("%s %s: status %s target %s exit %d, want reproducible %s exit %d", bug.ID, in.File, r.Status, r.Target, r.Reproductions[Release].ExitCode, bug.Target, bug.ExitCode)
+			if r.Status != store.Reproducible || r.Target != bug.Target || r.Reproductions[store.Release].ExitCode != bug.ExitCode {
+				t.Errorf("%s %s: status %s target %s exit %d, want reproducible %s exit %d", bug.ID, in.File, r.Status, r.Target, r.Reproductions[store.Release].ExitCode, bug.Target, bug.ExitCode)
 			}
 			// reproduce.confirm: bucket — an input is either confirmed by
 			// its own tries or accepted on one run into a bucket an earlier
 			// input confirmed.
-			if rel := r.Reproductions[Release]; rel.ConfirmedBy != "" {
+			if rel := r.Reproductions[store.Release]; rel.ConfirmedBy != "" {
 				vouched++
 				if rel.Crashes < 1 || rel.Crashes >= 2 || !strings.Contains(rel.ConfirmedBy, r.Bucket.ID) {
 					t.Errorf("%s %s: %d/%d tries crashed, confirmed by %q; want one crash vouched for by its own bucket %s", bug.ID, in.File, rel.Crashes, rel.Tries, rel.ConfirmedBy, r.Bucket.ID)
@@ -118,7 +119,7 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 	// dropped into the artifact dir as libFuzzer would name it): the bucket
 	// grows, the new input becomes its representative and is minimized.
 	bug := m.Bug("battery-expect-rate")
-	var target *BucketRecord
+	var target *store.BucketRecord
 	for id, name := range bugOf {
 		if name == bug.ID {
 			target = buckets[id]
@@ -131,7 +132,7 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 	if int64(len(small)) >= target.Representative.Size {
 		t.Fatalf("%s: minimized %d bytes is not smaller than the representative (%d)", bug.ID, len(small), target.Representative.Size)
 	}
-	sha := bytesSHA1(small)
+	sha := store.BytesSHA1(small)
 	newPath := fixture.ArtifactPath(root, bug.Target, "crash-"+sha)
 	if err := os.WriteFile(newPath, small, 0o644); err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 	if b.Representative.SHA1 != sha || b.Minimized == nil || b.Minimized.From != sha || rec3.Work.Minimizations != 1 {
 		t.Errorf("after a smaller member: representative %s, minimized from %+v, %d minimizations; want both %s", b.Representative.SHA1, b.Minimized, rec3.Work.Minimizations, sha)
 	}
-	for _, prof := range Profiles {
+	for _, prof := range store.Profiles {
 		if f := b.LLDB[prof]; f == nil || f.Input != b.Minimized.SHA1 {
 			t.Errorf("after a smaller member: lldb %s ran on %+v, want the minimized input %s", prof, f, b.Minimized.SHA1)
 		}
@@ -156,7 +157,7 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 // checkBucketWork checks a bucket's expensive results: verified
 // minimization (re-checked here independently), the dev reproduction, and
 // lldb findings on both builds.
-func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b *BucketRecord, arts map[string]*ArtifactRecord) {
+func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b *store.BucketRecord, arts map[string]*store.ArtifactRecord) {
 	t.Helper()
 	rep := arts[b.Representative.SHA1]
 	if rep == nil {
@@ -168,14 +169,14 @@ func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b
 			t.Errorf("%s: representative (%d bytes) is not the smallest member (%d)", bug.ID, rep.Size, mem.Size)
 		}
 	}
-	if d := rep.Reproductions[Dev]; d == nil || d.Status != Reproducible || b.Reproducibility[Dev] != Reproducible {
+	if d := rep.Reproductions[store.Dev]; d == nil || d.Status != store.Reproducible || b.Reproducibility[store.Dev] != store.Reproducible {
 		t.Errorf("%s: dev reproduction %+v", bug.ID, d)
 	} else if d.BucketID != b.ID {
 		t.Errorf("%s: the dev build crashes into %s, not %s", bug.ID, d.BucketID, b.ID)
 	} else if bug.Kind == "oom" {
 		// One dev process: the lldb session's stop in the RSS-limit
 		// report is the dev reproduction.
-		if f := b.LLDB[Dev]; f == nil || f.StopKind != symbolize.KindOOM || d.Tries != 1 || !strings.Contains(d.ConfirmedBy, f.Transcript) {
+		if f := b.LLDB[store.Dev]; f == nil || f.StopKind != symbolize.KindOOM || d.Tries != 1 || !strings.Contains(d.ConfirmedBy, f.Transcript) {
 			t.Errorf("%s: dev reproduction %+v not from the lldb session %+v", bug.ID, d, f)
 		}
 	}
@@ -187,7 +188,7 @@ func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b
 		} else {
 			// Independently: the minimized input is still this bug.
 			ws := discover(t, root)
-			got, err := ReproduceInput(context.Background(), ws, cfg, DefaultStages(), bug.Target, filepath.Join(cfg.StoreDir(root), mz.Path), []Profile{Release})
+			got, err := ReproduceInput(context.Background(), ws, cfg, DefaultStages(), bug.Target, filepath.Join(cfg.StoreDir(root), mz.Path), []store.Profile{store.Release})
 			if err != nil {
 				t.Errorf("%s: re-running the minimized input: %v", bug.ID, err)
 			} else if got.Bucket == nil || got.Bucket.ID != b.ID {
@@ -197,7 +198,7 @@ func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b
 	} else if b.Minimized != nil {
 		t.Errorf("%s: a %s bucket was minimized", bug.ID, bug.Kind)
 	}
-	for _, prof := range Profiles {
+	for _, prof := range store.Profiles {
 		f := b.LLDB[prof]
 		if f == nil || f.Error != "" || f.Stop == "" {
 			t.Errorf("%s: lldb %s findings %+v", bug.ID, prof, f)
@@ -222,12 +223,12 @@ func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b
 					found = true
 				}
 			}
-			if !found && prof == Dev {
+			if !found && prof == store.Dev {
 				t.Errorf("%s: lldb dev frames %+v lack the panic site %s", bug.ID, f.Frames, bug.Function)
 			}
 		}
 	}
-	if prof := Dev; b.LLDB[prof] != nil && rep.Crash != nil && rep.Crash.Kind == symbolize.KindRustPanic && len(b.LLDB[prof].Variables) == 0 {
+	if prof := store.Dev; b.LLDB[prof] != nil && rep.Crash != nil && rep.Crash.Kind == symbolize.KindRustPanic && len(b.LLDB[prof].Variables) == 0 {
 		t.Errorf("%s: lldb dev session read no variables", bug.ID)
 	}
 }

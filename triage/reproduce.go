@@ -11,105 +11,14 @@ import (
 
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
-
-// Outcome is what one run of a fuzz binary on an input did.
-type Outcome string
-
-// The outcomes of one run, from libFuzzer's exit codes (77 crash, 70
-// timeout, 71 out-of-memory, 72 interrupted, 1 with a sanitizer report)
-// and from our own wall-clock timeout.
-const (
-	OutcomeCrash   Outcome = "crash"    // a deadly signal, panic, abort or sanitizer report
-	OutcomeTimeout Outcome = "timeout"  // libFuzzer's -timeout fired (exit 70)
-	OutcomeOOM     Outcome = "oom"      // libFuzzer's -rss_limit_mb or -malloc_limit_mb fired (exit 71)
-	OutcomeHang    Outcome = "hang"     // our wall-clock timeout killed it
-	OutcomeNoCrash Outcome = "no-crash" // exit 0: the input runs cleanly
-	OutcomeError   Outcome = "error"    // anything else (libFuzzer usage error, interrupted, ...)
-)
-
-// Failed says the run showed the kind of failure artifacts are kept for.
-func (o Outcome) Failed() bool {
-	switch o {
-	case OutcomeCrash, OutcomeTimeout, OutcomeOOM, OutcomeHang:
-		return true
-	}
-	return false
-}
-
-// Reproducibility is how reliably an input reproduces its crash.
-type Reproducibility string
-
-// A crash is reproducible when it recurs (the same way) in at least half of
-// the tries, as ClusterFuzz judges it; flaky when it recurs less often but
-// at least once; not reproducible when no try crashes.
-const (
-	Reproducible    Reproducibility = "reproducible"
-	Flaky           Reproducibility = "flaky"
-	NotReproducible Reproducibility = "not-reproducible"
-)
-
-// Try is one run of the fuzz binary on the input.
-type Try struct {
-	Outcome  Outcome `json:"outcome" yaml:"outcome"`
-	ExitCode int     `json:"exit_code" yaml:"exit_code"`
-	Signal   string  `json:"signal,omitempty" yaml:"signal,omitempty"`
-	// Duration in milliseconds.
-	DurationMS int64 `json:"duration_ms" yaml:"duration_ms"`
-	// Backtrace says RUST_BACKTRACE was on for this try.
-	Backtrace bool `json:"backtrace,omitempty" yaml:"backtrace,omitempty"`
-	// Same says this try crashed the same way as the reference try (kind,
-	// panic location and message).
-	Same bool `json:"same" yaml:"same"`
-	// Crash is a one-line description of a crash that differed from the
-	// reference.
-	Crash string `json:"crash,omitempty" yaml:"crash,omitempty"`
-
-	log   []byte
-	trace *symbolize.Trace
-}
-
-// Reproduction is the result of running one input N times on one build.
-type Reproduction struct {
-	Profile Profile `json:"profile" yaml:"profile"`
-	Binary  string  `json:"binary" yaml:"binary"`
-	// BinarySHA1 identifies the build the input ran on.
-	BinarySHA1 string          `json:"binary_sha1,omitempty" yaml:"binary_sha1,omitempty"`
-	Flags      []string        `json:"flags,omitempty" yaml:"flags,omitempty"`
-	Status     Reproducibility `json:"status" yaml:"status"`
-	// Tries is how many runs were made; Crashes how many crashed the same
-	// way as the reference (the first crashing try, run with a backtrace).
-	Tries   int `json:"tries" yaml:"tries"`
-	Crashes int `json:"crashes" yaml:"crashes"`
-	// Rate is Crashes/Tries.
-	Rate float64 `json:"rate" yaml:"rate"`
-	// ConfirmedBy is set when the confirmation tries were skipped because
-	// the crash landed in a bucket already confirmed reproducible: it names
-	// the bucket and the input (or earlier run) that confirmed it.
-	ConfirmedBy string `json:"confirmed_by,omitempty" yaml:"confirmed_by,omitempty"`
-	// Outcome and ExitCode are the reference try's (or the last try's when
-	// none crashed).
-	Outcome  Outcome `json:"outcome" yaml:"outcome"`
-	ExitCode int     `json:"exit_code" yaml:"exit_code"`
-	Signal   string  `json:"signal,omitempty" yaml:"signal,omitempty"`
-	// BucketID is the bucket the reference try's crash falls in.
-	BucketID string `json:"bucket,omitempty" yaml:"bucket,omitempty"`
-	// Crash is the reference try's parsed crash, for builds other than the
-	// release one (whose crash is the artifact record's).
-	Crash *CrashRecord `json:"crash,omitempty" yaml:"crash,omitempty"`
-	// Log is the reference try's output, for people (capped).
-	Log    string `json:"-" yaml:"-"`
-	Detail []Try  `json:"details" yaml:"details"`
-
-	// Trace is the reference try's parsed crash.
-	Trace *symbolize.Trace `json:"-" yaml:"-"`
-}
 
 // RunOptions say how to run a fuzz binary on an input.
 type RunOptions struct {
 	Binary  string
-	Profile Profile
+	Profile store.Profile
 	// Flags are the libFuzzer flags (see ReproFlags).
 	Flags []string
 	// Tries is the most runs made; runs stop early once StopAfter of them
@@ -153,7 +62,7 @@ type ParseFunc func(log []byte) (*symbolize.Trace, error)
 //     reproduce.timeout still bounds them);
 //   - -rss_limit_mb= for oom- artifacts (the configuration's rss_limit_mb,
 //     else the target's, else 1024).
-func ReproFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
+func ReproFlags(t *Target, kind store.ArtifactKind, rc *ReproduceConfig) []string {
 	flags := append([]string(nil), t.Options...)
 	has := func(name string) bool {
 		for _, f := range flags {
@@ -176,7 +85,7 @@ func ReproFlags(t *Target, kind ArtifactKind, rc *ReproduceConfig) []string {
 		drop(name)
 		flags = append(flags, fmt.Sprintf("-%s=%d", name, v))
 	}
-	if kind == ArtifactOOM {
+	if kind == store.ArtifactOOM {
 		drop("timeout")
 		switch {
 		case rc.RSSLimitMB > 0:
@@ -202,8 +111,20 @@ const (
 	DefaultRSSLimitMB       = 1024
 )
 
-// RunOnce runs the binary on input once.
-func RunOnce(ctx context.Context, o *RunOptions, input string, backtrace bool) (*Try, error) {
+// RunResult is one run of the fuzz binary: the try as recorded, and the
+// output and parsed crash the pipeline works with.
+type RunResult struct {
+	store.Try
+	// Log is stderr then stdout (head and tail when over the cap).
+	Log []byte
+	// Trace is the parsed crash (set by Reproduce and the verifiers).
+	Trace *symbolize.Trace
+}
+
+// RunOnce runs the binary on input once. This is the one way a fuzz binary
+// runs one input: reproduction, verification of minimized candidates, the
+// dev build and `triage repro` all come here.
+func RunOnce(ctx context.Context, o *RunOptions, input string, backtrace bool) (*RunResult, error) {
 	bt := "0"
 	if backtrace {
 		bt = o.RustBacktrace
@@ -226,6 +147,8 @@ func RunOnce(ctx context.Context, o *RunOptions, input string, backtrace bool) (
 		Unset:     []string{"XTASK_FUZZ_REPRO"},
 		Timeout:   o.Timeout,
 		OutputCap: o.OutputCap,
+		// One input, no fork mode: libFuzzer starts no process.
+		Leaf: true,
 	})
 	if err != nil {
 		return nil, err
@@ -233,16 +156,16 @@ func RunOnce(ctx context.Context, o *RunOptions, input string, backtrace bool) (
 	if res.Canceled {
 		return nil, context.Cause(ctx)
 	}
-	tr := &Try{
-		ExitCode:   res.ExitCode,
-		DurationMS: res.Duration.Milliseconds(),
-		Backtrace:  backtrace && bt != "0",
-		log:        append(res.Stderr, res.Stdout...),
-	}
+	tr := &RunResult{Try: store.Try{
+		ExitCode:     res.ExitCode,
+		DurationMS:   res.Duration.Milliseconds(),
+		Backtrace:    backtrace && bt != "0",
+		OutputElided: res.Elided(),
+	}, Log: append(res.Stderr, res.Stdout...)}
 	if res.Signal != 0 {
 		tr.Signal = signalName(res.Signal.String(), int(res.Signal))
 	}
-	tr.Outcome = outcomeOf(res, tr.log)
+	tr.Outcome = outcomeOf(res, tr.Log)
 	return tr, nil
 }
 
@@ -254,31 +177,31 @@ func signalName(s string, n int) string {
 	return s
 }
 
-func outcomeOf(res *procrun.Result, log []byte) Outcome {
+func outcomeOf(res *procrun.Result, log []byte) store.Outcome {
 	if res.TimedOut {
-		return OutcomeHang
+		return store.OutcomeHang
 	}
 	if res.Signal != 0 {
-		return OutcomeCrash
+		return store.OutcomeCrash
 	}
 	switch res.ExitCode {
 	case 0:
-		return OutcomeNoCrash
+		return store.OutcomeNoCrash
 	case 77:
-		return OutcomeCrash
+		return store.OutcomeCrash
 	case 70:
-		return OutcomeTimeout
+		return store.OutcomeTimeout
 	case 71:
-		return OutcomeOOM
+		return store.OutcomeOOM
 	case 1:
 		// A sanitizer reports with exit 1; so does a libFuzzer usage error.
 		for _, m := range sanitizerReportMarkers {
 			if strings.Contains(string(log), m) {
-				return OutcomeCrash
+				return store.OutcomeCrash
 			}
 		}
 	}
-	return OutcomeError
+	return store.OutcomeError
 }
 
 // sanitizerReportMarkers are what a sanitizer's report starts with; they tell
@@ -294,7 +217,7 @@ var sanitizerReportMarkers = []string{
 // Reproduce runs input up to o.Tries times. The first failing try runs with
 // a backtrace and is the reference; later tries confirm it cheaply. It
 // stops early once half the tries are certain to have crashed the same way.
-func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction, error) {
+func Reproduce(ctx context.Context, o *RunOptions, input string) (*store.Reproduction, error) {
 	tries := o.Tries
 	if tries <= 0 {
 		tries = 1
@@ -303,8 +226,8 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 	if o.StopAfter > 0 && o.StopAfter < need {
 		need = o.StopAfter
 	}
-	rep := &Reproduction{Profile: o.Profile, Binary: o.Binary, Flags: o.Flags}
-	var ref *Try
+	rep := &store.Reproduction{Profile: o.Profile, Binary: o.Binary, Flags: o.Flags}
+	var ref, last *RunResult
 	for i := 0; i < tries; i++ {
 		t, err := RunOnce(ctx, o, input, ref == nil)
 		if err != nil {
@@ -313,10 +236,10 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 		rep.Tries++
 		if t.Outcome.Failed() {
 			if o.Parse != nil {
-				t.trace = parseOrFallback(o.Parse, t)
+				t.Trace = parseOrFallback(o.Parse, t)
 				if ref == nil && o.Symbolize != nil {
 					// Best effort: the frames the log gave stay as they are.
-					_ = o.Symbolize(t.trace, o.Binary)
+					_ = o.Symbolize(t.Trace, o.Binary)
 				}
 			}
 			if ref == nil {
@@ -332,14 +255,15 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 				rep.Crashes++
 			}
 		}
-		rep.Detail = append(rep.Detail, *t)
+		rep.Detail = append(rep.Detail, t.Try)
+		last = t
 		if rep.Crashes >= need {
 			break
 		}
 		// Asked before every confirmation try, not only the first: another
 		// worker may confirm the bucket while this one is still trying.
-		if ref != nil && i+1 < tries && o.Accept != nil && ref.trace != nil {
-			if by, ok := o.Accept(ref.trace); ok {
+		if ref != nil && i+1 < tries && o.Accept != nil && ref.Trace != nil {
+			if by, ok := o.Accept(ref.Trace); ok {
 				rep.ConfirmedBy = by
 				break
 			}
@@ -349,21 +273,20 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 	// way is reproducible.
 	switch {
 	case rep.Crashes > 0 && 2*rep.Crashes >= rep.Tries:
-		rep.Status = Reproducible
+		rep.Status = store.Reproducible
 	case rep.Crashes > 0:
-		rep.Status = Flaky
+		rep.Status = store.Flaky
 	default:
-		rep.Status = NotReproducible
+		rep.Status = store.NotReproducible
 	}
 	rep.Rate = float64(rep.Crashes) / float64(rep.Tries)
 	final := ref
 	if final == nil {
-		last := rep.Detail[len(rep.Detail)-1]
-		final = &last
+		final = last
 	}
 	rep.Outcome, rep.ExitCode, rep.Signal = final.Outcome, final.ExitCode, final.Signal
-	rep.Log = string(final.log)
-	rep.Trace = final.trace
+	rep.Log = string(final.Log)
+	rep.Trace = final.Trace
 	return rep, nil
 }
 
@@ -371,11 +294,11 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*Reproduction,
 // outcome, and where both parsed, the same crash kind, panic location and
 // message. (The input is the same, so a deterministic bug repeats its
 // message exactly; bucketing across inputs is the dedupe stage's job.)
-func sameCrash(a, b *Try) bool {
+func sameCrash(a, b *RunResult) bool {
 	if a.Outcome != b.Outcome && !(timeLike(a.Outcome) && timeLike(b.Outcome)) {
 		return false
 	}
-	ta, tb := a.trace, b.trace
+	ta, tb := a.Trace, b.Trace
 	if ta == nil || tb == nil {
 		return ta == nil && tb == nil
 	}
@@ -396,18 +319,18 @@ func sameCrash(a, b *Try) bool {
 // parseOrFallback parses a failed try's log; when the parser finds
 // nothing it can use (an empty log from a bare SIGSEGV, say), the outcome
 // decides the kind so the crash still gets a bucket.
-func parseOrFallback(parse ParseFunc, t *Try) *symbolize.Trace {
-	tr, err := parse(t.log)
+func parseOrFallback(parse ParseFunc, t *RunResult) *symbolize.Trace {
+	tr, err := parse(t.Log)
 	if err == nil && tr != nil && tr.Kind != symbolize.KindNone {
 		return tr
 	}
 	fb := &symbolize.Trace{Kind: symbolize.KindUnknown, Signal: t.Signal}
 	switch t.Outcome {
-	case OutcomeTimeout, OutcomeHang:
+	case store.OutcomeTimeout, store.OutcomeHang:
 		fb.Kind = symbolize.KindTimeout
-	case OutcomeOOM:
+	case store.OutcomeOOM:
 		fb.Kind = symbolize.KindOOM
-	case OutcomeCrash:
+	case store.OutcomeCrash:
 		switch t.Signal {
 		case "SIGSEGV", "SIGBUS":
 			fb.Kind = symbolize.KindSEGV
@@ -423,17 +346,17 @@ func parseOrFallback(parse ParseFunc, t *Try) *symbolize.Trace {
 }
 
 // timeLike: libFuzzer's timeout and our wall-clock kill are one failure.
-func timeLike(o Outcome) bool { return o == OutcomeTimeout || o == OutcomeHang }
+func timeLike(o store.Outcome) bool { return o == store.OutcomeTimeout || o == store.OutcomeHang }
 
-func describeCrash(t *Try) string {
+func describeCrash(t *RunResult) string {
 	s := string(t.Outcome)
-	if t.trace != nil {
-		s = string(t.trace.Kind)
-		if t.trace.Location != nil {
-			s += " at " + t.trace.Location.File + ":" + strconv.Itoa(t.trace.Location.Line)
+	if t.Trace != nil {
+		s = string(t.Trace.Kind)
+		if t.Trace.Location != nil {
+			s += " at " + t.Trace.Location.File + ":" + strconv.Itoa(t.Trace.Location.Line)
 		}
-		if t.trace.Message != "" {
-			msg := t.trace.Message
+		if t.Trace.Message != "" {
+			msg := t.Trace.Message
 			if i := strings.IndexByte(msg, '\n'); i >= 0 {
 				msg = msg[:i]
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -20,16 +21,16 @@ func TestReproFlags(t *testing.T) {
 	def := DefaultConfig().Reproduce
 	cases := []struct {
 		t    *Target
-		kind ArtifactKind
+		kind store.ArtifactKind
 		rc   ReproduceConfig
 		want []string
 	}{
-		{wire, ArtifactCrash, def, []string{"-rss_limit_mb=512", "-timeout=5"}},
-		{wire, ArtifactOOM, def, []string{"-rss_limit_mb=512"}},
-		{cmos, ArtifactCrash, def, []string{"-timeout=5"}},
-		{cmos, ArtifactOOM, def, []string{"-rss_limit_mb=1024"}},
-		{wire, ArtifactTimeout, ReproduceConfig{LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=512", "-timeout=2"}},
-		{wire, ArtifactOOM, ReproduceConfig{RSSLimitMB: 256, LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=256"}},
+		{wire, store.ArtifactCrash, def, []string{"-rss_limit_mb=512", "-timeout=5"}},
+		{wire, store.ArtifactOOM, def, []string{"-rss_limit_mb=512"}},
+		{cmos, store.ArtifactCrash, def, []string{"-timeout=5"}},
+		{cmos, store.ArtifactOOM, def, []string{"-rss_limit_mb=1024"}},
+		{wire, store.ArtifactTimeout, ReproduceConfig{LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=512", "-timeout=2"}},
+		{wire, store.ArtifactOOM, ReproduceConfig{RSSLimitMB: 256, LibFuzzerTimeout: 2}, []string{"-rss_limit_mb=256"}},
 	}
 	for _, c := range cases {
 		if got := ReproFlags(c.t, c.kind, &c.rc); !reflect.DeepEqual(got, c.want) {
@@ -45,7 +46,7 @@ func TestReproduceKinds(t *testing.T) {
 	ws := discover(t, root)
 	cfg := testConfig()
 	ctx := context.Background()
-	run := func(target, file string, rc func(*ReproduceConfig)) *Reproduction {
+	run := func(target, file string, rc func(*ReproduceConfig)) *store.Reproduction {
 		t.Helper()
 		c := *cfg
 		if rc != nil {
@@ -53,7 +54,7 @@ func TestReproduceKinds(t *testing.T) {
 		}
 		tg := ws.Target(target)
 		path := fixture.ArtifactPath(root, target, file)
-		o := runOptionsFor(&c, DefaultStages(), tg, Release, tg.BinaryPath(Release), KindOfArtifact(file), t.TempDir())
+		o := runOptionsFor(&c, DefaultStages(), tg, store.Release, tg.BinaryPath(store.Release), store.KindOfArtifact(file), t.TempDir())
 		rep, err := Reproduce(ctx, o, path)
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +63,7 @@ func TestReproduceKinds(t *testing.T) {
 	}
 
 	crash := run("fuzz_chipset_cmos_rtc", "crash-259bd2715e046640643bd39d1349b1e7c133f008", nil)
-	if crash.Status != Reproducible || crash.Tries != 2 || crash.Crashes != 2 || crash.Outcome != OutcomeCrash || crash.ExitCode != 77 {
+	if crash.Status != store.Reproducible || crash.Tries != 2 || crash.Crashes != 2 || crash.Outcome != store.OutcomeCrash || crash.ExitCode != 77 {
 		t.Errorf("crash: %+v", crash)
 	}
 	if !crash.Detail[0].Backtrace || crash.Detail[1].Backtrace {
@@ -74,12 +75,12 @@ func TestReproduceKinds(t *testing.T) {
 	}
 
 	oom := run("fuzz_wire_decode", "oom-1b1cc679f0eeac58271170b12ddd636c1588060f", nil)
-	if oom.Status != Reproducible || oom.Outcome != OutcomeOOM || oom.ExitCode != 71 || oom.Trace.Kind != symbolize.KindOOM {
+	if oom.Status != store.Reproducible || oom.Outcome != store.OutcomeOOM || oom.ExitCode != 71 || oom.Trace.Kind != symbolize.KindOOM {
 		t.Errorf("oom: %+v", oom)
 	}
 
 	to := run("fuzz_wire_decode", "timeout-7692e7cfd3f34a4a38274e354ff86823c998d980", nil)
-	if to.Status != Reproducible || to.Outcome != OutcomeTimeout || to.ExitCode != 70 || to.Trace.Kind != symbolize.KindTimeout {
+	if to.Status != store.Reproducible || to.Outcome != store.OutcomeTimeout || to.ExitCode != 70 || to.Trace.Kind != symbolize.KindTimeout {
 		t.Errorf("timeout: %+v", to)
 	}
 
@@ -88,7 +89,7 @@ func TestReproduceKinds(t *testing.T) {
 		rc.LibFuzzerTimeout = 60
 		rc.Timeout = Duration(700 * time.Millisecond)
 	})
-	if hang.Status != Reproducible || hang.Outcome != OutcomeHang || hang.Trace.Kind != symbolize.KindTimeout {
+	if hang.Status != store.Reproducible || hang.Outcome != store.OutcomeHang || hang.Trace.Kind != symbolize.KindTimeout {
 		t.Errorf("hang: %+v", hang)
 	}
 
@@ -96,12 +97,12 @@ func TestReproduceKinds(t *testing.T) {
 	clean := filepath.Join(t.TempDir(), "crash-clean")
 	os.WriteFile(clean, []byte{0, 1}, 0o644)
 	tg := ws.Target("fuzz_chipset_cmos_rtc")
-	o := runOptionsFor(cfg, DefaultStages(), tg, Release, tg.BinaryPath(Release), ArtifactCrash, t.TempDir())
+	o := runOptionsFor(cfg, DefaultStages(), tg, store.Release, tg.BinaryPath(store.Release), store.ArtifactCrash, t.TempDir())
 	nc, err := Reproduce(ctx, o, clean)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nc.Status != NotReproducible || nc.Tries != 3 || nc.Crashes != 0 || nc.Outcome != OutcomeNoCrash || nc.Rate != 0 {
+	if nc.Status != store.NotReproducible || nc.Tries != 3 || nc.Crashes != 0 || nc.Outcome != store.OutcomeNoCrash || nc.Rate != 0 {
 		t.Errorf("clean input: %+v", nc)
 	}
 }
@@ -142,11 +143,11 @@ func TestMinimizeCatchesDrift(t *testing.T) {
 	if mz.Rejected == 0 || len(mz.RejectedBuckets) == 0 {
 		t.Errorf("no candidate was rejected (%+v): the drift this input shows was not caught", mz)
 	}
-	again, err := ReproduceInput(context.Background(), ws, cfg, DefaultStages(), target, out, []Profile{Release})
+	again, err := ReproduceInput(context.Background(), ws, cfg, DefaultStages(), target, out, []store.Profile{store.Release})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Bucket == nil || again.Bucket.ID != rep.Bucket.ID || again.Reproductions[Release].Status != Reproducible {
+	if again.Bucket == nil || again.Bucket.ID != rep.Bucket.ID || again.Reproductions[store.Release].Status != store.Reproducible {
 		t.Errorf("the minimized input lands in %+v, want %s", again.Bucket, rep.Bucket.ID)
 	}
 	if after, _ := os.ReadFile(input); string(after) != string(before) {

@@ -6,36 +6,38 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/fuzztriage/triage/store"
 )
 
 // InputReport answers "does this input still crash, and as which bucket?"
 // for one input (triage repro, triage minimize).
 type InputReport struct {
-	Target string       `yaml:"target" json:"target"`
-	Input  string       `yaml:"input" json:"input"`
-	SHA1   string       `yaml:"sha1" json:"sha1"`
-	Size   int64        `yaml:"size" json:"size"`
-	Kind   ArtifactKind `yaml:"kind" json:"kind"`
+	Target string             `yaml:"target" json:"target"`
+	Input  string             `yaml:"input" json:"input"`
+	SHA1   string             `yaml:"sha1" json:"sha1"`
+	Size   int64              `yaml:"size" json:"size"`
+	Kind   store.ArtifactKind `yaml:"kind" json:"kind"`
 	// Reproductions per profile run.
-	Reproductions map[Profile]*Reproduction `yaml:"reproductions" json:"reproductions"`
+	Reproductions map[store.Profile]*store.Reproduction `yaml:"reproductions" json:"reproductions"`
 	// Crash is the release (or only) profile's parsed crash.
-	Crash  *CrashRecord `yaml:"crash,omitempty" json:"crash,omitempty"`
-	Bucket *BucketRef   `yaml:"bucket,omitempty" json:"bucket,omitempty"`
+	Crash  *store.CrashRecord `yaml:"crash,omitempty" json:"crash,omitempty"`
+	Bucket *store.BucketRef   `yaml:"bucket,omitempty" json:"bucket,omitempty"`
 	// Known is the store's record of that bucket, when it has one.
-	Known *BucketRecord `yaml:"known,omitempty" json:"known,omitempty"`
+	Known *store.BucketRecord `yaml:"known,omitempty" json:"known,omitempty"`
 	// Minimized is set by MinimizeInput.
-	Minimized *MinimizedInput `yaml:"minimized,omitempty" json:"minimized,omitempty"`
+	Minimized *store.MinimizedInput `yaml:"minimized,omitempty" json:"minimized,omitempty"`
 }
 
 // ReproduceInput reproduces one input of target on each profile (building
 // the binaries as cfg.Build says), buckets each crash and looks the release
 // bucket up in the store (read only; no lock is taken).
-func ReproduceInput(ctx context.Context, ws *Workspace, cfg *Config, st Stages, target, input string, profiles []Profile) (*InputReport, error) {
+func ReproduceInput(ctx context.Context, ws *Workspace, cfg *Config, st Stages, target, input string, profiles []store.Profile) (*InputReport, error) {
 	t := ws.Target(target)
 	if t == nil {
 		return nil, fmt.Errorf("no fuzz target %q in %s", target, ws.Root)
 	}
-	sha, size, err := FileSHA1(input)
+	sha, size, err := store.FileSHA1(input)
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +47,8 @@ func ReproduceInput(ctx context.Context, ws *Workspace, cfg *Config, st Stages, 
 	}
 	defer os.RemoveAll(scratch)
 	abs, _ := filepath.Abs(input)
-	kind := KindOfArtifact(filepath.Base(input))
-	rep := &InputReport{Target: target, Input: abs, SHA1: sha, Size: size, Kind: kind, Reproductions: map[Profile]*Reproduction{}}
+	kind := store.KindOfArtifact(filepath.Base(input))
+	rep := &InputReport{Target: target, Input: abs, SHA1: sha, Size: size, Kind: kind, Reproductions: map[store.Profile]*store.Reproduction{}}
 	for _, prof := range profiles {
 		binary, err := EnsureBinary(ctx, ws, target, prof, cfg)
 		if err != nil {
@@ -57,7 +59,7 @@ func ReproduceInput(ctx context.Context, ws *Workspace, cfg *Config, st Stages, 
 		if err != nil {
 			return rep, err
 		}
-		if r.Trace != nil && r.Status != NotReproducible {
+		if r.Trace != nil && r.Status != store.NotReproducible {
 			ref, err := st.Bucket(r.Trace, BucketRequest{Target: target, Binary: binary, Config: &cfg.Bucket})
 			if err != nil {
 				return rep, fmt.Errorf("bucket: %w", err)
@@ -79,13 +81,13 @@ func ReproduceInput(ctx context.Context, ws *Workspace, cfg *Config, st Stages, 
 }
 
 // lookupBucket reads one bucket record without locking or creating the store.
-func lookupBucket(storeDir, id string) (*BucketRecord, error) {
-	s := &Store{Dir: storeDir}
-	var b BucketRecord
-	if err := readRecord(s.BucketRecordPath(id), &b); err != nil {
+func lookupBucket(storeDir, id string) (*store.BucketRecord, error) {
+	s, err := store.OpenExisting(storeDir)
+	if err != nil {
 		return nil, err
 	}
-	return &b, nil
+	defer s.Close()
+	return s.LookupBucket(id)
 }
 
 // ErrNoCrash says an input to minimize does not crash.
@@ -95,16 +97,23 @@ var ErrNoCrash = errors.New("the input does not crash")
 // bucket, then minimizes it into out, keeping only candidates that land in
 // that bucket. out defaults to <store>/minimized/<sha1>.
 func MinimizeInput(ctx context.Context, ws *Workspace, cfg *Config, st Stages, target, input, out string) (*InputReport, error) {
-	rep, err := ReproduceInput(ctx, ws, cfg, st, target, input, []Profile{Release})
+	rep, err := ReproduceInput(ctx, ws, cfg, st, target, input, []store.Profile{store.Release})
 	if err != nil {
 		return rep, err
 	}
-	r := rep.Reproductions[Release]
-	if r.Status == NotReproducible || rep.Bucket == nil {
+	r := rep.Reproductions[store.Release]
+	if r.Status == store.NotReproducible || rep.Bucket == nil {
 		return rep, ErrNoCrash
 	}
+	var write func(string, []byte) error
 	if out == "" {
-		out = filepath.Join(cfg.StoreDir(ws.Root), storeMinimized, rep.SHA1)
+		// Into the store: through its writer (no links, nothing outside).
+		s, err := store.Open(cfg.StoreDir(ws.Root))
+		if err != nil {
+			return rep, err
+		}
+		defer s.Close()
+		out, write = s.MinimizedPath(rep.SHA1), s.WriteFile
 	}
 	scratch, err := os.MkdirTemp("", "triage-minimize-*")
 	if err != nil {
@@ -112,10 +121,10 @@ func MinimizeInput(ctx context.Context, ws *Workspace, cfg *Config, st Stages, t
 	}
 	defer os.RemoveAll(scratch)
 	t := ws.Target(target)
-	o := runOptionsFor(cfg, st, t, Release, r.Binary, rep.Kind, scratch)
+	o := runOptionsFor(cfg, st, t, store.Release, r.Binary, rep.Kind, scratch)
 	m, err := Minimize(ctx, rep.Input, out, MinimizeOptions{
 		Run: o, Want: rep.Bucket.ID, Verify: bucketVerifier(st, &cfg.Bucket, t, o),
-		Runs: cfg.Minimize.Runs, Patience: cfg.Minimize.Rounds, Timeout: cfg.Minimize.Timeout.D(),
+		Runs: cfg.Minimize.Runs, Patience: cfg.Minimize.Rounds, Timeout: cfg.Minimize.Timeout.D(), WriteFile: write,
 	})
 	if err != nil {
 		return rep, err

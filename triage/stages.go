@@ -2,8 +2,8 @@ package triage
 
 import (
 	"context"
-	"time"
 
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -27,7 +27,7 @@ type Stages struct {
 type SymbolizeFunc func(tr *symbolize.Trace, binary string) error
 
 // BucketFunc keys a parsed crash of target's binary.
-type BucketFunc func(tr *symbolize.Trace, req BucketRequest) (BucketRef, error)
+type BucketFunc func(tr *symbolize.Trace, req BucketRequest) (store.BucketRef, error)
 
 // BucketRequest is what keying needs besides the trace.
 type BucketRequest struct {
@@ -36,25 +36,7 @@ type BucketRequest struct {
 	Config *BucketConfig
 }
 
-// LLDBFunc runs an lldb session and returns its findings; the command file
-// and transcript go into req.Dir as lldb-<profile>.lldb and .txt. A session
-// that cannot run (lldb absent, timeout) returns findings with Error set,
-// or an error.
-type LLDBFunc func(ctx context.Context, req LLDBRequest) (*LLDBFindings, error)
-
-// LLDBRequest says what to debug.
-type LLDBRequest struct {
-	Target  string
-	Profile Profile
-	Binary  string
-	Input   string
-	// Flags are the libFuzzer flags the input reproduces with.
-	Flags []string
-	// Trace is the crash as this build reported it.
-	Trace   *symbolize.Trace
-	Dir     string
-	LLDB    string
-	Timeout time.Duration
-	// Templates is the template override directory ("" for the embedded).
-	Templates string
-}
+// LLDBFunc runs an lldb session and returns its findings; the command
+// file and transcript go into req.Dir. A session that cannot run (lldb
+// absent, timeout) returns findings with Error set, or an error.
+type LLDBFunc func(ctx context.Context, req SessionRequest) (*store.LLDBFindings, error)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/fuzztriage/triage/store"
 	"github.com/sirupsen/logrus"
 )
 
@@ -17,7 +18,7 @@ import (
 type WatchOptions struct {
 	Options
 	// OnPass hears about each finished pass (for the CLI's summary lines).
-	OnPass func(*RunRecord, error)
+	OnPass func(*store.RunRecord, error)
 }
 
 // Watch is the long-running service: it holds the store's lock, triages
@@ -80,7 +81,7 @@ func Watch(ctx context.Context, root string, opts WatchOptions) error {
 		}
 	}
 	addWatches()
-	log.WithFields(logrus.Fields{"workspace": ws.Root, "mode": mode, "store": p.store.Dir, "targets": len(ws.Targets)}).Info("watch started")
+	log.WithFields(logrus.Fields{"workspace": ws.Root, "mode": mode, "store": p.st.Dir, "targets": len(ws.Targets)}).Info("watch started")
 
 	// Events arrive in bursts while libFuzzer writes; passes start once the
 	// directories have been quiet for one poll interval.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 )
 
 // TestWatch runs the service with inotify and with polling: it triages
@@ -39,17 +40,17 @@ func testWatch(t *testing.T, forcePoll bool) {
 		t.Fatal(err)
 	}
 
-	passes := make(chan *RunRecord, 100)
+	passes := make(chan *store.RunRecord, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- Watch(ctx, root, WatchOptions{
 			Options: Options{Config: cfg, Stages: DefaultStages(), Targets: []string{cmos, ata}},
-			OnPass:  func(r *RunRecord, err error) { passes <- r },
+			OnPass:  func(r *store.RunRecord, err error) { passes <- r },
 		})
 	}()
-	wait := func(what string, ok func(*RunRecord) bool) *RunRecord {
+	wait := func(what string, ok func(*store.RunRecord) bool) *store.RunRecord {
 		t.Helper()
 		deadline := time.After(60 * time.Second)
 		for {
@@ -67,13 +68,13 @@ func testWatch(t *testing.T, forcePoll bool) {
 	}
 	ws := discover(t, root)
 	cmosArts, _ := ws.Target(cmos).Artifacts()
-	first := wait("triaging the initial inputs", func(r *RunRecord) bool { return r.Artifacts.Triaged > 0 })
+	first := wait("triaging the initial inputs", func(r *store.RunRecord) bool { return r.Artifacts.Triaged > 0 })
 	if first.Artifacts.Triaged != len(cmosArts) || first.Artifacts.Failed == 0 {
 		t.Fatalf("first pass %+v: want %d triaged and the ata inputs failed", first.Artifacts, len(cmosArts))
 	}
 
 	// Another process (the store is locked) cannot run meanwhile.
-	if _, err := Run(ctx, ws, Options{Config: cfg, Stages: DefaultStages()}); !errors.Is(err, ErrLocked) {
+	if _, err := Run(ctx, ws, Options{Config: cfg, Stages: DefaultStages()}); !errors.Is(err, store.ErrLocked) {
 		t.Errorf("run during watch: %v, want ErrLocked", err)
 	}
 
@@ -81,7 +82,7 @@ func testWatch(t *testing.T, forcePoll bool) {
 	data, _ := os.ReadFile(fixture.ArtifactPath(root, cmos, "crash-91e77f7069be1e9ae66115c194b8519e52763a0e"))
 	addArtifact(t, root, cmos, "crash", append(append([]byte(nil), data...), 3, 0))
 	addArtifact(t, root, cmos, "crash", []byte{1})
-	wait("triaging the new inputs", func(r *RunRecord) bool {
+	wait("triaging the new inputs", func(r *store.RunRecord) bool {
 		return r.Artifacts.Triaged == 2 && len(r.NotReproducible) == 1 && len(r.GrownBuckets) == 1
 	})
 
@@ -90,7 +91,7 @@ func testWatch(t *testing.T, forcePoll bool) {
 		t.Fatal(err)
 	}
 	ataArts, _ := ws.Target(ata).Artifacts()
-	wait("retrying the failed inputs", func(r *RunRecord) bool { return r.Artifacts.Triaged == len(ataArts) && r.Artifacts.Failed == 0 })
+	wait("retrying the failed inputs", func(r *store.RunRecord) bool { return r.Artifacts.Triaged == len(ataArts) && r.Artifacts.Failed == 0 })
 
 	cancel()
 	select {
@@ -101,7 +102,7 @@ func testWatch(t *testing.T, forcePoll bool) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("watch did not stop within 30s of cancel")
 	}
-	s, _ := OpenStore(cfg.StoreDir(root))
+	s, _ := store.Open(cfg.StoreDir(root))
 	if err := s.Lock(); err != nil {
 		t.Fatalf("lock after watch stopped: %v", err)
 	}

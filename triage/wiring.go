@@ -3,15 +3,14 @@ package triage
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
-	"github.com/fuzztriage/triage/templates"
 )
 
 // DefaultStages wires the real stages: symbolize.Parse, DWARF
@@ -33,7 +32,7 @@ func SymbolizeFrames(tr *symbolize.Trace, binary string) error {
 
 // DedupeBucket keys a trace with dedupe.KeyFor. Frames matching the
 // configured ignore_frames count as machinery (keys skip them).
-func DedupeBucket(tr *symbolize.Trace, req BucketRequest) (BucketRef, error) {
+func DedupeBucket(tr *symbolize.Trace, req BucketRequest) (store.BucketRef, error) {
 	// With the binary, dedupe maps the panic location to its function
 	// through the debug info (dedupe.ResolverFor).
 	opt := dedupe.Options{Target: req.Target, Binary: req.Binary}
@@ -42,13 +41,13 @@ func DedupeBucket(tr *symbolize.Trace, req BucketRequest) (BucketRef, error) {
 		if len(bc.IgnoreFrames) > 0 {
 			res, err := ignoreRegexps(bc.IgnoreFrames)
 			if err != nil {
-				return BucketRef{}, err
+				return store.BucketRef{}, err
 			}
 			tr = withIgnoredFrames(tr, res)
 		}
 	}
 	k := dedupe.KeyFor(tr, opt)
-	return BucketRef{ID: string(k.ID()), Key: k.String()}, nil
+	return store.BucketRef{ID: string(k.ID()), Key: k.String()}, nil
 }
 
 var (
@@ -92,37 +91,22 @@ func withIgnoredFrames(tr *symbolize.Trace, res []*regexp.Regexp) *symbolize.Tra
 	return &c
 }
 
-// lldbFrames is how many in-app frames a session inspects.
-const lldbFrames = 3
-
-// LLDBSession runs lldbscript's batch session at the crash and turns its
+// LLDBSession prepares the session (PrepareSession), runs it and turns its
 // parsed transcript into findings: the stop, the in-app frames of the
 // backtrace and the variables of the inspected frames.
-func LLDBSession(ctx context.Context, req LLDBRequest) (*LLDBFindings, error) {
-	kind := symbolize.KindRustPanic
-	if req.Trace != nil && req.Trace.Kind != "" && req.Trace.Kind != symbolize.KindNone {
-		kind = req.Trace.Kind
+func LLDBSession(ctx context.Context, req SessionRequest) (*store.LLDBFindings, error) {
+	f := &store.LLDBFindings{}
+	sess, err := PrepareSession(ctx, req)
+	if err != nil {
+		f.Error = err.Error()
+		return f, nil
 	}
-	prefix := "lldb-" + string(req.Profile)
-	spec := &lldbscript.Spec{
-		Binary:         req.Binary,
-		Args:           append(append([]string(nil), req.Flags...), req.Input),
-		Kind:           kind,
-		Frames:         lldbscript.FramesFromTrace(req.Trace, lldbFrames),
-		InferiorStdout: filepath.Join(req.Dir, prefix+".stdout"),
-		InferiorStderr: filepath.Join(req.Dir, prefix+".stderr"),
-		Title:          fmt.Sprintf("%s on the %s build of %s", filepath.Base(req.Input), req.Profile, req.Target),
+	plan, res, err := sess.Run(ctx)
+	if plan != nil {
+		f.CommandFile = plan.ScriptPath
+		f.InputFile = plan.InputName
 	}
-	res, err := lldbscript.Run(ctx, spec, lldbscript.RunOptions{
-		LLDB:       req.LLDB,
-		Timeout:    req.Timeout,
-		Dir:        req.Dir,
-		ScriptName: prefix + ".lldb",
-		Templates:  templates.Open(req.Templates),
-	})
-	f := &LLDBFindings{}
 	if res != nil {
-		f.CommandFile = res.ScriptPath
 		f.Transcript = res.TranscriptPath
 		if !res.OK() {
 			f.Error = string(res.Status)
@@ -142,7 +126,7 @@ func LLDBSession(ctx context.Context, req LLDBRequest) (*LLDBFindings, error) {
 
 // fillFindings copies the stop, the in-app backtrace frames and the
 // inspected frames' variables out of a parsed session.
-func fillFindings(f *LLDBFindings, s *lldbscript.Session) {
+func fillFindings(f *store.LLDBFindings, s *lldbscript.Session) {
 	if st := s.Stop; st != nil {
 		f.StopKind = st.Kind()
 		f.Stop = st.Reason
@@ -157,7 +141,7 @@ func fillFindings(f *LLDBFindings, s *lldbscript.Session) {
 	symbolize.DefaultRules().TagFrames(frames)
 	for _, fr := range frames {
 		if fr.Category.InApp() {
-			f.Frames = append(f.Frames, LLDBFrame{Index: fr.Index, Function: fr.Normalized, File: fr.File, Line: fr.Line})
+			f.Frames = append(f.Frames, store.LLDBFrame{Index: fr.Index, Function: fr.Normalized, File: fr.File, Line: fr.Line})
 		}
 	}
 	for _, fv := range s.Frames {
@@ -168,7 +152,7 @@ func fillFindings(f *LLDBFindings, s *lldbscript.Session) {
 			if len(f.Variables) >= maxFindingVariables {
 				return
 			}
-			f.Variables = append(f.Variables, LLDBVariable{Frame: fv.Frame.Index, Function: symbolize.Normalize(fv.Frame.Function), Name: v.Name, Type: v.Type, Value: renderValue(v, 2, 240)})
+			f.Variables = append(f.Variables, store.LLDBVariable{Frame: fv.Frame.Index, Function: symbolize.Normalize(fv.Frame.Function), Name: v.Name, Type: v.Type, Value: renderValue(v, 2, 240)})
 		}
 	}
 }

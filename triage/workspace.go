@@ -14,28 +14,16 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/fuzztriage/triage/store"
 )
 
 // HostTriple is the target triple cargo-fuzz builds for here; its name is
 // part of every binary path.
 const HostTriple = "x86_64-unknown-linux-gnu"
 
-// Profile is a cargo build profile of a fuzz binary.
-type Profile string
-
-const (
-	// Release is `cargo fuzz build` (optimized, line tables only).
-	Release Profile = "release"
-	// Dev is `cargo fuzz build --dev` (unoptimized, full debug info).
-	Dev Profile = "dev"
-)
-
-// Profiles lists the profiles in the order the pipeline uses them.
-var Profiles = []Profile{Release, Dev}
-
 // outputDir is the directory cargo names after the profile.
-func (p Profile) outputDir() string {
-	if p == Dev {
+func outputDir(p store.Profile) string {
+	if p == store.Dev {
 		return "debug"
 	}
 	return "release"
@@ -67,8 +55,8 @@ type Target struct {
 }
 
 // BinaryPath is where cargo-fuzz puts the target's binary for a profile.
-func (t *Target) BinaryPath(p Profile) string {
-	return filepath.Join(t.TargetDir, HostTriple, p.outputDir(), t.Name)
+func (t *Target) BinaryPath(p store.Profile) string {
+	return filepath.Join(t.TargetDir, HostTriple, outputDir(p), t.Name)
 }
 
 // CorpusDir is `<fuzz>/corpus/<target>`.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 )
 
 func TestDiscoverFixture(t *testing.T) {
@@ -45,11 +46,11 @@ func TestDiscoverFixture(t *testing.T) {
 		if w.standalone {
 			wantBin = filepath.Join(root, w.fuzzDir, "target", HostTriple, "release", tg.Name)
 		}
-		if tg.BinaryPath(Release) != wantBin {
-			t.Errorf("%s: release binary %s, want %s", tg.Name, tg.BinaryPath(Release), wantBin)
+		if tg.BinaryPath(store.Release) != wantBin {
+			t.Errorf("%s: release binary %s, want %s", tg.Name, tg.BinaryPath(store.Release), wantBin)
 		}
-		if !strings.HasSuffix(tg.BinaryPath(Dev), filepath.Join(HostTriple, "debug", tg.Name)) {
-			t.Errorf("%s: dev binary %s", tg.Name, tg.BinaryPath(Dev))
+		if !strings.HasSuffix(tg.BinaryPath(store.Dev), filepath.Join(HostTriple, "debug", tg.Name)) {
+			t.Errorf("%s: dev binary %s", tg.Name, tg.BinaryPath(store.Dev))
 		}
 	}
 	if got := ws.Target("fuzz_wire_decode").Options; !reflect.DeepEqual(got, []string{"-rss_limit_mb=512", "-timeout=5"}) {
@@ -146,15 +147,15 @@ func TestDiscoverOpenVMMShapedTree(t *testing.T) {
 	if ide.Source != filepath.Join(root, "vm/devices/storage/ide/fuzz/fuzz_main.rs") {
 		t.Errorf("custom bin path not honoured: %s", ide.Source)
 	}
-	if ide.BinaryPath(Dev) != filepath.Join(root, "target", HostTriple, "debug", "fuzz_ide") {
-		t.Errorf("fuzz_ide dev binary %s", ide.BinaryPath(Dev))
+	if ide.BinaryPath(store.Dev) != filepath.Join(root, "target", HostTriple, "debug", "fuzz_ide") {
+		t.Errorf("fuzz_ide dev binary %s", ide.BinaryPath(store.Dev))
 	}
 	if !reflect.DeepEqual(ide.Options, []string{"-rss_limit_mb=4096"}) {
 		t.Errorf("fuzz_ide options %v", ide.Options)
 	}
 	st := ws.Target("fuzz_standalone")
-	if !st.Standalone || st.BinaryPath(Release) != filepath.Join(root, "support/standalone/fuzz/target", HostTriple, "release", "fuzz_standalone") {
-		t.Errorf("standalone: %v %s", st.Standalone, st.BinaryPath(Release))
+	if !st.Standalone || st.BinaryPath(store.Release) != filepath.Join(root, "support/standalone/fuzz/target", HostTriple, "release", "fuzz_standalone") {
+		t.Errorf("standalone: %v %s", st.Standalone, st.BinaryPath(store.Release))
 	}
 	if st.Source != filepath.Join(root, "support/standalone/fuzz/src/bin/fuzz_standalone.rs") {
 		t.Errorf("default bin path: %s", st.Source)
@@ -174,10 +175,10 @@ func TestDiscoverOpenVMMShapedTree(t *testing.T) {
 		if s.Name != "fuzz_ide" {
 			continue
 		}
-		if s.Corpus != 2 || s.Artifacts[ArtifactCrash] != 1 || s.Artifacts[ArtifactTimeout] != 1 || s.Artifacts[ArtifactMinimizedFrom] != 1 {
+		if s.Corpus != 2 || s.Artifacts[store.ArtifactCrash] != 1 || s.Artifacts[store.ArtifactTimeout] != 1 || s.Artifacts[store.ArtifactMinimizedFrom] != 1 {
 			t.Errorf("fuzz_ide summary: corpus %d artifacts %v", s.Corpus, s.Artifacts)
 		}
-		if s.Binaries[Release].Built {
+		if s.Binaries[store.Release].Built {
 			t.Errorf("no binary was built, but release says built")
 		}
 	}
@@ -206,17 +207,17 @@ func TestDiscoverErrors(t *testing.T) {
 }
 
 func TestKindOfArtifact(t *testing.T) {
-	for name, want := range map[string]ArtifactKind{
-		"crash-abc":          ArtifactCrash,
-		"timeout-abc":        ArtifactTimeout,
-		"oom-abc":            ArtifactOOM,
-		"leak-abc":           ArtifactLeak,
-		"slow-unit-abc":      ArtifactSlowUnit,
-		"minimized-from-abc": ArtifactMinimizedFrom,
-		"README":             ArtifactOther,
-		"crashed":            ArtifactOther,
+	for name, want := range map[string]store.ArtifactKind{
+		"crash-abc":          store.ArtifactCrash,
+		"timeout-abc":        store.ArtifactTimeout,
+		"oom-abc":            store.ArtifactOOM,
+		"leak-abc":           store.ArtifactLeak,
+		"slow-unit-abc":      store.ArtifactSlowUnit,
+		"minimized-from-abc": store.ArtifactMinimizedFrom,
+		"README":             store.ArtifactOther,
+		"crashed":            store.ArtifactOther,
 	} {
-		if got := KindOfArtifact(name); got != want {
+		if got := store.KindOfArtifact(name); got != want {
 			t.Errorf("%s: %s, want %s", name, got, want)
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/shell"
 	"github.com/fuzztriage/triage/lldbscript"
-	"github.com/fuzztriage/triage/symbolize"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/terminal"
 	"github.com/fuzztriage/triage/triage"
 )
@@ -231,7 +230,7 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 	if o.noFormatters {
 		tc.Formatters = lldbscript.FormattersNone
 	}
-	kind := triage.KindOfArtifact(filepath.Base(artifact))
+	kind := store.KindOfArtifact(filepath.Base(artifact))
 
 	var t *triage.Target
 	if target != "" {
@@ -244,7 +243,7 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 		}
 		tc.Root = ws.Root
 		tc.Binary = func(ctx context.Context, profile string) (string, error) {
-			return triage.EnsureBinary(ctx, ws, target, triage.Profile(profile), cfg)
+			return triage.EnsureBinary(ctx, ws, target, store.Profile(profile), cfg)
 		}
 	} else {
 		if _, err := os.Stat(o.binary); err != nil {
@@ -271,74 +270,32 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 	}
 	tc.Flags = triage.ReproFlags(t, kind, &cfg.Reproduce)
 
-	crash, summary, err := debugCrash(ctx, a, ws, root, cfg, target, o.binary, artifact)
+	// What is known of the crash: its record, or one run now on the
+	// release build (the dev build is slow for OOMs and timeouts).
+	crashBin, err := tc.Binary(ctx, string(store.Release))
+	if err != nil {
+		// --binary with no release build beside it: its own build.
+		if crashBin, err = tc.Binary(ctx, tc.Profile); err != nil {
+			return nil, err
+		}
+	}
+	if target == "" {
+		t = &triage.Target{Name: filepath.Base(crashBin)}
+	}
+	a.log.Infof("learning the crash of %s", filepath.Base(artifact))
+	var wsForRecord *triage.Workspace
+	if root != "" {
+		wsForRecord = &triage.Workspace{Root: root}
+	}
+	crash, summary, err := triage.KnownCrash(ctx, triage.CrashRequest{
+		Workspace: wsForRecord, Config: cfg, Stages: triage.DefaultStages(), Target: t,
+		Profile: store.Profile(profileOfPath(crashBin)), Binary: crashBin, Input: artifact, Flags: tc.Flags,
+	})
 	if err != nil {
 		return nil, err
 	}
 	tc.Crash, tc.Summary = crash, summary
 	return tc, nil
-}
-
-// debugCrash is the triage result for the artifact: its record in the
-// store, or a reproduction now (on the release build of TARGET, or on BIN).
-func debugCrash(ctx context.Context, a *app, ws *triage.Workspace, root string, cfg *triage.Config, target, binary, artifact string) (*symbolize.Trace, []string, error) {
-	sha, _, err := triage.FileSHA1(artifact)
-	if err != nil {
-		return nil, nil, err
-	}
-	if root != "" {
-		store := &triage.Store{Dir: cfg.StoreDir(root)}
-		recs, _, err := store.LoadArtifacts()
-		if rec := recs[sha]; err == nil && rec != nil && rec.Crash != nil {
-			c := rec.Crash
-			tr := &symbolize.Trace{Kind: c.Kind, Summary: c.Summary, Signal: c.Signal, Message: c.Message, Location: c.Location, Frames: rec.Frames}
-			sum := []string{fmt.Sprintf("triage record %s (triaged %s; %s)", relTo(root, store.ArtifactRecordPath(sha)), rec.Triaged.Format(time.RFC3339), rec.Status)}
-			if rec.Bucket != nil {
-				sum = append(sum, "bucket "+rec.Bucket.ID)
-			}
-			return tr, sum, nil
-		}
-	}
-	if target != "" {
-		a.log.Infof("no triage record for %s: reproducing it on the release build", filepath.Base(artifact))
-		rep, err := triage.ReproduceInput(ctx, ws, cfg, triage.DefaultStages(), target, artifact, []triage.Profile{triage.Release})
-		if err != nil {
-			return nil, nil, err
-		}
-		r := rep.Reproductions[triage.Release]
-		if r == nil {
-			return nil, nil, errors.New("no reproduction")
-		}
-		sum := []string{fmt.Sprintf("no triage record; reproduced now on the release build: %s (%d of %d runs crashed)", r.Status, r.Crashes, r.Tries)}
-		if rep.Bucket != nil {
-			b := "bucket " + rep.Bucket.ID
-			if rep.Known != nil {
-				b += " (known: " + rep.Known.Title + ")"
-			} else {
-				b += " (not in the store)"
-			}
-			sum = append(sum, b)
-		}
-		return r.Trace, sum, nil
-	}
-	a.log.Infof("no triage record for %s: reproducing it on %s", filepath.Base(artifact), binary)
-	scratch, err := os.MkdirTemp("", "triage-debug-repro-*")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(scratch)
-	rc := &cfg.Reproduce
-	bin, _ := filepath.Abs(binary)
-	r, err := triage.Reproduce(ctx, &triage.RunOptions{
-		Binary: bin, Profile: triage.Profile(profileOfPath(bin)),
-		Flags: triage.ReproFlags(&triage.Target{}, triage.KindOfArtifact(filepath.Base(artifact)), rc),
-		Tries: 1, Timeout: rc.Timeout.D(), RustBacktrace: "1", Env: rc.Env, OutputCap: rc.OutputCap,
-		ScratchDir: scratch, Parse: symbolize.Parse,
-	}, artifact)
-	if err != nil {
-		return nil, nil, err
-	}
-	return r.Trace, []string{fmt.Sprintf("no triage record; reproduced now on %s: %s", filepath.Base(bin), r.Status)}, nil
 }
 
 // profileOfPath tells a cargo profile from the binary's directory

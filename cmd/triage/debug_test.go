@@ -19,6 +19,7 @@ import (
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/internal/procrun"
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/triage"
 )
@@ -84,25 +85,26 @@ func TestDebugFromRecord(t *testing.T) {
 	// The record is what the pipeline writes: the release reproduction's
 	// parsed crash and frames.
 	r, err := triage.Reproduce(context.Background(), &triage.RunOptions{
-		Binary: rel, Profile: triage.Release, Flags: []string{"-timeout=5"}, Tries: 1, Timeout: time.Minute,
+		Binary: rel, Profile: store.Release, Flags: []string{"-timeout=5"}, Tries: 1, Timeout: time.Minute,
 		RustBacktrace: "1", ScratchDir: t.TempDir(), Parse: symbolize.Parse,
 	}, art)
 	if err != nil || r.Trace == nil {
 		t.Fatalf("reproduce: %v %+v", err, r)
 	}
 	ws := t.TempDir()
-	store, err := triage.OpenStore(filepath.Join(ws, ".triage"))
+	st, err := store.Open(filepath.Join(ws, ".triage"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sha, size, _ := triage.FileSHA1(art)
-	rec := &triage.ArtifactRecord{
-		SchemaVersion: triage.SchemaVersion, SHA1: sha, Path: art, Size: size, Kind: triage.ArtifactCrash, Target: "fuzz_ide",
+	sha, size, _ := store.FileSHA1(art)
+	rec := &store.ArtifactRecord{
+		SchemaVersion: store.SchemaVersion, SHA1: sha, Path: art, Size: size, Kind: store.ArtifactCrash, Target: "fuzz_ide",
 		FirstSeen: time.Now(), Triaged: time.Now(), Status: r.Status,
-		Crash:  &triage.CrashRecord{Kind: r.Trace.Kind, Message: "recorded: " + r.Trace.Message, Location: r.Trace.Location},
-		Frames: r.Trace.Frames, Bucket: &triage.BucketRef{ID: "v1-recorded"},
+		Crash:  &store.CrashRecord{Kind: r.Trace.Kind, Message: "recorded: " + r.Trace.Message, Location: r.Trace.Location},
+		Frames: r.Trace.Frames, Bucket: &store.BucketRef{ID: "v1-0123456789ab", Key: "recorded"},
+		Reproductions: map[store.Profile]*store.Reproduction{store.Release: r},
 	}
-	if err := store.WriteArtifact(rec); err != nil {
+	if err := st.WriteArtifact(rec); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
@@ -114,7 +116,7 @@ func TestDebugFromRecord(t *testing.T) {
 	for _, w := range []string{
 		"recorded: READ DMA without a PRD table",
 		"triage record .triage/artifacts/" + sha + ".yaml",
-		"bucket v1-recorded",
+		"bucket v1-0123456789ab",
 		"=>*#2   ide::IdeDevice::start_dma",
 		"switched to the release build: " + rel,
 	} {

@@ -115,8 +115,10 @@ Examples:
 					return err
 				}
 				if *out == "" {
-					_, err = a.stdout.Write(buf.Bytes())
-					return err
+					if _, err = a.stdout.Write(buf.Bytes()); err != nil {
+						return err
+					}
+					return damaged(a, snap)
 				}
 				abs, err := filepath.Abs(*out)
 				if err != nil {
@@ -129,7 +131,7 @@ Examples:
 					return err
 				}
 				fmt.Fprintln(a.stderr, abs)
-				return nil
+				return damaged(a, snap)
 			}
 		},
 	})

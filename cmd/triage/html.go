@@ -66,7 +66,7 @@ Examples:
 				}
 				a.log.WithField("files", len(files)).Info("html written")
 				fmt.Fprintln(a.stdout, filepath.Join(out, "index.html"))
-				return nil
+				return damaged(a, snap)
 			}
 		},
 	})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -106,7 +107,7 @@ func printTargets(a *app, root string, summaries []triage.TargetSummary) {
 		}
 		fmt.Fprintf(w, "\n%s  (crate %s; %s; %s)\n", s.Name, crate, relTo(root, s.FuzzDir), layout)
 		fmt.Fprintf(w, "  %-9s %s\n", "source", relTo(root, s.Source))
-		for _, p := range triage.Profiles {
+		for _, p := range store.Profiles {
 			b := s.Binaries[p]
 			state := "not built"
 			if b.Built {
@@ -116,7 +117,7 @@ func printTargets(a *app, root string, summaries []triage.TargetSummary) {
 		}
 		fmt.Fprintf(w, "  %-9s %d files\n", "corpus", s.Corpus)
 		var parts []string
-		for _, k := range triage.ArtifactKinds {
+		for _, k := range store.ArtifactKinds {
 			if n := s.Artifacts[k]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d", k, n))
 			}

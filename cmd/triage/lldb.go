@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fuzztriage/triage/internal/procrun"
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
-	"github.com/fuzztriage/triage/templates"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -51,10 +50,11 @@ that runs it by hand, without running lldb. --type NAME prints a type's
 layout (fields by offset, enum variants with their discriminants and the
 names lldb gives them, where a wrapper keeps its value).
 
-Files go to --out (default: a new directory under the system temp dir);
-the command file is session.lldb, the transcript session.txt. Templates
-can be overridden by files of the same name in --templates (default
-<workspace>/.triage/templates).
+Files go to --out (default: a new directory under the system temp dir):
+the command file session.lldb, the transcript session.txt, and the input
+under a name of hex digits (the artifact's own name never reaches lldb;
+run the file from its directory). Templates can be overridden by files of
+the same name in --templates (default: triage.yaml's lldb.templates).
 
 Exit codes: 0 the process stopped and the session ran; 1 it did not stop
 (the input does not crash this build), lldb is missing, hung or crashed, or
@@ -138,70 +138,76 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 	if o.nframes < 0 {
 		return usagef("--frames must not be negative")
 	}
-	var spec lldbscript.Spec
+	req := triage.SessionRequest{Profile: store.Dev, NFrames: o.nframes, Functions: o.frames, Flags: o.flags,
+		Kind: symbolize.CrashKind(o.kind), Dir: o.out, LLDB: o.lldb, Timeout: o.timeout, Templates: o.templates}
+	if o.nframes == 0 {
+		req.NFrames = -1 // --frames 0: inspect none
+	}
+	if o.release {
+		req.Profile = store.Release
+	}
 	for _, s := range o.breaks {
 		b, err := lldbscript.ParseBreakpoint(s)
 		if err != nil {
 			return usagef("--break: %v", err)
 		}
-		spec.Breakpoints = append(spec.Breakpoints, b)
+		req.Breakpoints = append(req.Breakpoints, b)
 	}
 	for _, s := range o.exprs {
 		e, err := lldbscript.ParseExpr(s)
 		if err != nil {
 			return usagef("--expr: %v", err)
 		}
-		spec.Exprs = append(spec.Exprs, e)
+		req.Exprs = append(req.Exprs, e)
+	}
+	for _, f := range o.flags {
+		if err := lldbscript.CheckFlag(f); err != nil {
+			return usagef("--flag: %v", err)
+		}
+	}
+	if o.noFormatters {
+		req.Formatters = lldbscript.FormattersNone
 	}
 
-	// Find (and build) the binary.
-	rep := &lldbReport{Profile: string(triage.Dev)}
-	profile := triage.Dev
-	if o.release {
-		profile = triage.Release
-		rep.Profile = string(triage.Release)
-	}
-	cfg := triage.DefaultConfig()
-	var target *triage.Target
+	// The workspace gives TARGET's binaries, triage.yaml and the store.
+	rep := &lldbReport{Profile: string(req.Profile)}
+	req.Config = triage.DefaultConfig()
 	if o.binary == "" {
 		st, err := os.Stat(o.workspace)
 		if err != nil || !st.IsDir() {
 			return usagef("workspace %s is not a directory", o.workspace)
 		}
-		if c, err := triage.LoadConfig(o.workspace); err != nil {
-			return err
-		} else {
-			cfg = c
-		}
-		ws, err := triage.Discover(o.workspace)
-		if err != nil {
+		if req.Config, err = triage.LoadConfig(o.workspace); err != nil {
 			return err
 		}
-		target = ws.Target(args[0])
-		if target == nil {
+		if req.Workspace, err = triage.Discover(o.workspace); err != nil {
+			return err
+		}
+		if req.Workspace.Target(args[0]) == nil {
 			var names []string
-			for _, t := range ws.Targets {
+			for _, t := range req.Workspace.Targets {
 				names = append(names, t.Name)
 			}
 			return usagef("no fuzz target %q in %s (targets: %s)", args[0], o.workspace, strings.Join(names, ", "))
 		}
-		rep.Target = target.Name
-		a.log.Infof("ensuring the %s binary of %s", profile, target.Name)
-		bin, err := triage.EnsureBinary(ctx, ws, target.Name, profile, cfg)
+		req.Target = args[0]
+		rep.Target = args[0]
+		args = args[1:]
+		a.log.Infof("ensuring the %s binary of %s", req.Profile, req.Target)
+		bin, err := triage.EnsureBinary(ctx, req.Workspace, req.Target, req.Profile, req.Config)
 		if err != nil {
 			return err
 		}
-		o.binary = bin
-		args = args[1:]
+		req.Binary = bin
 	} else if _, err := os.Stat(o.binary); err != nil {
 		return usagef("--binary: %v", err)
-	} else if o.binary, err = filepath.Abs(o.binary); err != nil {
+	} else if req.Binary, err = filepath.Abs(o.binary); err != nil {
 		return err
 	}
-	rep.Binary = o.binary
+	rep.Binary = req.Binary
 
 	if o.typeName != "" {
-		ts, err := lldbscript.LoadTypes(o.binary)
+		ts, err := lldbscript.LoadTypes(req.Binary)
 		if err != nil {
 			return err
 		}
@@ -212,72 +218,27 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 		lldbscript.WriteLayout(a.stdout, t)
 		return nil
 	}
+	if st, err := os.Stat(args[0]); err != nil || !st.Mode().IsRegular() {
+		return usagef("artifact %s: not a readable file", lldbscript.Comment(args[0]))
+	}
+	req.Input = args[0]
+	rep.Artifact, _ = filepath.Abs(args[0])
 
-	artifact, err := filepath.Abs(args[0])
+	sess, err := triage.PrepareSession(ctx, req)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(artifact); err != nil {
-		return usagef("artifact: %v", err)
+	for _, k := range sess.Known {
+		a.log.Info(k)
 	}
-	rep.Artifact = artifact
-	spec.Binary = o.binary
-	if target == nil {
-		target = &triage.Target{Name: filepath.Base(o.binary)}
+	rep.Kind = sess.Spec.Kind
+	if sess.Trace != nil {
+		rep.Message = sess.Trace.Message
 	}
-	flags := triage.ReproFlags(target, triage.KindOfArtifact(filepath.Base(artifact)), &cfg.Reproduce)
-	flags = mergeFlags(flags, o.flags)
-	spec.Args = append(flags, artifact)
-
-	// One plain run tells the crash kind and names the in-app frames (the
-	// lldb session then needs no second pass to find them).
-	tr := o.reproduce(ctx, a, spec.Binary, spec.Args)
-	spec.Kind = crashKind(o.kind, tr, artifact)
-	rep.Kind = spec.Kind
-	if tr != nil {
-		rep.Message = tr.Message
+	if len(o.frames) == 0 && sess.Trace != nil && len(lldbscript.FramesFromTrace(sess.Trace, 1)) == 0 && len(sess.Spec.Frames) > 0 {
+		a.log.Infof("the report names no in-app frame; selecting frames by where their source lives")
 	}
-	for _, f := range o.frames {
-		spec.Frames = append(spec.Frames, lldbscript.FrameSelector{Function: f})
-	}
-	if len(o.frames) == 0 {
-		spec.Frames = lldbscript.FramesFromTrace(tr, o.nframes)
-		if len(spec.Frames) == 0 && o.nframes > 0 {
-			dirs := inAppDirs(target)
-			if len(dirs) > 0 {
-				a.log.Infof("the report names no in-app frame; selecting frames by source under %s", strings.Join(dirs, ", "))
-				spec.Frames = lldbscript.FramesUnder(dirs, o.nframes)
-			}
-		}
-	}
-	spec.Title = fmt.Sprintf("%s on the %s build of %s", filepath.Base(artifact), profile, target.Name)
-
-	out := o.out
-	if out == "" {
-		out, err = os.MkdirTemp("", "triage-lldb-")
-		if err != nil {
-			return err
-		}
-	} else if out, err = filepath.Abs(out); err != nil {
-		return err
-	}
-	ropt := lldbscript.RunOptions{Dir: out, LLDB: o.lldb, Timeout: o.timeout}
-	if ropt.LLDB == "" {
-		ropt.LLDB = cfg.LLDB.Binary
-	}
-	if ropt.Timeout == 0 {
-		ropt.Timeout = time.Duration(cfg.LLDB.Timeout)
-	}
-	if o.noFormatters {
-		ropt.Formatters = lldbscript.FormattersNone
-	}
-	tdir := o.templates
-	if tdir == "" && target.FuzzDir != "" {
-		tdir = filepath.Join(o.workspace, ".triage", "templates")
-	}
-	ropt.Templates = templates.Open(tdir)
-
-	plan, err := lldbscript.Setup(ctx, &spec, ropt)
+	plan, err := sess.Plan(ctx)
 	if err != nil {
 		return err
 	}
@@ -286,6 +247,7 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stderr, "command file: %s\nrun it: %s\n", plan.ScriptPath, plan.HandRun)
 		return nil
 	}
+	ropt := sess.Options
 	a.log.Infof("running %s", plan.ScriptPath)
 	res, err := lldbscript.RunPlan(ctx, plan, ropt)
 	rep.Status = res.Status
@@ -313,74 +275,6 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 		return exitError{code: exitFindings, err: fmt.Errorf("%s: %s", res.Status, res.Message)}
 	}
 	return nil
-}
-
-// reproduce runs the artifact once (RUST_BACKTRACE=1) and parses its
-// report. A failure is logged, not fatal: the session can still run.
-func (o *lldbCmd) reproduce(ctx context.Context, a *app, bin string, args []string) *symbolize.Trace {
-	scratch, err := os.MkdirTemp("", "triage-lldb-run-")
-	if err != nil {
-		return nil
-	}
-	defer os.RemoveAll(scratch)
-	full := append([]string{"-artifact_prefix=" + scratch + "/"}, args...)
-	res, err := procrun.Run(ctx, procrun.Spec{Path: bin, Args: full, Dir: scratch, Env: []string{"RUST_BACKTRACE=1"},
-		Unset: []string{"XTASK_FUZZ_REPRO"}, Timeout: 5 * time.Minute})
-	if err != nil {
-		a.log.Warnf("running %s: %v", bin, err)
-		return nil
-	}
-	tr, err := symbolize.Parse(append(res.Stderr, res.Stdout...))
-	if err != nil {
-		a.log.Warnf("parsing the crash report: %v", err)
-		return nil
-	}
-	return tr
-}
-
-func crashKind(flag string, tr *symbolize.Trace, artifact string) symbolize.CrashKind {
-	if flag != "" {
-		return symbolize.CrashKind(flag)
-	}
-	if tr != nil && tr.Kind != "" && tr.Kind != symbolize.KindNone && tr.Kind != symbolize.KindUnknown {
-		return tr.Kind
-	}
-	switch triage.KindOfArtifact(filepath.Base(artifact)) {
-	case triage.ArtifactTimeout:
-		return symbolize.KindTimeout
-	case triage.ArtifactOOM:
-		return symbolize.KindOOM
-	}
-	return symbolize.KindRustPanic
-}
-
-// mergeFlags lets -name=value flags from the command line replace the
-// defaults of the same name.
-func mergeFlags(base, extra []string) []string {
-	out := append([]string(nil), base...)
-	for _, e := range extra {
-		name, _, _ := strings.Cut(e, "=")
-		kept := out[:0]
-		for _, b := range out {
-			if n, _, _ := strings.Cut(b, "="); n != name {
-				kept = append(kept, b)
-			}
-		}
-		out = append(kept, e)
-	}
-	return out
-}
-
-// inAppDirs are the source directories of the code under test and the fuzz
-// target.
-func inAppDirs(t *triage.Target) []string {
-	var dirs []string
-	for _, d := range []string{t.CrateDir, t.FuzzDir} {
-		if d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
 }
 
 func printLLDBReport(w io.Writer, r *lldbReport) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/atomicfile"
+	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/report"
 	"github.com/fuzztriage/triage/triage"
 )
@@ -80,40 +81,28 @@ Examples:
 				if err != nil {
 					return err
 				}
-				var bugs []*report.Bug
 				if *allNew {
-					for _, id := range snap.IDs() {
-						if st := snap.State.Buckets[id]; st == nil || st.Reported == nil {
-							bugs = append(bugs, snap.Bug(snap.Buckets[id]))
-						}
-					}
-				} else {
-					b, err := snap.Lookup(args[0])
+					n, err := report.ReportNew(ctx, snap, *lockWait, !*noMark, time.Now(), func(bugs []*report.Bug) error {
+						return writeReports(a, t, bugs, *out, true)
+					})
 					if err != nil {
-						return usageError{err.Error()}
+						return err
 					}
-					bugs = append(bugs, snap.Bug(b))
+					if n == 0 {
+						a.log.Info("no new buckets to report")
+					} else if !*noMark {
+						a.log.WithField("buckets", n).Info("marked reported")
+					}
+					return damaged(a, snap)
 				}
-				if err := writeReports(a, t, bugs, *out, *allNew); err != nil {
+				b, err := snap.Lookup(args[0])
+				if err != nil {
+					return usageError{err.Error()}
+				}
+				if err := writeReports(a, t, []*report.Bug{snap.Bug(b)}, *out, false); err != nil {
 					return err
 				}
-				if *allNew {
-					if len(bugs) == 0 {
-						a.log.Info("no new buckets to report")
-						return nil
-					}
-					if !*noMark {
-						ids := make([]string, len(bugs))
-						for i, b := range bugs {
-							ids[i] = b.ID
-						}
-						if err := report.MarkReported(ctx, snap, ids, *lockWait, time.Now()); err != nil {
-							return fmt.Errorf("marking the reported buckets: %w", err)
-						}
-						a.log.WithField("buckets", len(ids)).Info("marked reported")
-					}
-				}
-				return nil
+				return damaged(a, snap)
 			}
 		},
 	})
@@ -222,4 +211,16 @@ func (sf *storeFlags) open(a *app) (*report.Snapshot, *triage.Config, error) {
 		a.log.Warn(p.Error())
 	}
 	return snap, cfg, nil
+}
+
+// damaged ends a command that read the store: exit 3, naming each damaged
+// record, when the store had any (what could be read was still used).
+func damaged(a *app, snap *report.Snapshot) error {
+	if len(snap.Damaged) == 0 {
+		return nil
+	}
+	for _, d := range snap.Damaged {
+		fmt.Fprintf(a.stderr, "damaged: %v\n", inert.Line(d.Error()))
+	}
+	return exitError{exitFailures, fmt.Errorf("%d damaged or missing records in %s (listed above; nothing was overwritten)", len(snap.Damaged), snap.StoreDir)}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -50,9 +51,9 @@ Examples:
 				if err != nil {
 					return err
 				}
-				profiles := []triage.Profile{triage.Release}
+				profiles := []store.Profile{store.Release}
 				if *dev {
-					profiles = append(profiles, triage.Dev)
+					profiles = append(profiles, store.Dev)
 				}
 				rep, err := triage.ReproduceInput(ctx, ws, cfg, triage.DefaultStages(), target, input, profiles)
 				if err != nil {
@@ -65,8 +66,8 @@ Examples:
 				} else {
 					printInputReport(a.stdout, rep)
 				}
-				r := rep.Reproductions[triage.Release]
-				if r.Status == triage.NotReproducible {
+				r := rep.Reproductions[store.Release]
+				if r.Status == store.NotReproducible {
 					return exitError{code: exitFindings}
 				}
 				if *bucket != "" && (rep.Bucket == nil || rep.Bucket.ID != *bucket) {
@@ -122,7 +123,7 @@ func targetAndInput(args []string) (string, string, error) {
 
 func printInputReport(w io.Writer, rep *triage.InputReport) {
 	fmt.Fprintf(w, "%s %s (%d bytes, sha1 %s)\n", rep.Target, rep.Input, rep.Size, rep.SHA1)
-	for _, p := range triage.Profiles {
+	for _, p := range store.Profiles {
 		r := rep.Reproductions[p]
 		if r == nil {
 			continue

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fuzztriage/triage/internal/inert"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -77,10 +79,12 @@ Examples:
 					if rec != nil && ctx.Err() != nil {
 						return exitError{exitFailures, fmt.Errorf("interrupted: finished records are kept, the rest is triaged by the next run")}
 					}
-					if errors.Is(err, triage.ErrLocked) {
+					if rec == nil || rec.Finished.IsZero() {
 						return exitError{exitFailures, err}
 					}
-					return exitError{exitFailures, err}
+					// The run finished but its record could not be written
+					// (a full disk): the summary is all that is left of it.
+					rec.Failures = append(rec.Failures, store.Failure{Stage: "store", Error: err.Error()})
 				}
 				if *format != "text" {
 					if err := writeStructured(a.stdout, *format, rec); err != nil {
@@ -96,7 +100,7 @@ Examples:
 }
 
 // runExitCode maps a run record to the documented exit code.
-func runExitCode(rec *triage.RunRecord) int {
+func runExitCode(rec *store.RunRecord) int {
 	switch {
 	case len(rec.Failures) > 0:
 		return exitFailures
@@ -238,20 +242,35 @@ func (pf *pipelineFlags) options(a *app, cfg *triage.Config) (triage.Options, fu
 }
 
 // printRunSummary prints what a CI log reader wants first.
-func printRunSummary(w io.Writer, rec *triage.RunRecord, store string) {
+func printRunSummary(w io.Writer, rec *store.RunRecord, store string) {
 	c := rec.Artifacts
 	fmt.Fprintf(w, "triaged %d new inputs of %d found (%d already recorded, %d failed) in %.1fs with -j %d\n",
 		c.Triaged, c.Found, c.Skipped, c.Failed, float64(rec.WallMS)/1000, rec.Jobs)
+	if c.Ignored > 0 {
+		// Counted by reason: a directory of stray files is one line each.
+		why := map[string]int{}
+		var reasons []string
+		for _, f := range rec.Ignored {
+			if why[f.Reason] == 0 {
+				reasons = append(reasons, f.Reason)
+			}
+			why[f.Reason]++
+		}
+		fmt.Fprintf(w, "ignored %d files of the artifact directories (named in the run record):\n", c.Ignored)
+		for _, r := range reasons {
+			fmt.Fprintf(w, "  %d: %s\n", why[r], r)
+		}
+	}
 	section := func(title string, n int) {
 		fmt.Fprintf(w, "\n%s: %d\n", title, n)
 	}
 	section("new buckets", len(rec.NewBuckets))
 	for _, b := range rec.NewBuckets {
-		fmt.Fprintf(w, "  %s  %s  (%d inputs)\n", b.ID, b.Title, b.Members)
+		fmt.Fprintf(w, "  %s  %s  (%d inputs)\n", b.ID, inert.Line(b.Title), b.Members)
 	}
 	section("known buckets with new inputs", len(rec.GrownBuckets))
 	for _, b := range rec.GrownBuckets {
-		fmt.Fprintf(w, "  %s  %s  (+%d, %d inputs)\n", b.ID, b.Title, b.NewMembers, b.Members)
+		fmt.Fprintf(w, "  %s  %s  (+%d, %d inputs)\n", b.ID, inert.Line(b.Title), b.NewMembers, b.Members)
 	}
 	section("buckets not seen in this run", len(rec.UnseenBuckets))
 	for _, id := range rec.UnseenBuckets {
@@ -259,12 +278,12 @@ func printRunSummary(w io.Writer, rec *triage.RunRecord, store string) {
 	}
 	section("not reproducible", len(rec.NotReproducible))
 	for _, p := range rec.NotReproducible {
-		fmt.Fprintf(w, "  %s\n", p)
+		fmt.Fprintf(w, "  %s\n", inert.Line(p))
 	}
 	if len(rec.Flaky) > 0 {
 		section("flaky (crashed in fewer than half the tries)", len(rec.Flaky))
 		for _, p := range rec.Flaky {
-			fmt.Fprintf(w, "  %s\n", p)
+			fmt.Fprintf(w, "  %s\n", inert.Line(p))
 		}
 	}
 	section("failures", len(rec.Failures))
@@ -276,7 +295,7 @@ func printRunSummary(w io.Writer, rec *triage.RunRecord, store string) {
 		if where != "" {
 			where += ": "
 		}
-		fmt.Fprintf(w, "  [%s] %s%s\n", f.Stage, where, firstLineOf(f.Error))
+		fmt.Fprintf(w, "  [%s] %s%s\n", f.Stage, inert.Line(where), inert.Line(firstLineOf(f.Error)))
 	}
 	wk := rec.Work
 	fmt.Fprintf(w, "\nwork: %d reproductions (%d runs), %d builds, %d buckets worked on: %d minimizations (%d libFuzzer runs), %d dev reproductions, %d lldb sessions\n",

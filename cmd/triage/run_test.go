@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -74,7 +75,7 @@ func sha1hex(data []byte) string {
 	f.Write(data)
 	f.Close()
 	defer os.Remove(f.Name())
-	s, _, _ := triage.FileSHA1(f.Name())
+	s, _, _ := store.FileSHA1(f.Name())
 	return s
 }
 
@@ -104,7 +105,7 @@ func TestRunUsageErrors(t *testing.T) {
 
 func TestRunLockedStoreExit3(t *testing.T) {
 	ws := fixture.BuiltCopy(t)
-	s, err := triage.OpenStore(filepath.Join(ws, ".triage"))
+	s, err := store.Open(filepath.Join(ws, ".triage"))
 	if err != nil {
 		t.Fatal(err)
 	}

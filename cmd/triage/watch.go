@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 
+	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
@@ -50,7 +51,7 @@ Examples:
 				defer finish()
 				err = triage.Watch(ctx, ws.Root, triage.WatchOptions{
 					Options: opts,
-					OnPass: func(rec *triage.RunRecord, err error) {
+					OnPass: func(rec *store.RunRecord, err error) {
 						if rec == nil {
 							return
 						}
@@ -65,7 +66,7 @@ Examples:
 					},
 				})
 				if err != nil {
-					if errors.Is(err, triage.ErrLocked) {
+					if errors.Is(err, store.ErrLocked) {
 						return exitError{exitFailures, err}
 					}
 					return exitError{exitFailures, err}

@@ -1,4 +1,4 @@
-package triage
+package store
 
 import (
 	"fmt"
@@ -18,7 +18,11 @@ import (
 func CheckStore(dir string) []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	s := &Store{Dir: dir}
+	s, err := OpenExisting(dir)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer s.Close()
 	arts, bad, err := s.LoadArtifacts()
 	if err != nil {
 		return []string{err.Error()}
@@ -102,7 +106,7 @@ func CheckStore(dir string) []string {
 		if err != nil {
 			return nil
 		}
-		if d.IsDir() && d.Name() == storeTmp {
+		if d.IsDir() && d.Name() == DirTmp {
 			return filepath.SkipDir
 		}
 		if strings.Contains(d.Name(), ".tmp-") {

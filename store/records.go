@@ -1,6 +1,11 @@
-package triage
+package store
 
 import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/fuzztriage/triage/symbolize"
@@ -145,7 +150,11 @@ type LLDBFindings struct {
 	Input string `json:"input" yaml:"input"`
 	// CommandFile and Transcript are relative to the store.
 	CommandFile string `json:"command_file,omitempty" yaml:"command_file,omitempty"`
-	Transcript  string `json:"transcript,omitempty" yaml:"transcript,omitempty"`
+	// InputFile is the name, in the command file's directory, of the copy
+	// of the input the session ran (the command file names it relative to
+	// its directory; run it from there).
+	InputFile  string `json:"input_file,omitempty" yaml:"input_file,omitempty"`
+	Transcript string `json:"transcript,omitempty" yaml:"transcript,omitempty"`
 	// Stop is why the process stopped (breakpoint, signal).
 	Stop string `json:"stop,omitempty" yaml:"stop,omitempty"`
 	// StopKind is the crash kind the stop shows by itself (oom: stopped in
@@ -192,8 +201,12 @@ type RunRecord struct {
 	PhaseMS map[string]int64 `json:"phase_ms" yaml:"phase_ms"`
 	Jobs    int              `json:"jobs" yaml:"jobs"`
 	// Artifacts counts inputs: found in the workspace, already recorded
-	// (skipped), triaged now, and failed (not triaged; retried next run).
+	// (skipped), triaged now, and failed (not triaged; retried next run);
+	// and files of the artifact directories that are not inputs (ignored).
 	Artifacts RunCounts `json:"artifacts" yaml:"artifacts"`
+	// Ignored names each file of an artifact directory that was not
+	// triaged and why (not a libFuzzer name, a slow-unit input, a link).
+	Ignored []IgnoredFile `json:"ignored,omitempty" yaml:"ignored,omitempty"`
 	// NewBuckets have not been reported by an earlier run.
 	NewBuckets []BucketSummary `json:"new_buckets" yaml:"new_buckets"`
 	// GrownBuckets are known buckets with new members.
@@ -223,6 +236,13 @@ type RunCounts struct {
 	Skipped int `json:"skipped" yaml:"skipped"`
 	Triaged int `json:"triaged" yaml:"triaged"`
 	Failed  int `json:"failed" yaml:"failed"`
+	Ignored int `json:"ignored,omitempty" yaml:"ignored,omitempty"`
+}
+
+// IgnoredFile is a file of an artifact directory a run did not triage.
+type IgnoredFile struct {
+	Path   string `json:"path" yaml:"path"`
+	Reason string `json:"reason" yaml:"reason"`
 }
 
 // BucketSummary is a bucket as a run reports it.
@@ -262,4 +282,213 @@ type WorkCounts struct {
 	MinimizeInvocations int `json:"minimize_invocations" yaml:"minimize_invocations"`
 	DevReproductions    int `json:"dev_reproductions" yaml:"dev_reproductions"`
 	LLDBSessions        int `json:"lldb_sessions" yaml:"lldb_sessions"`
+}
+
+// Malformed says the record is a placeholder for one that could not be
+// read: it is never written.
+func (r *ArtifactRecord) Malformed() bool { return r.malformed }
+
+// Malformed says the record is a placeholder for one that could not be
+// read: it is never written.
+func (r *BucketRecord) Malformed() bool { return r.malformed }
+
+// ReleaseBinarySHA1 is the SHA1 of the release binary the input was last
+// reproduced on ("" when unknown).
+func (r *ArtifactRecord) ReleaseBinarySHA1() string {
+	if rep := r.Reproductions[Release]; rep != nil {
+		return rep.BinarySHA1
+	}
+	return ""
+}
+
+var bucketIDPattern = regexp.MustCompile(`^v[0-9]+-[0-9a-f]{12}$`)
+
+// ValidBucketID says id has the form of a bucket id ("v1-" and 12 hex
+// digits): the only names a bucket directory may have.
+func ValidBucketID(id string) bool { return bucketIDPattern.MatchString(id) }
+
+// Validate checks an artifact record's required fields and values.
+func (r *ArtifactRecord) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if !sha1Name.MatchString(r.SHA1) {
+		bad("sha1 %q is not 40 hex digits", r.SHA1)
+	}
+	if r.Path == "" {
+		bad("path is missing")
+	}
+	if !r.Kind.Valid() {
+		bad("kind %q is not an artifact kind", r.Kind)
+	}
+	if r.Target == "" {
+		bad("target is missing")
+	}
+	if r.FirstSeen.IsZero() {
+		bad("first_seen is missing")
+	}
+	if r.Triaged.IsZero() {
+		bad("triaged is missing")
+	}
+	if !r.Status.Valid() {
+		bad("status %q is not reproducible, flaky or not-reproducible", r.Status)
+	}
+	rel := r.Reproductions[Release]
+	if rel == nil {
+		bad("reproductions.release is missing")
+	}
+	for p, rep := range r.Reproductions {
+		if !p.Valid() {
+			bad("reproductions: %q is not a build profile", p)
+			continue
+		}
+		if rep == nil {
+			bad("reproductions.%s is empty", p)
+			continue
+		}
+		if err := rep.validate(); err != nil {
+			bad("reproductions.%s: %v", p, err)
+		}
+	}
+	if rel != nil && rel.Status != r.Status {
+		bad("status %s differs from reproductions.release.status %s", r.Status, rel.Status)
+	}
+	if r.Status != NotReproducible && r.Status.Valid() {
+		if r.Crash == nil {
+			bad("crash is missing for a %s input", r.Status)
+		}
+	}
+	if r.Crash != nil && !r.Crash.Kind.Valid() {
+		bad("crash.kind %q is not a crash kind", r.Crash.Kind)
+	}
+	if b := r.Bucket; b != nil && !ValidBucketID(b.ID) {
+		bad("bucket.id %q is not a bucket id", b.ID)
+	}
+	if b := r.PreviousBucket; b != nil && !ValidBucketID(b.ID) {
+		bad("previous_bucket.id %q is not a bucket id", b.ID)
+	}
+	if m := r.Minimized; m != nil {
+		if err := m.validate(); err != nil {
+			bad("minimized: %v", err)
+		}
+	}
+	return joinErrs(errs)
+}
+
+func (rep *Reproduction) validate() error {
+	var errs []string
+	if !rep.Status.Valid() {
+		errs = append(errs, fmt.Sprintf("status %q is not a verdict", rep.Status))
+	}
+	if rep.Tries < 1 {
+		errs = append(errs, fmt.Sprintf("tries %d (want at least 1)", rep.Tries))
+	}
+	if rep.Crashes < 0 || rep.Crashes > rep.Tries {
+		errs = append(errs, fmt.Sprintf("crashes %d of %d tries", rep.Crashes, rep.Tries))
+	}
+	if !rep.Outcome.Valid() {
+		errs = append(errs, fmt.Sprintf("outcome %q is not an outcome", rep.Outcome))
+	}
+	if rep.BucketID != "" && !ValidBucketID(rep.BucketID) {
+		errs = append(errs, fmt.Sprintf("bucket %q is not a bucket id", rep.BucketID))
+	}
+	return joinErrs(errs)
+}
+
+func (m *MinimizedInput) validate() error {
+	var errs []string
+	if m.Path == "" || path.IsAbs(m.Path) || strings.HasPrefix(path.Clean(m.Path), "../") {
+		errs = append(errs, fmt.Sprintf("path %q is not a path inside the store", m.Path))
+	}
+	if !sha1Name.MatchString(m.SHA1) {
+		errs = append(errs, fmt.Sprintf("sha1 %q is not 40 hex digits", m.SHA1))
+	}
+	if !sha1Name.MatchString(m.From) {
+		errs = append(errs, fmt.Sprintf("from %q is not 40 hex digits", m.From))
+	}
+	return joinErrs(errs)
+}
+
+// Validate checks a bucket record's required fields and values.
+func (r *BucketRecord) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if !ValidBucketID(r.ID) {
+		bad("id %q is not a bucket id", r.ID)
+	}
+	if r.Key == "" {
+		bad("key is missing")
+	}
+	if r.Target == "" {
+		bad("target is missing")
+	}
+	if r.Kind != "" && !r.Kind.Valid() {
+		bad("kind %q is not a crash kind", r.Kind)
+	}
+	if r.FirstSeen.IsZero() {
+		bad("first_seen is missing")
+	}
+	if r.MemberCount != len(r.Members) {
+		bad("member_count %d but %d members", r.MemberCount, len(r.Members))
+	}
+	if r.ReportedMembers < 0 {
+		bad("reported_members %d is negative", r.ReportedMembers)
+	}
+	for i, m := range r.Members {
+		if !sha1Name.MatchString(m.SHA1) {
+			bad("members[%d].sha1 %q is not 40 hex digits", i, m.SHA1)
+		}
+	}
+	if len(r.Members) > 0 && r.Representative.SHA1 != r.Members[0].SHA1 {
+		bad("representative %s is not the first member", r.Representative.SHA1)
+	}
+	if r.Fixed == nil && len(r.Members) == 0 {
+		bad("no members and not fixed")
+	}
+	for p, v := range r.Reproducibility {
+		if !p.Valid() || !v.Valid() {
+			bad("reproducibility.%s: %q", p, v)
+		}
+	}
+	if m := r.Minimized; m != nil {
+		if err := m.validate(); err != nil {
+			bad("minimized: %v", err)
+		}
+	}
+	for p := range r.LLDB {
+		if !p.Valid() {
+			bad("lldb: %q is not a build profile", p)
+		}
+	}
+	return joinErrs(errs)
+}
+
+// Validate checks a run record's required fields.
+func (r *RunRecord) Validate() error {
+	var errs []string
+	if r.Started.IsZero() {
+		errs = append(errs, "started is missing")
+	}
+	if r.Finished.IsZero() {
+		errs = append(errs, "finished is missing")
+	}
+	if r.Finished.Before(r.Started) {
+		errs = append(errs, "finished before it started")
+	}
+	c := r.Artifacts
+	if c.Found < 0 || c.Skipped < 0 || c.Triaged < 0 || c.Failed < 0 {
+		errs = append(errs, "negative artifact counts")
+	}
+	for _, b := range append(append([]BucketSummary(nil), r.NewBuckets...), r.GrownBuckets...) {
+		if !ValidBucketID(b.ID) {
+			errs = append(errs, fmt.Sprintf("bucket id %q is not a bucket id", b.ID))
+		}
+	}
+	return joinErrs(errs)
+}
+
+func joinErrs(errs []string) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
 }
