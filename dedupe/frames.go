@@ -14,11 +14,11 @@ import (
 // helpers: release builds print the function that panicked, or that
 // called the allocator, by a bare DWARF name without a file
 // (`3: decode_message`), and that frame is the best evidence left.
-func appFrames(frames []symbolize.Frame) []symbolize.Frame {
-	out := make([]symbolize.Frame, 0, 8)
-	for _, f := range frames {
-		if isAppFrame(&f) {
-			out = append(out, f)
+func appFrames(frames []symbolize.Frame) []*symbolize.Frame {
+	out := make([]*symbolize.Frame, 0, 8)
+	for i := range frames {
+		if isAppFrame(&frames[i]) {
+			out = append(out, &frames[i])
 		}
 	}
 	return out
@@ -46,13 +46,13 @@ func frameName(f *symbolize.Frame) string {
 }
 
 // tokens gives the short names of the first n frames (all when n < 0).
-func tokens(frames []symbolize.Frame, n int) []string {
+func tokens(frames []*symbolize.Frame, n int) []string {
 	if n < 0 || n > len(frames) {
 		n = len(frames)
 	}
 	out := make([]string, 0, n)
 	for _, f := range frames[:n] {
-		out = append(out, ShortName(frameName(&f)))
+		out = append(out, ShortName(frameName(f)))
 	}
 	return out
 }
@@ -159,11 +159,11 @@ type site struct {
 // function even where release builds inlined it away; without a binary the
 // frame printed at that location names it, then any frame in that file,
 // then the first app frame.
-func findSite(t *symbolize.Trace, frames []symbolize.Frame, r SiteResolver) site {
+func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver) site {
 	loc := t.Location
 	if loc == nil || loc.File == "" || isToolchainFile(loc.File) {
 		if len(frames) > 0 {
-			return site{function: ShortName(frameName(&frames[0])), from: "first-app-frame", next: 1}
+			return site{function: ShortName(frameName(frames[0])), from: "first-app-frame", next: 1}
 		}
 		return site{from: "none"}
 	}
@@ -172,7 +172,7 @@ func findSite(t *symbolize.Trace, frames []symbolize.Frame, r SiteResolver) site
 		if fn, err := r.FunctionAt(*loc); err == nil && fn != "" {
 			s := ShortName(fn)
 			for i := range frames {
-				if ShortName(frameName(&frames[i])) == s {
+				if ShortName(frameName(frames[i])) == s {
 					return site{file: file, function: s, from: "debug-info", next: i + 1}
 				}
 			}
@@ -183,16 +183,16 @@ func findSite(t *symbolize.Trace, frames []symbolize.Frame, r SiteResolver) site
 	}
 	for i, f := range frames {
 		if f.File != "" && f.Line == loc.Line && ShortFile(f.File) == file {
-			return site{file: file, function: ShortName(frameName(&f)), from: "frame-at-location", next: i + 1}
+			return site{file: file, function: ShortName(frameName(f)), from: "frame-at-location", next: i + 1}
 		}
 	}
 	for i, f := range frames {
 		if f.File != "" && ShortFile(f.File) == file {
-			return site{file: file, function: ShortName(frameName(&f)), from: "frame-in-file", next: i + 1}
+			return site{file: file, function: ShortName(frameName(f)), from: "frame-in-file", next: i + 1}
 		}
 	}
 	if len(frames) > 0 {
-		return site{file: file, function: ShortName(frameName(&frames[0])), from: "first-app-frame", next: 1}
+		return site{file: file, function: ShortName(frameName(frames[0])), from: "first-app-frame", next: 1}
 	}
 	return site{file: file, from: "none"}
 }
@@ -200,12 +200,12 @@ func findSite(t *symbolize.Trace, frames []symbolize.Frame, r SiteResolver) site
 // entryFrame is the outermost function of the code under test in the run of
 // app frames at the top of the stack: the function the fuzz target called.
 // A crash in the fuzz target itself names the fuzz target's frame.
-func entryFrame(frames []symbolize.Frame) string {
+func entryFrame(frames []*symbolize.Frame) string {
 	if len(frames) == 0 {
 		return ""
 	}
 	if frames[0].Category == symbolize.CategoryFuzzTarget {
-		return ShortName(frameName(&frames[0]))
+		return ShortName(frameName(frames[0]))
 	}
 	entry := frames[0]
 	for _, f := range frames[1:] {
@@ -214,7 +214,7 @@ func entryFrame(frames []symbolize.Frame) string {
 		}
 		entry = f
 	}
-	return ShortName(frameName(&entry))
+	return ShortName(frameName(entry))
 }
 
 // findCycle finds the repeating cycle of a recursion in a list of function

@@ -17,30 +17,55 @@ type Bucket struct {
 	Parts Key `json:"parts" yaml:"parts"`
 	// Rep is the representative crash, for Cluster.
 	Rep Crash `json:"-" yaml:"-"`
+	// repScore is Rep's richness (see richness).
+	repScore int
 }
 
 // Group puts crashes into buckets by key: largest bucket first, then by id.
 // Members keep their input order.
 func Group(crashes []Crash) []Bucket {
-	byID := map[BucketID]*Bucket{}
-	var order []BucketID
+	var g Grouper
 	for _, c := range crashes {
-		k := c.Key()
-		id := k.ID()
-		b, ok := byID[id]
-		if !ok {
-			b = &Bucket{ID: id, Key: k.String(), Parts: k, Representative: c.Name, Rep: c}
-			byID[id] = b
-			order = append(order, id)
-		} else if richer(c, k, b.Rep, b.Parts) {
-			b.Representative, b.Rep, b.Parts.SiteFrom = c.Name, c, k.SiteFrom
-		}
-		b.Count++
-		b.Members = append(b.Members, c.Name)
+		g.Add(c)
 	}
-	out := make([]Bucket, 0, len(order))
-	for _, id := range order {
-		out = append(out, *byID[id])
+	return g.Buckets()
+}
+
+// Grouper groups crashes one at a time: it keeps each bucket's
+// representative crash and its members' names, so what it holds grows
+// with buckets, not with crashes (a crash's trace is dropped once it is
+// not its bucket's representative).
+type Grouper struct {
+	byID  map[BucketID]*Bucket
+	order []BucketID
+}
+
+// Add puts one crash into its bucket and returns the bucket's id.
+func (g *Grouper) Add(c Crash) BucketID {
+	if g.byID == nil {
+		g.byID = map[BucketID]*Bucket{}
+	}
+	k := c.Key()
+	id := k.ID()
+	b, ok := g.byID[id]
+	score := richness(c, k)
+	if !ok {
+		b = &Bucket{ID: id, Key: k.String(), Parts: k, Representative: c.Name, Rep: c, repScore: score}
+		g.byID[id] = b
+		g.order = append(g.order, id)
+	} else if score > b.repScore || score == b.repScore && c.Name < b.Representative {
+		b.Representative, b.Rep, b.Parts.SiteFrom, b.repScore = c.Name, c, k.SiteFrom, score
+	}
+	b.Count++
+	b.Members = append(b.Members, c.Name)
+	return id
+}
+
+// Buckets are the buckets so far: largest first, then by id.
+func (g *Grouper) Buckets() []Bucket {
+	out := make([]Bucket, 0, len(g.order))
+	for _, id := range g.order {
+		out = append(out, *g.byID[id])
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {
@@ -51,19 +76,20 @@ func Group(crashes []Crash) []Bucket {
 	return out
 }
 
-func richer(c Crash, k Key, than Crash, thanKey Key) bool {
-	score := func(c Crash, k Key) int {
-		s := 2 * len(appFrames(c.Trace.Frames))
-		if k.SiteFrom == "debug-info" || k.SiteFrom == "frame-at-location" {
-			s++
+// richness ranks a bucket's members for its representative: the most
+// in-app frames, then a site found through debug info or at its location
+// (ties go to the first name).
+func richness(c Crash, k Key) int {
+	s := 0
+	for i := range c.Trace.Frames {
+		if isAppFrame(&c.Trace.Frames[i]) {
+			s += 2
 		}
-		return s
 	}
-	a, b := score(c, k), score(than, thanKey)
-	if a != b {
-		return a > b
+	if k.SiteFrom == "debug-info" || k.SiteFrom == "frame-at-location" {
+		s++
 	}
-	return c.Name < than.Name
+	return s
 }
 
 // Suggestion proposes that two buckets are one bug. It is only a

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/fuzztriage/triage/symbolize"
 )
@@ -220,6 +221,32 @@ func BucketOf(t *symbolize.Trace, opt Options) BucketID { return KeyFor(t, opt).
 // placeholders by the rules in messageRules, trims each line, drops blank
 // lines and caps the length.
 func MessageTemplate(msg string) string {
+	templates.Lock()
+	t, ok := templates.m[msg]
+	templates.Unlock()
+	if ok {
+		return t
+	}
+	t = messageTemplate(msg)
+	templates.Lock()
+	if len(templates.m) >= maxTemplates {
+		templates.m = map[string]string{}
+	}
+	templates.m[msg] = t
+	templates.Unlock()
+	return t
+}
+
+// templates memoizes MessageTemplate: the crashes of one bug repeat the
+// same few messages. Bounded: emptied when full.
+var templates = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const maxTemplates = 1 << 14
+
+func messageTemplate(msg string) string {
 	msg = strings.ReplaceAll(msg, "\r\n", "\n")
 	// One pass can expose a match for an earlier rule ('0'A'0 becomes
 	// '<C>'A'<N>, where 'A' is now a quoted char): repeat to a fixed point,

@@ -1,7 +1,11 @@
 package symbolize
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -12,6 +16,9 @@ type FilterOptions struct {
 	Binary string
 	// Symbolizer caches binaries across calls; nil makes a new one.
 	Symbolizer *Symbolizer
+	// Trace is the log parsed (for the binary's load address); Filter
+	// parses the log itself when it is nil.
+	Trace *Trace
 }
 
 // Filter rewrites a crash log for people, line by line, like rustfilt and
@@ -24,6 +31,29 @@ type FilterOptions struct {
 // Text that is not a frame passes through unchanged, so any text can be
 // filtered.
 func Filter(log []byte, opts FilterOptions) ([]byte, error) {
+	var buf bytes.Buffer
+	if opts.Binary != "" && opts.Trace == nil {
+		t, err := Parse(log)
+		if err == nil {
+			opts.Trace = t
+		}
+	}
+	if err := FilterTo(&buf, bytes.NewReader(log), opts); err != nil {
+		return nil, err
+	}
+	out := buf.Bytes()
+	if !bytes.HasSuffix(log, []byte("\n")) {
+		out = bytes.TrimSuffix(out, []byte("\n"))
+	}
+	return out, nil
+}
+
+// FilterTo is Filter reading the log as it comes and writing each line as
+// soon as it is known: memory stays bounded whatever the log's size. With
+// a binary, opts.Trace (the log parsed, for the binary's load address)
+// should be set; without it frames printed with absolute addresses only
+// are left as they are.
+func FilterTo(w io.Writer, r io.Reader, opts FilterOptions) error {
 	var bin *Binary
 	var bias uint64
 	biasOK := false
@@ -34,47 +64,111 @@ func Filter(log []byte, opts FilterOptions) ([]byte, error) {
 		}
 		b, err := s.Open(opts.Binary)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		bin = b
-		if t, err := Parse(log); err == nil {
-			bias, biasOK = b.LoadBias(t)
+		if opts.Trace != nil {
+			bias, biasOK = b.LoadBias(opts.Trace)
 		}
 	}
-	lines := strings.Split(string(log), "\n")
-	var out []string
-	for i := 0; i < len(lines); {
-		line := lines[i]
+	bw := bufio.NewWriter(w)
+	lines := newLineReader(r)
+	emit := func(ls []string) {
+		for _, l := range ls {
+			bw.WriteString(l)
+			bw.WriteByte('\n')
+		}
+	}
+	for {
+		line, ok := lines.next()
+		if !ok {
+			break
+		}
 		if f, ok := parseSanitizerFrame(line); ok {
-			out = append(out, filterSanitizerFrame(line, f, bin, bias, biasOK)...)
-			i++
+			emit(filterSanitizerFrame(line, f, bin, bias, biasOK))
 			continue
 		}
-		if _, _, ok := parseRustFrameLine(line); ok {
+		if f, prefix, ok := parseRustFrameLine(line); ok {
 			// One physical frame: its lines (inlined frames share the
 			// address), each with its "at" line if any.
-			var group []rustLine
-			for i < len(lines) {
-				f, prefix, ok := parseRustFrameLine(lines[i])
-				if !ok || len(group) > 0 && (f.Address == 0 || f.Address != group[0].f.Address) {
+			group := []rustLine{{prefix: prefix, f: f}}
+			for {
+				if at, ok := lines.peek(); ok && strings.HasPrefix(strings.TrimLeft(at, " "), "at ") {
+					group[len(group)-1].at = at
+					lines.next()
+				}
+				nextLine, ok := lines.peek()
+				if !ok {
 					break
 				}
-				rl := rustLine{prefix: prefix, f: f}
-				i++
-				if i < len(lines) && strings.HasPrefix(strings.TrimLeft(lines[i], " "), "at ") {
-					rl.at = lines[i]
-					i++
+				nf, np, ok := parseRustFrameLine(nextLine)
+				if !ok || nf.Address == 0 || nf.Address != group[0].f.Address {
+					break
 				}
-				group = append(group, rl)
+				lines.next()
+				group = append(group, rustLine{prefix: np, f: nf})
 			}
-			out = append(out, filterRustGroup(group, bin, bias, biasOK)...)
+			emit(filterRustGroup(group, bin, bias, biasOK))
 			continue
 		}
-		out = append(out, demangleTokens(line))
-		i++
+		emit([]string{demangleTokens(line)})
 	}
-	return []byte(strings.Join(out, "\n")), nil
+	if err := lines.err(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
+
+// lineReader reads lines (cut at MaxLineLength) with one line of lookahead.
+type lineReader struct {
+	br      *bufio.Reader
+	ahead   string
+	hasNext bool
+	e       error
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, MaxLineLength)}
+}
+
+func (l *lineReader) read() (string, bool) {
+	line, err := l.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		s := string(line)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = l.br.ReadSlice('\n')
+		}
+		if err != nil && err != io.EOF {
+			l.e = err
+		}
+		return strings.TrimSuffix(s, "\n"), true
+	}
+	if err != nil && err != io.EOF {
+		l.e = err
+		return "", false
+	}
+	if len(line) == 0 && err == io.EOF {
+		return "", false
+	}
+	return strings.TrimSuffix(string(line), "\n"), true
+}
+
+func (l *lineReader) next() (string, bool) {
+	if l.hasNext {
+		l.hasNext = false
+		return l.ahead, true
+	}
+	return l.read()
+}
+
+func (l *lineReader) peek() (string, bool) {
+	if !l.hasNext {
+		l.ahead, l.hasNext = l.read()
+	}
+	return l.ahead, l.hasNext
+}
+
+func (l *lineReader) err() error { return l.e }
 
 type rustLine struct {
 	prefix string
@@ -82,8 +176,6 @@ type rustLine struct {
 	at     string // the frame's "at FILE:LINE:COL" line as printed, if any
 }
 
-// filterRustGroup prints one physical frame of a std backtrace, resolving
-// what it lacks from the binary.
 func filterRustGroup(group []rustLine, bin *Binary, bias uint64, biasOK bool) []string {
 	var out []string
 	plain := func() []string {

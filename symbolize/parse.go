@@ -1,12 +1,15 @@
 package symbolize
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -59,41 +62,168 @@ func ParseFile(path string) (*Trace, error) {
 // fails only when the input is empty (ErrEmptyLog), not text (ErrNotText)
 // or has nothing recognizable at all (ErrUnrecognized).
 func Parse(log []byte) (*Trace, error) {
-	if len(bytes.TrimSpace(log)) == 0 {
-		return nil, ErrEmptyLog
-	}
-	if err := checkText(log); err != nil {
+	return ParseReader(bytes.NewReader(log))
+}
+
+// ParseReader is Parse reading the log as it comes: memory stays bounded
+// by one report, however long the log (a minimizer's log of a thousand
+// inner runs, a target that printed a gigabyte): earlier reports are
+// counted and dropped, lines are cut at MaxLineLength, a backtrace keeps
+// its first MaxFrames frames.
+func ParseReader(r io.Reader) (*Trace, error) {
+	p := &parser{}
+	if err := p.read(r); err != nil {
 		return nil, err
 	}
-	p := &parser{}
-	p.run(log)
-	if !p.recognized {
-		return nil, ErrUnrecognized
+	if err := p.verdict(); err != nil {
+		return nil, err
 	}
 	t := p.trace()
 	DefaultRules().Tag(t)
 	return t, nil
 }
 
-// checkText rejects binary input (a crash input passed by mistake): more
-// than 10% of the characters NUL, other control characters than
-// whitespace and escapes, or invalid UTF-8. A log with a few such bytes
-// (a panic message that echoes input bytes) is still a log.
-func checkText(log []byte) error {
-	bad, total := 0, 0
-	for i := 0; i < len(log); {
-		r, n := utf8.DecodeRune(log[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			bad++
-		case r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' && r != '\v' && r != 0x1b:
-			bad++
+// ParseEach calls each for every crash report of the log, in order, as it
+// is read (the last one is what Parse returns). An error from each stops
+// the parse and is returned.
+func ParseEach(r io.Reader, each func(*Trace) error) error {
+	p := &parser{}
+	var stop error
+	p.each = func(s *segment) {
+		if stop != nil {
+			return
 		}
-		total++
+		t := traceOf(s, p.blocks)
+		DefaultRules().Tag(t)
+		stop = each(t)
+	}
+	if err := p.read(r); err != nil {
+		return err
+	}
+	if stop != nil {
+		return stop
+	}
+	return p.verdict()
+}
+
+// scratch is the buffer a backtrace's frames are read into.
+func (p *parser) scratch() []Frame {
+	if p.frameBuf == nil {
+		p.frameBuf = make([]Frame, 0, 64)
+	}
+	return p.frameBuf[:0]
+}
+
+// addFrame appends a frame to the backtrace being read, or counts it
+// once the backtrace holds MaxFrames.
+func (p *parser) addFrame(f Frame) {
+	if len(p.bt.Frames) >= MaxFrames {
+		p.bt.Dropped++
+		return
+	}
+	p.bt.Frames = append(p.bt.Frames, f)
+}
+
+// maxMessageLines bounds a multi-line panic message.
+const maxMessageLines = 1000
+
+// Limits of what one line and one backtrace cost.
+const (
+	// MaxLineLength is where a line is cut (the rest of it is skipped).
+	MaxLineLength = 64 << 10
+	// MaxFrames is how many frames a backtrace keeps; deeper ones (a
+	// recursion of a hundred thousand frames) are counted, not kept.
+	MaxFrames = 1024
+)
+
+// readers are reused line readers: a parse would otherwise allocate (and
+// the GC clear) a MaxLineLength buffer per log.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, MaxLineLength) }}
+
+// read feeds the log to the parser line by line.
+func (p *parser) read(r io.Reader) error {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			p.feed(line)
+			// Skip the rest of an over-long line.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("reading the log: %w", err)
+			}
+			continue
+		}
+		if len(line) > 0 {
+			p.feed(line)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading the log: %w", err)
+		}
+	}
+	p.endMultiline()
+	p.closeSegment()
+	return nil
+}
+
+// feed takes one raw line (with its newline, if any).
+func (p *parser) feed(raw []byte) {
+	raw = bytes.TrimRight(raw, "\r\n")
+	p.countText(raw)
+	s := string(raw)
+	if strings.IndexByte(s, 0x1b) >= 0 {
+		s = stripANSI(s)
+	}
+	p.line(s)
+}
+
+// countText keeps the counts verdict's rule needs: characters, and those
+// that are NUL, other control characters or invalid UTF-8.
+func (p *parser) countText(line []byte) {
+	p.chars += len(line) + 1
+	if !p.nonBlank && len(bytes.TrimSpace(line)) > 0 {
+		p.nonBlank = true
+	}
+	// Almost every line of a log is valid UTF-8 without NUL: one fast
+	// check, and nothing to count (binary input is invalid UTF-8 or has
+	// NUL bytes; its other control characters are counted below).
+	if utf8.Valid(line) && bytes.IndexByte(line, 0) < 0 {
+		return
+	}
+	for i := 0; i < len(line); {
+		r, n := utf8.DecodeRune(line[i:])
+		if (r == utf8.RuneError && n == 1) || (r < 0x20 && r != '\t' && r != '\f' && r != '\v' && r != 0x1b) {
+			p.bad++
+		}
 		i += n
 	}
-	if bad*10 > total {
-		return fmt.Errorf("%w: %d of %d characters are NUL, control characters or not UTF-8", ErrNotText, bad, total)
+}
+
+// verdict says whether what was read is a log at all: not empty, text
+// (at most 10% NUL, control characters or invalid UTF-8: a crash input
+// passed by mistake is binary), and with something a fuzz binary prints.
+func (p *parser) verdict() error {
+	if !p.nonBlank {
+		return ErrEmptyLog
+	}
+	if p.bad*10 > p.chars {
+		return fmt.Errorf("%w: %d of %d characters are NUL, control characters or not UTF-8", ErrNotText, p.bad, p.chars)
+	}
+	if !p.recognized {
+		return ErrUnrecognized
 	}
 	return nil
 }
@@ -142,9 +272,21 @@ type ubsanReport struct {
 }
 
 type parser struct {
-	segs       []*segment
 	cur        *segment
 	recognized bool
+	// last is the last finished segment that shows a crash (or a slow
+	// unit); blocks counts those with crash evidence. Earlier segments
+	// are dropped as they end: memory stays bounded by one report.
+	last   *segment
+	blocks int
+	// each, when set, hears about every finished segment that shows a
+	// crash (ParseEach).
+	each func(*segment)
+	// text counts (see verdict).
+	chars, bad int
+	nonBlank   bool
+	// frameBuf is reused by every backtrace of the log (see scratch).
+	frameBuf []Frame
 
 	// multi-line state
 	mode     parseMode
@@ -169,7 +311,6 @@ const (
 func (p *parser) seg() *segment {
 	if p.cur == nil {
 		p.cur = &segment{counters: p.counters}
-		p.segs = append(p.segs, p.cur)
 	}
 	return p.cur
 }
@@ -177,25 +318,24 @@ func (p *parser) seg() *segment {
 // boundary starts a new segment: a new process or inner run begins.
 func (p *parser) boundary() {
 	p.endMultiline()
-	p.cur = nil
+	p.closeSegment()
 }
 
-func (p *parser) run(log []byte) {
-	for len(log) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(log, '\n'); i >= 0 {
-			line, log = log[:i], log[i+1:]
-		} else {
-			line, log = log, nil
-		}
-		line = bytes.TrimRight(line, "\r")
-		s := string(line)
-		if strings.IndexByte(s, 0x1b) >= 0 {
-			s = stripANSI(s)
-		}
-		p.line(s)
+// closeSegment ends the current segment: one that shows a crash becomes
+// the last one (and is handed to each); any other is dropped.
+func (p *parser) closeSegment() {
+	s := p.cur
+	p.cur = nil
+	if s == nil || !(s.crashEvidence || s.slowUnit) {
+		return
 	}
-	p.endMultiline()
+	if s.crashEvidence {
+		p.blocks++
+	}
+	p.last = s
+	if p.each != nil {
+		p.each(s)
+	}
 }
 
 func stripANSI(s string) string {
@@ -237,7 +377,9 @@ func (p *parser) line(s string) {
 	switch p.mode {
 	case modePanicMsg:
 		if !isMessageTerminator(s) {
-			p.msgLines = append(p.msgLines, s)
+			if len(p.msgLines) < maxMessageLines {
+				p.msgLines = append(p.msgLines, s)
+			}
 			return
 		}
 		p.finishPanicMessage()
@@ -254,7 +396,7 @@ func (p *parser) line(s string) {
 		p.mode = modeNone
 	case modeSanitizerB:
 		if f, ok := parseSanitizerFrame(s); ok {
-			p.bt.Frames = append(p.bt.Frames, f)
+			p.addFrame(f)
 			return
 		}
 		p.finishBacktrace()
@@ -280,7 +422,7 @@ func (p *parser) dispatch(s string) {
 				role = RoleCrash
 			}
 			p.role = ""
-			p.bt = &Backtrace{Source: SourceSanitizer, Role: role, Frames: []Frame{f}}
+			p.bt = &Backtrace{Source: SourceSanitizer, Role: role, Frames: append(p.scratch(), f)}
 			p.mode = modeSanitizerB
 			return
 		}
@@ -339,7 +481,7 @@ func (p *parser) dispatch(s string) {
 		if t == "stack backtrace:" {
 			p.recognized = true
 			p.seg().crashEvidence = true
-			p.bt = &Backtrace{Source: SourceRust, Role: RoleCrash}
+			p.bt = &Backtrace{Source: SourceRust, Role: RoleCrash, Frames: p.scratch()}
 			p.mode = modeRustBT
 			return
 		}
@@ -767,13 +909,13 @@ func (p *parser) rustBacktraceLine(s string) bool {
 				}
 			}
 			f.Raw = rest
-			p.bt.Frames = append(p.bt.Frames, f)
+			p.addFrame(f)
 			return true
 		}
 		return false
 	}
 	if at, ok := strings.CutPrefix(t, "at "); ok && indent >= 4 {
-		if n := len(p.bt.Frames); n > 0 {
+		if n := len(p.bt.Frames); n > 0 && p.bt.Dropped == 0 {
 			f := &p.bt.Frames[n-1]
 			if loc, ok := parseLocation(at); ok {
 				f.File, f.Line, f.Column = loc.File, loc.Line, loc.Column
@@ -786,9 +928,13 @@ func (p *parser) rustBacktraceLine(s string) bool {
 	// Older std printed the callers an address was inlined into on
 	// unnumbered lines under the frame: the frame above is inlined here.
 	if indent >= 6 && t[0] != '#' && !strings.HasPrefix(t, "0x") && len(p.bt.Frames) > 0 {
+		if p.bt.Dropped > 0 {
+			p.bt.Dropped++
+			return true
+		}
 		prev := &p.bt.Frames[len(p.bt.Frames)-1]
 		prev.Inlined = true
-		p.bt.Frames = append(p.bt.Frames, Frame{Index: prev.Index, Address: prev.Address, Raw: t})
+		p.addFrame(Frame{Index: prev.Index, Address: prev.Address, Raw: t})
 		return true
 	}
 	return false
@@ -800,13 +946,14 @@ func (p *parser) finishBacktrace() {
 	if bt == nil || len(bt.Frames) == 0 {
 		return
 	}
-	fr := bt.Frames
+	// The frames were read into the parser's scratch buffer: keep an
+	// exact-size copy, and the buffer for the next backtrace.
+	fr := append(make([]Frame, 0, len(bt.Frames)), bt.Frames...)
+	p.frameBuf = bt.Frames[:0]
+	bt.Frames = fr
 	for i := range fr {
 		f := &fr[i]
-		f.Function = Demangle(f.Raw)
-		if f.Function != "" {
-			f.Normalized = normalizeDemangled(f.Function)
-		}
+		f.Function, f.Normalized = demangledNames(f.Raw)
 		// Equal addresses in a row are one physical frame: every entry
 		// but the last was inlined into the next.
 		if i+1 < len(fr) && f.Address != 0 && fr[i+1].Address == f.Address {
@@ -817,6 +964,37 @@ func (p *parser) finishBacktrace() {
 		p.seg()
 	}
 	p.cur.backtraces = append(p.cur.backtraces, *bt)
+}
+
+// nameCache memoizes raw symbol -> (demangled, normalized): the logs of
+// one target repeat the same few hundred symbols, and demangling and
+// normalizing are most of a frame's cost. Bounded: emptied when full.
+var nameCache = struct {
+	sync.Mutex
+	m map[string][2]string
+}{m: map[string][2]string{}}
+
+const maxNameCache = 1 << 16
+
+func demangledNames(raw string) (string, string) {
+	nameCache.Lock()
+	v, ok := nameCache.m[raw]
+	nameCache.Unlock()
+	if ok {
+		return v[0], v[1]
+	}
+	fn := Demangle(raw)
+	norm := ""
+	if fn != "" {
+		norm = normalizeDemangled(fn)
+	}
+	nameCache.Lock()
+	if len(nameCache.m) >= maxNameCache {
+		nameCache.m = map[string][2]string{}
+	}
+	nameCache.m[raw] = [2]string{fn, norm}
+	nameCache.Unlock()
+	return fn, norm
 }
 
 // parseSanitizerFrame reads "#N 0xADDR [in FUNC [FILE[:LINE[:COL]]]]
@@ -904,22 +1082,15 @@ func splitFunctionAndFile(s string) (fn, file string) {
 }
 
 // trace builds the Trace from the last segment with crash evidence.
-func (p *parser) trace() *Trace {
-	var last *segment
-	blocks := 0
-	for _, s := range p.segs {
-		if s.crashEvidence || s.slowUnit {
-			if s.crashEvidence {
-				blocks++
-			}
-			last = s
-		}
-	}
+func (p *parser) trace() *Trace { return traceOf(p.last, p.blocks) }
+
+// traceOf is the Trace of one segment (nil: no crash), the blocks-th
+// report of its log.
+func traceOf(s *segment, blocks int) *Trace {
 	t := &Trace{Kind: KindNone, Blocks: blocks}
-	if last == nil {
+	if s == nil {
 		return t
 	}
-	s := last
 	t.counters = s.counters
 	t.Summary = s.summary
 	t.Access = s.access

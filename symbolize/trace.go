@@ -131,6 +131,8 @@ type Backtrace struct {
 	// chosen among these), "allocated" and "freed" (ASan's history of the
 	// memory involved), "leak" (an LSan leak's allocation stack).
 	Role string `json:"role,omitempty" yaml:"role,omitempty"`
+	// Dropped counts frames past MaxFrames that were not kept.
+	Dropped int `json:"dropped,omitempty" yaml:"dropped,omitempty"`
 }
 
 // Backtrace sources and roles.

@@ -320,7 +320,7 @@ func (p *ptySession) hasLine(want string) bool {
 }
 
 // buildTriage builds this program into dir.
-func buildTriage(t *testing.T, dir string) string {
+func buildTriage(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "triage")
 	res, err := procrun.Run(context.Background(), procrun.Spec{Path: "go", Args: []string{"build", "-o", bin, "."}, Timeout: 5 * time.Minute})

@@ -11,10 +11,6 @@ import (
 	"github.com/fuzztriage/triage/symbolize"
 )
 
-// maxSymbolizeInput bounds what `triage symbolize` reads (the reproducer
-// caps a fuzz binary's output at 8 MiB; minimizer logs can be longer).
-const maxSymbolizeInput = 64 << 20
-
 func init() {
 	register(&command{
 		name:    "symbolize",
@@ -65,10 +61,11 @@ Examples:
 						return usagef("--binary: %v", err)
 					}
 				}
-				name, data, err := readLogArg(a, args)
+				name, log, err := openLogArg(a, args)
 				if err != nil {
 					return err
 				}
+				defer log.Close()
 				sym := symbolize.NewSymbolizer()
 				if *rulesFile != "" {
 					r, err := symbolize.LoadRules(*rulesFile)
@@ -78,14 +75,20 @@ Examples:
 					sym.Rules = r
 				}
 				if *format == "text" {
-					out, err := symbolize.Filter(data, symbolize.FilterOptions{Binary: *binary, Symbolizer: sym})
-					if err != nil {
-						return err
+					opts := symbolize.FilterOptions{Binary: *binary, Symbolizer: sym}
+					if *binary != "" {
+						// The binary's load address comes from the log's
+						// report: read it once for that, then filter.
+						if t, err := symbolize.ParseReader(log); err == nil {
+							opts.Trace = t
+						}
+						if _, err := log.Seek(0, io.SeekStart); err != nil {
+							return err
+						}
 					}
-					_, err = a.stdout.Write(out)
-					return err
+					return symbolize.FilterTo(a.stdout, log, opts)
 				}
-				t, err := symbolize.Parse(data)
+				t, err := symbolize.ParseReader(log)
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
@@ -105,17 +108,24 @@ Examples:
 	})
 }
 
-// readLogArg reads LOG, or stdin for "-" or no argument.
-func readLogArg(a *app, args []string) (string, []byte, error) {
+// openLogArg opens LOG, or stdin for "-" or no argument, for reading as
+// it comes (stdin is spooled to a temporary file, so it can be read twice).
+func openLogArg(a *app, args []string) (string, *os.File, error) {
 	if len(args) == 0 || args[0] == "-" {
-		data, err := io.ReadAll(io.LimitReader(a.stdin, maxSymbolizeInput+1))
+		tmp, err := os.CreateTemp("", "triage-log-*")
 		if err != nil {
+			return "", nil, err
+		}
+		os.Remove(tmp.Name()) // gone when closed
+		if _, err := io.Copy(tmp, a.stdin); err != nil {
+			tmp.Close()
 			return "", nil, fmt.Errorf("reading stdin: %w", err)
 		}
-		if len(data) > maxSymbolizeInput {
-			return "", nil, fmt.Errorf("stdin: log larger than %d MiB", maxSymbolizeInput>>20)
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			tmp.Close()
+			return "", nil, err
 		}
-		return "stdin", data, nil
+		return "stdin", tmp, nil
 	}
 	st, err := os.Stat(args[0])
 	if errors.Is(err, os.ErrNotExist) {
@@ -127,9 +137,6 @@ func readLogArg(a *app, args []string) (string, []byte, error) {
 	if st.IsDir() {
 		return "", nil, usagef("log %s is a directory", args[0])
 	}
-	if st.Size() > maxSymbolizeInput {
-		return "", nil, fmt.Errorf("%s: log larger than %d MiB", args[0], maxSymbolizeInput>>20)
-	}
-	data, err := os.ReadFile(args[0])
-	return args[0], data, err
+	f, err := os.Open(args[0])
+	return args[0], f, err
 }
