@@ -30,7 +30,7 @@ func releaseVariant() variant { return variant{name: "release", root: fixture.Ro
 func devVariant() variant     { return variant{name: "dev", root: fixture.Root(), args: []string{"--dev"}} }
 func asanVariant() variant {
 	root := fixture.Root()
-	return variant{name: "asan", root: root, args: []string{"--asan", "--target-dir", filepath.Join(root, "target-variants", "asan")}}
+	return variant{name: "asan", root: root, args: fixture.ASanArgs(root)}
 }
 
 func (v variant) build(t *testing.T) {

@@ -35,7 +35,7 @@ func isAppFrame(f *symbolize.Frame) bool {
 	if name == "" || f.File != "" && isToolchainFile(f.File) {
 		return false
 	}
-	return !helperFrames.has(ShortName(name))
+	return !helperFrames.has(symbolize.ShortName(name))
 }
 
 func frameName(f *symbolize.Frame) string {
@@ -52,71 +52,9 @@ func tokens(frames []*symbolize.Frame, n int) []string {
 	}
 	out := make([]string, 0, n)
 	for _, f := range frames[:n] {
-		out = append(out, ShortName(frameName(f)))
+		out = append(out, symbolize.ShortName(frameName(f)))
 	}
 	return out
-}
-
-var (
-	v0Disambig     = regexp.MustCompile(`\[[0-9a-f]{1,16}\]`)
-	closureNumbers = regexp.MustCompile(`\{\{([a-z_]+)\}\}|\{([a-z_]+)(?::[^{}#]*)?#[0-9]+\}`)
-)
-
-// ShortName reduces a function name to what every build agrees on: the last
-// path segment, without generic arguments, hash, crate disambiguator,
-// parameter list or closure number. Release builds name functions by
-// their short DWARF names (`write_register`, `unwrap<&chipset::battery::Pack>`,
-// `{closure#0}`), dev builds and ASan by full paths
-// (`chipset::cmos_rtc::CmosRtc::write_register`,
-// `fuzz_ide::_::__libfuzzer_sys_run::{{closure}}`).
-func ShortName(name string) string {
-	s := strings.TrimSpace(name)
-	s = symbolize.StripLegacyHash(s)
-	// Most names are plain paths: no regexp needed.
-	if !strings.ContainsAny(s, "<>()[]{} ") {
-		if i := strings.LastIndex(s, "::"); i >= 0 && i+2 < len(s) {
-			return s[i+2:]
-		} else if i < 0 {
-			return s
-		}
-	}
-	s = v0Disambig.ReplaceAllString(s, "")
-	s = closureNumbers.ReplaceAllStringFunc(s, func(m string) string {
-		sub := closureNumbers.FindStringSubmatch(m)
-		if sub[1] != "" {
-			return "{" + sub[1] + "}"
-		}
-		return "{" + sub[2] + "}"
-	})
-	s = stripGroups(s)
-	segs := strings.Split(s, "::")
-	for i := len(segs) - 1; i >= 0; i-- {
-		if seg := strings.TrimSpace(segs[i]); seg != "" {
-			return seg
-		}
-	}
-	return s
-}
-
-// stripGroups removes <...> generic arguments and (...) parameter lists
-// (C++ frames), nested, leaving `->` arrows of fn types alone.
-func stripGroups(s string) string {
-	var b strings.Builder
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '<' || c == '(':
-			depth++
-		case (c == '>' && (i == 0 || s[i-1] != '-')) || c == ')':
-			if depth > 0 {
-				depth--
-			}
-		case depth == 0:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 var crateVersion = regexp.MustCompile(`-[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.+-]*)?$`)
@@ -163,16 +101,16 @@ func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver) sit
 	loc := t.Location
 	if loc == nil || loc.File == "" || isToolchainFile(loc.File) {
 		if len(frames) > 0 {
-			return site{function: ShortName(frameName(frames[0])), from: "first-app-frame", next: 1}
+			return site{function: symbolize.ShortName(frameName(frames[0])), from: "first-app-frame", next: 1}
 		}
 		return site{from: "none"}
 	}
 	file := ShortFile(loc.File)
 	if r != nil {
 		if fn, err := r.FunctionAt(*loc); err == nil && fn != "" {
-			s := ShortName(fn)
+			s := symbolize.ShortName(fn)
 			for i := range frames {
-				if ShortName(frameName(frames[i])) == s {
+				if symbolize.ShortName(frameName(frames[i])) == s {
 					return site{file: file, function: s, from: "debug-info", next: i + 1}
 				}
 			}
@@ -183,16 +121,16 @@ func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver) sit
 	}
 	for i, f := range frames {
 		if f.File != "" && f.Line == loc.Line && ShortFile(f.File) == file {
-			return site{file: file, function: ShortName(frameName(f)), from: "frame-at-location", next: i + 1}
+			return site{file: file, function: symbolize.ShortName(frameName(f)), from: "frame-at-location", next: i + 1}
 		}
 	}
 	for i, f := range frames {
 		if f.File != "" && ShortFile(f.File) == file {
-			return site{file: file, function: ShortName(frameName(f)), from: "frame-in-file", next: i + 1}
+			return site{file: file, function: symbolize.ShortName(frameName(f)), from: "frame-in-file", next: i + 1}
 		}
 	}
 	if len(frames) > 0 {
-		return site{file: file, function: ShortName(frameName(frames[0])), from: "first-app-frame", next: 1}
+		return site{file: file, function: symbolize.ShortName(frameName(frames[0])), from: "first-app-frame", next: 1}
 	}
 	return site{file: file, from: "none"}
 }
@@ -205,7 +143,7 @@ func entryFrame(frames []*symbolize.Frame) string {
 		return ""
 	}
 	if frames[0].Category == symbolize.CategoryFuzzTarget {
-		return ShortName(frameName(frames[0]))
+		return symbolize.ShortName(frameName(frames[0]))
 	}
 	entry := frames[0]
 	for _, f := range frames[1:] {
@@ -214,7 +152,7 @@ func entryFrame(frames []*symbolize.Frame) string {
 		}
 		entry = f
 	}
-	return ShortName(frameName(entry))
+	return symbolize.ShortName(frameName(entry))
 }
 
 // findCycle finds the repeating cycle of a recursion in a list of function

@@ -67,8 +67,8 @@ func TestShortName(t *testing.T) {
 		{"my_crate::run::{async_fn#0}", "{async_fn}"},
 	}
 	for _, c := range cases {
-		if got := ShortName(c.in); got != c.want {
-			t.Errorf("ShortName(%q) = %q, want %q", c.in, got, c.want)
+		if got := symbolize.ShortName(c.in); got != c.want {
+			t.Errorf("symbolize.ShortName(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -205,7 +204,7 @@ func RunPlan(ctx context.Context, plan *Plan, opt RunOptions) (*Result, error) {
 	if plan.Formatters == nil {
 		res.NoFormattersWhy = "none loaded"
 	}
-	lldbPath, err := exec.LookPath(lldb)
+	lldbPath, err := procrun.LookPath(lldb)
 	if err != nil {
 		res.Status = StatusLLDBMissing
 		res.Message = fmt.Sprintf("%s: not found (install lldb-19, or configure the lldb binary); the command file is at %s", lldb, plan.ScriptPath)

@@ -2,11 +2,9 @@ package report
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -79,14 +77,11 @@ type DiffOptions struct {
 	// Since is a run name (or unique prefix, or "latest") to compare
 	// against; "" compares against the last recorded diff.
 	Since string
-	// Verify re-runs every bucket's representative and minimized input
-	// on the current release build to find fixed, changed and regressed
-	// buckets. It needs Config and Stages.
-	Verify bool
-	// Config is the workspace's configuration (builds, reproduction).
-	Config *triage.Config
-	// Stages parse and bucket the re-runs (triage's stages).
-	Stages triage.Stages
+	// Verify, when set, re-runs the buckets' inputs on the current build
+	// (triage.VerifyBuckets: reproduction is the pipeline's job, not this
+	// package's) to find fixed, changed and regressed buckets; it returns
+	// a verification per bucket and the buckets it could not verify.
+	Verify func(ctx context.Context, snap *Snapshot) (map[string]*triage.Verification, []string)
 	// DryRun computes the diff without recording it.
 	DryRun bool
 	// LockWait is how long to wait for a running pipeline's lock.
@@ -127,16 +122,13 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 			return nil, err
 		}
 	}
-	var checks map[string]*Verification
-	if o.Verify {
+	var checks map[string]*triage.Verification
+	if o.Verify != nil {
 		if snap.Workspace == nil {
 			return nil, fmt.Errorf("cannot verify buckets: no workspace at %s", snap.Root)
 		}
-		if o.Config == nil || o.Stages.Parse == nil || o.Stages.Bucket == nil {
-			return nil, errors.New("diff: verification needs the configuration and the parse and bucket stages")
-		}
 		var vf []string
-		checks, vf = verifyAll(ctx, snap, o.Config, o.Stages, log, now)
+		checks, vf = o.Verify(ctx, snap)
 		failures = append(failures, vf...)
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
@@ -146,7 +138,7 @@ func RunDiff(ctx context.Context, root, storeDir string, o DiffOptions) (*Diff, 
 	var d *Diff
 	apply := func(st *State) {
 		d = computeDiff(snap, st, since, checks, at)
-		d.Verified = o.Verify
+		d.Verified = o.Verify != nil
 		d.Failures = append(d.Failures, failures...)
 	}
 	if o.DryRun {
@@ -181,7 +173,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // computeDiff compares the snapshot with the baseline and applies the
 // status transitions to st (mutating it).
-func computeDiff(snap *Snapshot, st *State, since *Run, checks map[string]*Verification, at time.Time) *Diff {
+func computeDiff(snap *Snapshot, st *State, since *Run, checks map[string]*triage.Verification, at time.Time) *Diff {
 	d := &Diff{SchemaVersion: StateSchemaVersion, At: at, Runs: []string{}}
 	var base map[string]int
 	var from time.Time
@@ -239,7 +231,7 @@ func computeDiff(snap *Snapshot, st *State, since *Run, checks map[string]*Verif
 			if bs.FixedAt != nil {
 				back = snap.membersAfter(id, *bs.FixedAt)
 			}
-			alive := v != nil && (v.Verdict == VerdictCrashes || v.Verdict == VerdictSkipped)
+			alive := v != nil && (v.Verdict == triage.VerdictCrashes || v.Verdict == triage.VerdictSkipped)
 			switch {
 			case back > 0 || alive:
 				bs.Status = StatusRegressed
@@ -250,7 +242,7 @@ func computeDiff(snap *Snapshot, st *State, since *Run, checks map[string]*Verif
 				ch.Status = bs.Status
 				d.Regressed = append(d.Regressed, ch)
 				listed = true
-			case v != nil && v.Verdict == VerdictChanged && prior == StatusFixed:
+			case v != nil && v.Verdict == triage.VerdictChanged && prior == StatusFixed:
 				bs.Status, bs.ChangedTo = StatusChanged, changedTo(v, id)
 				ch.Status, ch.ChangedTo = bs.Status, bs.ChangedTo
 				ch.Detail = "its inputs crash again, in another bucket"
@@ -266,13 +258,13 @@ func computeDiff(snap *Snapshot, st *State, since *Run, checks map[string]*Verif
 				listed = true
 			}
 		default:
-			if v != nil && v.Verdict == VerdictFixed {
+			if v != nil && v.Verdict == triage.VerdictFixed {
 				bs.Status, bs.FixedAt, bs.FixedBinary, bs.FixedRun, bs.ChangedTo = StatusFixed, &at, v.Binary, d.Latest, nil
 				ch.Status, ch.Detail = bs.Status, verifiedDetail(v)
 				event("fixed", ch.Detail)
 				d.Fixed = append(d.Fixed, ch)
 				listed = true
-			} else if v != nil && v.Verdict == VerdictChanged {
+			} else if v != nil && v.Verdict == triage.VerdictChanged {
 				bs.Status, bs.FixedAt, bs.FixedBinary, bs.FixedRun, bs.ChangedTo = StatusChanged, &at, v.Binary, d.Latest, changedTo(v, id)
 				ch.Status, ch.ChangedTo, ch.Detail = bs.Status, bs.ChangedTo, verifiedDetail(v)
 				event("changed", ch.Detail)
@@ -310,20 +302,20 @@ func (s *Snapshot) membersAfter(id string, t time.Time) int {
 	return n
 }
 
-func regressionDetail(back int, v *Verification) string {
+func regressionDetail(back int, v *triage.Verification) string {
 	switch {
-	case back > 0 && v != nil && v.Verdict == VerdictCrashes:
+	case back > 0 && v != nil && v.Verdict == triage.VerdictCrashes:
 		return fmt.Sprintf("%d new members since it was fixed, and its inputs crash again on the current build", back)
 	case back > 0:
 		return fmt.Sprintf("%d new members since it was fixed", back)
-	case v != nil && v.Verdict == VerdictSkipped:
+	case v != nil && v.Verdict == triage.VerdictSkipped:
 		return "a member triaged on the current build crashes in it"
 	default:
 		return "its inputs crash in it again on the current build"
 	}
 }
 
-func verifiedDetail(v *Verification) string {
+func verifiedDetail(v *triage.Verification) string {
 	var parts []string
 	for _, c := range v.Inputs {
 		s := c.Role + " " + c.Status
@@ -350,7 +342,7 @@ func joinComma(parts []string) string {
 	return out
 }
 
-func changedTo(v *Verification, self string) []string {
+func changedTo(v *triage.Verification, self string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, c := range v.Inputs {
@@ -361,144 +353,4 @@ func changedTo(v *Verification, self string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// verifyAll re-runs every bucket's inputs on the current release build, on
-// -j workers; a bucket that could not be verified is a failure (its state
-// is left as it was).
-func verifyAll(ctx context.Context, snap *Snapshot, cfg *triage.Config, stages triage.Stages, log logrus.FieldLogger, now func() time.Time) (map[string]*Verification, []string) {
-	// One build per target, then re-runs against exactly that binary.
-	binSHA := map[string]string{}
-	binErr := map[string]error{}
-	for _, id := range snap.IDs() {
-		t := snap.Buckets[id].Target
-		if _, done := binSHA[t]; done || binErr[t] != nil {
-			continue
-		}
-		path, err := triage.EnsureBinary(ctx, snap.Workspace, t, store.Release, cfg)
-		if err == nil {
-			binSHA[t], _, err = store.FileSHA1(path)
-		}
-		if err != nil {
-			binErr[t] = err
-		}
-	}
-	noBuild := *cfg
-	noBuild.Build.Mode = triage.BuildNever
-
-	var mu sync.Mutex
-	checks := map[string]*Verification{}
-	var failures []string
-	jobs := make(chan string)
-	var wg sync.WaitGroup
-	done := 0
-	ids := snap.IDs()
-	for i := 0; i < cfg.JobCount(); i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range jobs {
-				b := snap.Buckets[id]
-				var v *Verification
-				err := binErr[b.Target]
-				if err == nil {
-					v, err = verifyBucket(ctx, snap, &noBuild, stages, b, binSHA[b.Target], now)
-				}
-				mu.Lock()
-				done++
-				if err != nil {
-					if ctx.Err() == nil {
-						failures = append(failures, fmt.Sprintf("%s: %v", id, err))
-						log.WithFields(logrus.Fields{"bucket": id}).Warnf("not verified: %v", err)
-					}
-				} else {
-					checks[id] = v
-					log.WithFields(logrus.Fields{"bucket": id, "verdict": v.Verdict, "done": done, "total": len(ids)}).Info("verified")
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, id := range ids {
-		select {
-		case jobs <- id:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	sort.Strings(failures)
-	return checks, failures
-}
-
-// Unbucketed stands for "crashes, but in no bucket" (its log did not parse).
-const Unbucketed = "(unbucketed)"
-
-// verifyBucket re-runs one bucket's representative and minimized input.
-func verifyBucket(ctx context.Context, snap *Snapshot, cfg *triage.Config, stages triage.Stages, b *store.BucketRecord, binary string, now func() time.Time) (*Verification, error) {
-	v := &Verification{At: now().UTC(), Binary: binary}
-	// A member already triaged on this very binary, crashing in this
-	// bucket, settles it without re-running anything.
-	for _, m := range b.Members {
-		a := snap.Artifacts[m.SHA1]
-		if a == nil || a.Bucket == nil || a.Bucket.ID != b.ID || a.Status == store.NotReproducible {
-			continue
-		}
-		if r := a.Reproductions[store.Release]; r != nil && r.BinarySHA1 == binary {
-			v.Verdict = VerdictSkipped
-			v.Inputs = []InputCheck{{Role: "member", SHA1: a.SHA1, Path: a.Path, Status: string(a.Status), Bucket: b.ID}}
-			return v, nil
-		}
-	}
-	type candidate struct{ role, sha, path string }
-	var cands []candidate
-	if rep := snap.Artifacts[b.Representative.SHA1]; rep != nil {
-		paths := append([]string{rep.Path}, rep.Paths...)
-		for _, p := range paths {
-			if abs := snap.absPath(p); isRegular(abs) {
-				cands = append(cands, candidate{"representative", rep.SHA1, abs})
-				break
-			}
-		}
-	}
-	if m := b.Minimized; m != nil && (len(cands) == 0 || m.SHA1 != cands[0].sha) {
-		if abs := snap.storePath(m.Path); isRegular(abs) {
-			cands = append(cands, candidate{"minimized", m.SHA1, abs})
-		}
-	}
-	if len(cands) == 0 {
-		return nil, fmt.Errorf("neither the representative %s nor a minimized input is on disk", b.Representative.Path)
-	}
-	for _, c := range cands {
-		rep, err := triage.ReproduceInput(ctx, snap.Workspace, cfg, stages, b.Target, c.path, []store.Profile{store.Release})
-		if err != nil {
-			return nil, fmt.Errorf("re-running %s: %w", snap.displayPath(c.path), err)
-		}
-		chk := InputCheck{Role: c.role, SHA1: c.sha, Path: snap.displayPath(c.path), Status: string(store.NotReproducible)}
-		if r := rep.Reproductions[store.Release]; r != nil {
-			chk.Status = string(r.Status)
-			if r.Status != store.NotReproducible {
-				chk.Bucket = r.BucketID
-				if chk.Bucket == "" {
-					// It crashes, but the crash could not be parsed into
-					// a bucket: not fixed, and not this bucket either.
-					chk.Bucket = Unbucketed
-				}
-			}
-		}
-		v.Inputs = append(v.Inputs, chk)
-	}
-	v.Verdict = VerdictFixed
-	for _, c := range v.Inputs {
-		switch {
-		case c.Bucket == b.ID:
-			v.Verdict = VerdictCrashes
-		case c.Bucket != "" && v.Verdict != VerdictCrashes:
-			v.Verdict = VerdictChanged
-		}
-	}
-	return v, nil
 }

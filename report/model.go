@@ -449,10 +449,10 @@ func (s *Snapshot) site(bug *Bug, rep *store.ArtifactRecord) string {
 		return ""
 	}
 	if !strings.Contains(name, "::") {
-		short := dedupe.ShortName(name)
+		short := symbolize.ShortName(name)
 		for _, ss := range bug.LLDB {
 			for _, f := range ss.Frames {
-				if strings.Contains(f.Function, "::") && dedupe.ShortName(f.Function) == short && (file == "" || sameFile(f.File, file)) {
+				if strings.Contains(f.Function, "::") && symbolize.ShortName(f.Function) == short && (file == "" || sameFile(f.File, file)) {
 					return cleanFunction(f.Function)
 				}
 			}

@@ -51,9 +51,11 @@ func TestNights(t *testing.T) {
 	cfg.LLDB.Enabled, cfg.Reproduce.Dev = &off, &off
 	cfg.Minimize.Rounds = 1
 	storeDir := cfg.StoreDir(root)
+	verify := func(ctx context.Context, snap *Snapshot) (map[string]*triage.Verification, []string) {
+		return triage.VerifyBuckets(ctx, snap.Workspace, cfg, triage.DefaultStages(), snap.StoreDir, snap.Buckets, snap.Artifacts, nil, time.Now)
+	}
 	diff := func(night int, o DiffOptions) *Diff {
 		t.Helper()
-		o.Config, o.Stages = cfg, triage.DefaultStages()
 		d, err := RunDiff(context.Background(), root, storeDir, o)
 		if err != nil {
 			t.Fatalf("night %d: diff: %v", night, err)
@@ -68,7 +70,7 @@ func TestNights(t *testing.T) {
 	rec1 := runNight(t, root, cfg, cmosTarget)
 	oobID := bucketOfInput(t, root, storeDir, cmosTarget, oob.Inputs[0].File)
 	divID := bucketOfInput(t, root, storeDir, cmosTarget, div.Inputs[0].File)
-	d1 := diff(1, DiffOptions{Verify: true})
+	d1 := diff(1, DiffOptions{Verify: verify})
 	expectLists(t, "night 1", d1, map[string][]string{"new": {oobID, divID}})
 	if d1.Since.Kind != "start" || len(d1.Runs) != 1 {
 		t.Errorf("night 1: since %+v runs %v", d1.Since, d1.Runs)
@@ -85,7 +87,7 @@ func TestNights(t *testing.T) {
 	restore(t, root, hold, cmosTarget, oob.Inputs[2].File, add.Inputs[0].File, add.Inputs[1].File, div.Inputs[2].File)
 	rec2 := runNight(t, root, cfg, cmosTarget)
 	addID := bucketOfInput(t, root, storeDir, cmosTarget, add.Inputs[0].File)
-	d2 := diff(2, DiffOptions{Verify: true})
+	d2 := diff(2, DiffOptions{Verify: verify})
 	expectLists(t, "night 2", d2, map[string][]string{"new": {addID}, "grown": {oobID}, "fixed": {divID}})
 	if c := find(d2.Grown, oobID); c == nil || c.NewMembers != 1 || c.Members != 3 {
 		t.Errorf("night 2: grown %+v, want oob with 3 members, 1 new", d2.Grown)
@@ -93,10 +95,10 @@ func TestNights(t *testing.T) {
 	if d2.Since.Kind != "diff" || len(d2.Runs) != 1 || d2.Runs[0] != strings.TrimSuffix(filepath.Base(runPath(t, storeDir, rec2)), ".yaml") {
 		t.Errorf("night 2: since %+v runs %v", d2.Since, d2.Runs)
 	}
-	if v := stateOf(t, storeDir, divID).Verification; v == nil || v.Verdict != VerdictFixed || len(v.Inputs) == 0 {
+	if v := stateOf(t, storeDir, divID).Verification; v == nil || v.Verdict != triage.VerdictFixed || len(v.Inputs) == 0 {
 		t.Errorf("night 2: div verification %+v", v)
 	}
-	if v := stateOf(t, storeDir, oobID).Verification; v == nil || v.Verdict != VerdictSkipped {
+	if v := stateOf(t, storeDir, oobID).Verification; v == nil || v.Verdict != triage.VerdictSkipped {
 		t.Errorf("night 2: oob (a member triaged on tonight's binary) verification %+v, want skipped", v)
 	}
 
@@ -104,7 +106,7 @@ func TestNights(t *testing.T) {
 	setSourceLine(t, root, div.File, div.Line, line)
 	buildCopy(t, root)
 	runNight(t, root, cfg, cmosTarget)
-	d3 := diff(3, DiffOptions{Verify: true})
+	d3 := diff(3, DiffOptions{Verify: verify})
 	expectLists(t, "night 3", d3, map[string][]string{"regressed": {divID}, "not-seen": {addID, oobID}})
 	if st := stateOf(t, storeDir, divID); st.Status != StatusRegressed || st.Regressions != 1 {
 		t.Errorf("night 3: div state %+v", st)
@@ -115,9 +117,9 @@ func TestNights(t *testing.T) {
 	setSourceLine(t, root, div.File, div.Line, other)
 	buildCopy(t, root)
 	runNight(t, root, cfg, cmosTarget)
-	d4 := diff(4, DiffOptions{Verify: true})
+	d4 := diff(4, DiffOptions{Verify: verify})
 	expectLists(t, "night 4", d4, map[string][]string{"changed": {divID}, "not-seen": {addID, oobID}})
-	if c := find(d4.Changed, divID); c == nil || len(c.ChangedTo) != 1 || c.ChangedTo[0] == divID || c.ChangedTo[0] == Unbucketed {
+	if c := find(d4.Changed, divID); c == nil || len(c.ChangedTo) != 1 || c.ChangedTo[0] == divID || c.ChangedTo[0] == triage.Unbucketed {
 		t.Errorf("night 4: changed %+v, want div changed to one other bucket", d4.Changed)
 	}
 

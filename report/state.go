@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fuzztriage/triage/store"
+	"github.com/fuzztriage/triage/triage"
 )
 
 // StateSchemaVersion versions report/state.yaml and report/diffs/*.yaml. It
@@ -77,7 +78,7 @@ type BucketState struct {
 	// Reported is set when `triage report` rendered (and marked) it.
 	Reported *Reported `yaml:"reported,omitempty"`
 	// Verification is the last re-run of its inputs on the current build.
-	Verification *Verification `yaml:"verification,omitempty"`
+	Verification *triage.Verification `yaml:"verification,omitempty"`
 	// History lists every status change a diff saw, oldest first.
 	History []Event `yaml:"history,omitempty"`
 }
@@ -87,39 +88,6 @@ type BucketState struct {
 type Reported struct {
 	At      time.Time `yaml:"at" json:"at"`
 	Members int       `yaml:"members" json:"members"`
-}
-
-// Verification is one re-run of a bucket's representative and minimized
-// input on the current release build.
-type Verification struct {
-	At time.Time `yaml:"at" json:"at"`
-	// Binary is the SHA1 of the release binary they ran on.
-	Binary string `yaml:"binary" json:"binary"`
-	// Verdict: crashes (still in this bucket), fixed, changed, or
-	// skipped (a member was triaged on this very binary and crashed in
-	// this bucket, so nothing needed re-running).
-	Verdict string       `yaml:"verdict" json:"verdict"`
-	Inputs  []InputCheck `yaml:"inputs,omitempty" json:"inputs,omitempty"`
-}
-
-// Verification verdicts.
-const (
-	VerdictCrashes = "crashes"
-	VerdictFixed   = "fixed"
-	VerdictChanged = "changed"
-	VerdictSkipped = "skipped"
-)
-
-// InputCheck is one input's re-run.
-type InputCheck struct {
-	// Role is representative or minimized.
-	Role string `yaml:"role" json:"role"`
-	SHA1 string `yaml:"sha1" json:"sha1"`
-	Path string `yaml:"path" json:"path"`
-	// Status is the reproduction's verdict (reproducible, flaky,
-	// not-reproducible); Bucket where it crashed.
-	Status string `yaml:"status" json:"status"`
-	Bucket string `yaml:"bucket,omitempty" json:"bucket,omitempty"`
 }
 
 // Event is one thing that happened to a bucket.

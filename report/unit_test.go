@@ -13,6 +13,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/procrun"
 	"github.com/fuzztriage/triage/store"
+	"github.com/fuzztriage/triage/triage"
 )
 
 // TestHexDumpMatchesHexdump compares HexDump with the real `hexdump -C -v`.
@@ -140,7 +141,7 @@ func TestStateRoundTripAndErrors(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	st.Buckets["v1-aaaaaaaaaaaa"] = &BucketState{Status: StatusFixed, Members: 3, FirstDiff: now, FixedAt: &now, FixedBinary: "abc",
 		History:      []Event{{At: now, Event: "new", Members: 3}, {At: now, Event: "fixed", Members: 3, Detail: "x"}},
-		Verification: &Verification{At: now, Binary: "abc", Verdict: VerdictFixed, Inputs: []InputCheck{{Role: "representative", SHA1: "s", Path: "p", Status: "not-reproducible"}}}}
+		Verification: &triage.Verification{At: now, Binary: "abc", Verdict: triage.VerdictFixed, Inputs: []triage.InputCheck{{Role: "representative", SHA1: "s", Path: "p", Status: "not-reproducible"}}}}
 	st.LastDiff = &now
 	if err := st.Save(s, now); err != nil {
 		t.Fatal(err)

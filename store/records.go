@@ -230,6 +230,13 @@ type RunRecord struct {
 
 func (r *RunRecord) schema() int { return r.SchemaVersion }
 
+// Idle says the run triaged, failed, fixed and reported nothing: a pass of
+// the watcher that found the store up to date.
+func (r *RunRecord) Idle() bool {
+	return r.Artifacts.Triaged == 0 && r.Artifacts.Failed == 0 && len(r.Failures) == 0 &&
+		len(r.NewBuckets) == 0 && len(r.GrownBuckets) == 0 && len(r.FixedBuckets) == 0
+}
+
 // RunCounts counts the inputs of a run.
 type RunCounts struct {
 	Found   int `json:"found" yaml:"found"`

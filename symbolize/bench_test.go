@@ -192,7 +192,7 @@ func BenchmarkLLVMComparison(b *testing.B) {
 	for _, a := range addrs {
 		fmt.Fprintf(&in, "0x%x\n", a)
 	}
-	syms := fixtureSymbols(b)
+	syms := fixture.MangledSymbols(b)
 	symIn := strings.Join(syms, "\n") + "\n"
 
 	// One trace's worth: what a crash costs when nothing is cached yet

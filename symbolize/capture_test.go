@@ -54,9 +54,9 @@ func variantArgs(root, variant string) []string {
 	case "dev":
 		return []string{"--dev"}
 	case "asan", "asan-nosym", "asan-nodemangle":
-		return []string{"--asan", "--target-dir", filepath.Join(root, "target-variants", "asan")}
+		return fixture.ASanArgs(root)
 	case "v0":
-		return []string{"--mangling", "v0", "--target-dir", filepath.Join(root, "target-variants", "v0")}
+		return fixture.V0Args(root)
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package symbolize
 
 import (
+	"regexp"
 	"strings"
 	"unicode"
 
+	"github.com/fuzztriage/triage/rustdemangle"
 	"github.com/ianlancetaylor/demangle"
 )
 
@@ -12,7 +14,7 @@ import (
 //
 //   - Rust legacy (_ZN..17h<hash>E) and C++ (_Z...) mangled names,
 //     demangled with github.com/ianlancetaylor/demangle, and Rust v0
-//     (_R...) names, demangled by demangleV0 (see there for why);
+//     (_R...) names, demangled by package rustdemangle (see there for why);
 //   - lldb's half-demangled legacy names (_$LT$alloc..boxed..Box$LT$T$GT$$GT$),
 //     whose $LT$/$GT$/$C$/$u7b$ escapes and ".." separators are decoded;
 //   - names a Rust backtrace already demangled, from which the legacy
@@ -46,10 +48,10 @@ func Demangle(sym string) string {
 // cleanDemangled is one pass of Demangle's textual cleanup.
 func cleanDemangled(s string) string {
 	if strings.IndexByte(s, '$') >= 0 {
-		s = decodeLegacyEscapes(s)
+		s = rustdemangle.DecodeEscapes(s)
 	}
 	s = stripLLVMSuffix(s)
-	s = StripLegacyHash(s)
+	s = rustdemangle.StripHash(s)
 	if strings.IndexByte(s, '[') >= 0 {
 		s = stripDisambiguators(s)
 	}
@@ -71,11 +73,11 @@ func isMangled(s string) bool {
 
 func demangleMangled(s string) (string, bool) {
 	if strings.HasPrefix(s, "_R") {
-		if d, err := demangleV0(s); err == nil {
+		if d, err := rustdemangle.V0(s); err == nil {
 			return d, true
 		}
 	}
-	if d, ok := demangleLegacyRust(s); ok {
+	if d, ok := rustdemangle.Legacy(s); ok {
 		return d, true
 	}
 	if d, err := demangle.ToString(s, demangle.LLVMStyle); err == nil {
@@ -92,182 +94,6 @@ func demangleMangled(s string) (string, bool) {
 		return demangleMangled(s[1:])
 	}
 	return "", false
-}
-
-// demangleLegacyRust demangles a legacy Rust symbol:
-// "_ZN" {<length><identifier>} "17h" <16 hex digits> "E" [suffix].
-// github.com/ianlancetaylor/demangle takes an underscore after a length
-// for a separator (it is one only in v0), which turns the identifier "_"
-// of every `const _: () = { .. }` block (fuzz_target! expands to one)
-// into "" and "__RUST_STD_INTERNAL_VAL" into "_RUST_STD_INTERNAL_VAL".
-func demangleLegacyRust(s string) (string, bool) {
-	rest, ok := strings.CutPrefix(s, "_ZN")
-	if !ok {
-		return "", false
-	}
-	if i := strings.Index(rest, "E."); i >= 0 {
-		rest = rest[:i+1]
-	}
-	rest, ok = strings.CutSuffix(rest, "E")
-	if !ok {
-		return "", false
-	}
-	var idents []string
-	for rest != "" {
-		n := 0
-		i := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			n = n*10 + int(rest[i]-'0')
-			i++
-			if n > len(rest) {
-				return "", false
-			}
-		}
-		if i == 0 || n == 0 || i+n > len(rest) {
-			return "", false
-		}
-		idents = append(idents, rest[i:i+n])
-		rest = rest[i+n:]
-	}
-	if len(idents) < 2 {
-		return "", false
-	}
-	hash := idents[len(idents)-1]
-	if len(hash) != 17 || hash[0] != 'h' {
-		return "", false
-	}
-	for i := 1; i < len(hash); i++ {
-		if !isHexLower(hash[i]) {
-			return "", false
-		}
-	}
-	var b strings.Builder
-	for k, id := range idents[:len(idents)-1] {
-		if k > 0 {
-			b.WriteString("::")
-		}
-		if strings.HasPrefix(id, "_$") {
-			id = id[1:]
-		}
-		if strings.IndexByte(id, '$') >= 0 || strings.Contains(id, "..") {
-			id = decodeLegacyEscapes(id)
-		}
-		b.WriteString(id)
-	}
-	return b.String(), true
-}
-
-// legacyEscapes are the $XX$ escapes of Rust's legacy mangling.
-var legacyEscapes = map[string]byte{
-	"SP": '@', "BP": '*', "RF": '&', "LT": '<', "GT": '>', "LP": '(', "RP": ')', "C": ',',
-}
-
-// decodeLegacyEscapes decodes the escapes lldb leaves in legacy Rust
-// names. It only touches names that carry at least one valid escape, so
-// text that merely contains '$' is left alone.
-func decodeLegacyEscapes(s string) string {
-	if !hasLegacyEscape(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	segStart := true
-	for i := 0; i < len(s); {
-		c := s[i]
-		if segStart && c == '_' && i+1 < len(s) && s[i+1] == '$' {
-			// A leading underscore only protects an escape at the start
-			// of an identifier.
-			i++
-			continue
-		}
-		segStart = false
-		switch {
-		case c == '$':
-			if n, r, ok := legacyEscapeAt(s, i); ok {
-				b.WriteByte(r)
-				i += n
-				continue
-			}
-			b.WriteByte(c)
-			i++
-		case c == '.' && i+1 < len(s) && s[i+1] == '.':
-			b.WriteString("::")
-			i += 2
-			segStart = true
-		case c == ':' && i+1 < len(s) && s[i+1] == ':':
-			b.WriteString("::")
-			i += 2
-			segStart = true
-		default:
-			b.WriteByte(c)
-			i++
-		}
-	}
-	return b.String()
-}
-
-func hasLegacyEscape(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '$' {
-			if _, _, ok := legacyEscapeAt(s, i); ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// legacyEscapeAt decodes the escape starting at s[i] == '$': it returns
-// the escape's length and the byte it stands for.
-func legacyEscapeAt(s string, i int) (int, byte, bool) {
-	end := strings.IndexByte(s[i+1:], '$')
-	if end < 0 || end > 3 {
-		return 0, 0, false
-	}
-	code := s[i+1 : i+1+end]
-	if r, ok := legacyEscapes[code]; ok {
-		return end + 2, r, true
-	}
-	if len(code) == 3 && code[0] == 'u' {
-		hi, ok1 := hexVal(code[1])
-		lo, ok2 := hexVal(code[2])
-		v := hi<<4 | lo
-		if ok1 && ok2 && v >= 0x20 && v < 0x7f {
-			return end + 2, v, true
-		}
-	}
-	return 0, 0, false
-}
-
-func hexVal(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
-
-func isHexLower(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
-
-// StripLegacyHash drops a trailing ::h<16 hex digits> (legacy mangling's
-// hash, which the demangler already drops but a backtrace prints).
-func StripLegacyHash(s string) string {
-	const n = len("::h") + 16
-	if len(s) < n+1 {
-		return s
-	}
-	tail := s[len(s)-n:]
-	if tail[0] != ':' || tail[1] != ':' || tail[2] != 'h' {
-		return s
-	}
-	for i := 3; i < n; i++ {
-		if !isHexLower(tail[i]) {
-			return s
-		}
-	}
-	return s[:len(s)-n]
 }
 
 func isIdentByte(c byte) bool {
@@ -649,20 +475,71 @@ func splitPath(s string) []string {
 	return append(parts, s[start:])
 }
 
-// ShortName is the last segment of the normalized name, the part a DWARF
-// line-tables-only build or a release RUST_BACKTRACE=1 prints on its own:
-// "chipset::cmos_rtc::CmosRtc::write_register" and "write_register" both
-// give "write_register". A closure keeps its parent
-// ("fuzz_ide::_::__libfuzzer_sys_run::{closure}" gives
-// "__libfuzzer_sys_run::{closure}").
+var (
+	shortV0Disambig     = regexp.MustCompile(`\[[0-9a-f]{1,16}\]`)
+	shortClosureNumbers = regexp.MustCompile(`\{\{([a-z_]+)\}\}|\{([a-z_]+)(?::[^{}#]*)?#[0-9]+\}`)
+)
+
+// ShortName reduces a function name to what every build agrees on: the last
+// path segment, without generic arguments, hash, crate disambiguator,
+// parameter list or closure number. It is the one short form: bucket keys
+// name functions by it, and the symbolizer matches a release build's bare
+// DWARF name to a qualified one by it. Release builds name functions by
+// their short DWARF names (`write_register`, `unwrap<&chipset::battery::Pack>`,
+// `{closure#0}`), dev builds and ASan by full paths
+// (`chipset::cmos_rtc::CmosRtc::write_register`,
+// `fuzz_ide::_::__libfuzzer_sys_run::{{closure}}`).
 func ShortName(name string) string {
-	parts := splitPath(Normalize(name))
-	n := len(parts)
-	last := parts[n-1]
-	if strings.HasPrefix(last, "{") && n > 1 {
-		return parts[n-2] + "::" + last
+	s := strings.TrimSpace(name)
+	if strings.HasPrefix(s, "_ZN") || strings.HasPrefix(s, "_R") {
+		s = Normalize(s) // still mangled
 	}
-	return last
+	s = rustdemangle.StripHash(s)
+	// Most names are plain paths: no regexp needed.
+	if !strings.ContainsAny(s, "<>()[]{} ") {
+		if i := strings.LastIndex(s, "::"); i >= 0 && i+2 < len(s) {
+			return s[i+2:]
+		} else if i < 0 {
+			return s
+		}
+	}
+	s = shortV0Disambig.ReplaceAllString(s, "")
+	s = shortClosureNumbers.ReplaceAllStringFunc(s, func(m string) string {
+		sub := shortClosureNumbers.FindStringSubmatch(m)
+		if sub[1] != "" {
+			return "{" + sub[1] + "}"
+		}
+		return "{" + sub[2] + "}"
+	})
+	s = stripGenericGroups(s)
+	segs := strings.Split(s, "::")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if seg := strings.TrimSpace(segs[i]); seg != "" {
+			return seg
+		}
+	}
+	return s
+}
+
+// stripGenericGroups removes <...> generic arguments and (...) parameter lists
+// (C++ frames), nested, leaving `->` arrows of fn types alone.
+func stripGenericGroups(s string) string {
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '<' || c == '(':
+			depth++
+		case (c == '>' && (i == 0 || s[i-1] != '-')) || c == ')':
+			if depth > 0 {
+				depth--
+			}
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // IsQualified says a normalized name carries a path (a::b or <T as U>::m),
@@ -671,3 +548,5 @@ func IsQualified(name string) bool {
 	parts := splitPath(Normalize(name))
 	return len(parts) > 1
 }
+
+func isHexLower(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }

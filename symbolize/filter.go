@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/fuzztriage/triage/rustdemangle"
 )
 
 // FilterOptions configure Filter.
@@ -372,7 +374,7 @@ func demangleToken(tok string) string {
 		if d, ok := demangleMangled(core); ok {
 			return Demangle(d) + trail
 		}
-	case strings.Contains(core, "$") && hasLegacyEscape(core):
+	case strings.Contains(core, "$") && rustdemangle.HasEscape(core):
 		return Demangle(core) + trail
 	}
 	return tok

@@ -151,33 +151,3 @@ func FuzzNormalize(f *testing.F) {
 		_ = demangleTokens(s)
 	})
 }
-
-// The v0 demangler never panics, stays within its output bound and only
-// accepts symbols it can print.
-func FuzzDemangleV0(f *testing.F) {
-	for _, s := range []string{
-		"_RNvNtCsi4IsKQVxMg0_3std7process5abort",
-		"_RNvMNtCsbxndacfFXcl_7chipset7batteryNtB2_7Battery6handle",
-		"_RNCNvCslm8E4AONM0q_13libfuzzer_sys20LLVMFuzzerInitialize0B3_",
-		"_RNvNCNKNvNtNtCsi4IsKQVxMg0_3std2io5stdio14OUTPUT_CAPTURE0023___RUST_STD_INTERNAL_VAL",
-		"_RINvNtNtCsi4IsKQVxMg0_3std3sys9backtrace26___rust_end_short_backtraceNCNvNtB6_9panicking13panic_handler0zEB6_",
-		"_RINvNvNtCsi4IsKQVxMg0_3std9panicking12catch_unwind7do_callNCNvCslm8E4AONM0q_13libfuzzer_sys22LLVMFuzzerTestOneInput0lEBY_",
-		"_RNvXs5_NtCsd4VYFwevHkG_4core3fmtRDG0_NtB7_5Debug4fmtEL_NtB7_5Debug3fmt",
-		"_RINvCs1234_3foo3barKj8_Kb1_Kc41_KRe616263_KAj1_j2_EKTm3_bn1_EKVNtB2_3BarS1xj1_ENKpE",
-		"_RNvCsgStHSCytQ6I_7mycrate4u30_3fooba_4bar",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := demangleV0(s)
-		if err != nil {
-			return
-		}
-		if len(d) > v0MaxOutput {
-			t.Fatalf("output of %d bytes", len(d))
-		}
-		if !utf8.ValidString(d) {
-			t.Fatalf("invalid UTF-8 output %q", d)
-		}
-	})
-}

@@ -720,6 +720,10 @@ func (p *pass) finish(groups map[string]*group) error {
 	sort.Strings(rec.Flaky)
 	rec.Finished = p.now().UTC()
 	rec.WallMS = rec.Finished.Sub(rec.Started).Milliseconds()
+	if p.skipIdle && rec.Idle() {
+		p.log.Debug("pass found nothing to do; no run record")
+		return nil
+	}
 	path, err := p.st.WriteRun(rec)
 	if err != nil {
 		return fmt.Errorf("writing run record: %w", err)

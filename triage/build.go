@@ -46,18 +46,27 @@ func DetectPreset(root string) string {
 	return PresetCargoFuzz
 }
 
+// ResolvePreset is the preset whose commands a build uses: cfg's, or for
+// "auto" (and no preset) the one DetectPreset finds.
+func ResolvePreset(ws *Workspace, cfg *BuildConfig) string {
+	if cfg.Preset == "" || cfg.Preset == PresetAuto {
+		return DetectPreset(ws.Root)
+	}
+	return cfg.Preset
+}
+
 // BuildCommand is the argv and directory that build target for profile,
-// placeholders filled in.
+// placeholders filled in. The directory is build.dir, made absolute
+// against the workspace root; a relative program with a slash in it
+// (scripts/build.sh) is found in that directory, as a shell run there
+// would find it, and a bare name (make) on PATH.
 func BuildCommand(ws *Workspace, t *Target, p store.Profile, cfg *BuildConfig) (argv []string, dir string, err error) {
 	tmpl := cfg.Release
 	if p == store.Dev {
 		tmpl = cfg.Dev
 	}
 	if len(tmpl) == 0 {
-		preset := cfg.Preset
-		if preset == "" || preset == PresetAuto {
-			preset = DetectPreset(ws.Root)
-		}
+		preset := ResolvePreset(ws, cfg)
 		cmds, ok := buildPresets[preset]
 		if !ok {
 			return nil, "", fmt.Errorf("build preset %q has no %s command: set build.%s in %s", preset, p, p, ConfigFile)
@@ -77,7 +86,63 @@ func BuildCommand(ws *Workspace, t *Target, p store.Profile, cfg *BuildConfig) (
 	if d == "" {
 		d = "{workspace}"
 	}
-	return argv, fill.Replace(d), nil
+	dir = fill.Replace(d)
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(ws.Root, dir)
+	}
+	if prog := argv[0]; !filepath.IsAbs(prog) && strings.ContainsRune(prog, '/') {
+		argv[0] = filepath.Join(dir, prog)
+	}
+	return argv, dir, nil
+}
+
+// MissingToolError is a preset whose tool is not installed.
+type MissingToolError struct {
+	Preset   string
+	Detected bool // the preset was auto-detected
+	Tool     string
+	Looked   []string
+}
+
+func (e *MissingToolError) Error() string {
+	how := "build preset " + e.Preset
+	if e.Detected {
+		how += " (detected: the workspace has no executable fuzz-build script and no xtask/ crate)"
+	}
+	return fmt.Sprintf("%s needs %s, which is not installed (looked on PATH and in %s). "+
+		"Install it (cargo install cargo-fuzz), or give the build commands in %s "+
+		"(build.release and build.dev; `triage init` writes them, docs/config.md has examples), "+
+		"or build the binaries yourself and pass --no-build",
+		how, e.Tool, strings.Join(e.Looked, ", "), ConfigFile)
+}
+
+// checkPresetTool fails early, with a clear error, when the build would
+// run `cargo fuzz` and cargo-fuzz is not installed: cargo's own message
+// ("no such command: fuzz") says nothing of the alternatives.
+func checkPresetTool(ws *Workspace, cfg *BuildConfig, p store.Profile) error {
+	given := cfg.Release
+	if p == store.Dev {
+		given = cfg.Dev
+	}
+	preset := ResolvePreset(ws, cfg)
+	if len(given) > 0 || preset != PresetCargoFuzz {
+		return nil
+	}
+	if _, err := procrun.LookPath("cargo-fuzz"); err == nil {
+		return nil
+	}
+	// cargo also finds subcommands in $CARGO_HOME/bin.
+	cargoHome := os.Getenv("CARGO_HOME")
+	if cargoHome == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			cargoHome = filepath.Join(home, ".cargo")
+		}
+	}
+	bin := filepath.Join(cargoHome, "bin")
+	if isFile(filepath.Join(bin, "cargo-fuzz")) {
+		return nil
+	}
+	return &MissingToolError{Preset: preset, Detected: cfg.Preset == "" || cfg.Preset == PresetAuto, Tool: "cargo-fuzz", Looked: []string{bin}}
 }
 
 // BuildError is a build command that failed (or left no binary behind).
@@ -190,6 +255,9 @@ func (b *Builder) Ensure(ctx context.Context, ws *Workspace, target string, prof
 func (b *Builder) build(ctx context.Context, ws *Workspace, t *Target, p store.Profile, cfg *Config) (string, error) {
 	argv, dir, err := BuildCommand(ws, t, p, &cfg.Build)
 	if err != nil {
+		return "", err
+	}
+	if err := checkPresetTool(ws, &cfg.Build, p); err != nil {
 		return "", err
 	}
 	b.run.Lock()

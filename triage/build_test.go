@@ -133,3 +133,62 @@ func TestEnsureBinaryBuildsAndFails(t *testing.T) {
 		t.Errorf("no binary left: err %v", err)
 	}
 }
+
+// TestBuildProgramRelativeToDir: a relative program with a slash is found
+// in build.dir (itself relative to the workspace), a bare name on PATH.
+func TestBuildProgramRelativeToDir(t *testing.T) {
+	ws := discover(t, fixture.Root())
+	tg := ws.Target("fuzz_ide")
+	cfg := DefaultConfig().Build
+	cfg.Release = []string{"scripts/build.sh", "{target}"}
+	cfg.Dir = "ci"
+	argv, dir, err := BuildCommand(ws, tg, store.Release, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(ws.Root, "ci"); dir != want {
+		t.Errorf("dir %s, want %s", dir, want)
+	}
+	if want := filepath.Join(ws.Root, "ci", "scripts/build.sh"); argv[0] != want {
+		t.Errorf("program %s, want %s", argv[0], want)
+	}
+	cfg.Release = []string{"make", "{target}"}
+	if argv, _, _ := BuildCommand(ws, tg, store.Release, &cfg); argv[0] != "make" {
+		t.Errorf("bare program became %s", argv[0])
+	}
+}
+
+// TestBuildWithoutCargoFuzz: the auto preset on a workspace that needs
+// cargo-fuzz, with cargo-fuzz not installed, fails before running
+// anything with an error naming what is missing and the alternatives.
+func TestBuildWithoutCargoFuzz(t *testing.T) {
+	root := t.TempDir()
+	fuzzDir := filepath.Join(root, "fuzz")
+	if err := os.MkdirAll(filepath.Join(fuzzDir, "fuzz_targets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(fuzzDir, "Cargo.toml"), []byte("[package]\nname = \"x-fuzz\"\n\n[package.metadata]\ncargo-fuzz = true\n\n[[bin]]\nname = \"fuzz_x\"\npath = \"fuzz_targets/fuzz_x.rs\"\n"), 0o644)
+	os.WriteFile(filepath.Join(fuzzDir, "fuzz_targets", "fuzz_x.rs"), []byte("#![no_main]\n"), 0o644)
+	ws := discover(t, root)
+	if ws.Target("fuzz_x") == nil {
+		t.Fatalf("targets %v", ws.Targets)
+	}
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("CARGO_HOME", t.TempDir())
+	cfg := DefaultConfig()
+	_, err := NewBuilder().Ensure(context.Background(), ws, "fuzz_x", store.Release, cfg)
+	var missing *MissingToolError
+	if !errors.As(err, &missing) {
+		t.Fatalf("got %v, want a MissingToolError", err)
+	}
+	for _, want := range []string{"cargo-fuzz", "detected", "build.release", "--no-build", "cargo install cargo-fuzz"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	// Given commands need no cargo-fuzz.
+	cfg.Build.Release = []string{"false"}
+	if _, err := NewBuilder().Ensure(context.Background(), ws, "fuzz_x", store.Release, cfg); err == nil || errors.As(err, &missing) {
+		t.Errorf("custom command still asked for cargo-fuzz: %v", err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -59,14 +58,17 @@ func reproducedKind(k store.ArtifactKind) bool {
 // Pipeline triages a workspace into a store. Run makes one and does one
 // pass; the watcher makes one and does a pass per batch of new artifacts.
 type Pipeline struct {
-	ws     *Workspace
-	cfg    *Config
-	st     *store.Store
-	stages Stages
-	log    logrus.FieldLogger
-	prog   func(Progress)
-	only   map[string]bool
-	now    func() time.Time
+	// skipIdle: a pass that triaged, failed and reported nothing writes no
+	// run record (the watcher's passes; a run always writes one).
+	skipIdle bool
+	ws       *Workspace
+	cfg      *Config
+	st       *store.Store
+	stages   Stages
+	log      logrus.FieldLogger
+	prog     func(Progress)
+	only     map[string]bool
+	now      func() time.Time
 }
 
 // NewPipeline prepares a pipeline over ws; the store is not opened yet.
@@ -455,19 +457,8 @@ func (p *pass) ensure(ctx context.Context, t *Target, prof store.Profile) (strin
 // binaryKey is how the pass's binary maps name a target's build.
 func binaryKey(t *Target, prof store.Profile) string { return t.Name + "/" + string(prof) }
 
-func (p *pass) rel(path string) string {
-	if r, err := filepath.Rel(p.ws.Root, path); err == nil && !strings.HasPrefix(r, "..") {
-		return r
-	}
-	return path
-}
-
-func (p *pass) abs(rel string) string {
-	if filepath.IsAbs(rel) {
-		return rel
-	}
-	return filepath.Join(p.ws.Root, rel)
-}
+func (p *pass) rel(path string) string { return p.ws.Rel(path) }
+func (p *pass) abs(rel string) string  { return p.ws.Abs(rel) }
 
 // runOptions are the options to run target's binary for profile on an
 // input of kind.

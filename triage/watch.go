@@ -38,6 +38,7 @@ func Watch(ctx context.Context, root string, opts WatchOptions) error {
 	if err != nil {
 		return err
 	}
+	p.skipIdle = true
 	if err := p.Open(); err != nil {
 		return err
 	}

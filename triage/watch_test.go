@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,13 +42,19 @@ func testWatch(t *testing.T, forcePoll bool) {
 	}
 
 	passes := make(chan *store.RunRecord, 100)
+	var busyPasses atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- Watch(ctx, root, WatchOptions{
 			Options: Options{Config: cfg, Stages: DefaultStages(), Targets: []string{cmos, ata}},
-			OnPass:  func(r *store.RunRecord, err error) { passes <- r },
+			OnPass: func(r *store.RunRecord, err error) {
+				if r != nil && !r.Idle() {
+					busyPasses.Add(1)
+				}
+				passes <- r
+			},
 		})
 	}()
 	wait := func(what string, ok func(*store.RunRecord) bool) *store.RunRecord {
@@ -93,6 +100,13 @@ func testWatch(t *testing.T, forcePoll bool) {
 	ataArts, _ := ws.Target(ata).Artifacts()
 	wait("retrying the failed inputs", func(r *store.RunRecord) bool { return r.Artifacts.Triaged == len(ataArts) && r.Artifacts.Failed == 0 })
 
+	// A file that is not an input wakes the watcher; the pass finds
+	// nothing to triage and writes no run record.
+	if err := os.WriteFile(filepath.Join(ws.Target(cmos).ArtifactDir(), "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wait("after a file that is not an input", func(r *store.RunRecord) bool { return r.Idle() })
+
 	cancel()
 	select {
 	case err := <-done:
@@ -108,4 +122,16 @@ func testWatch(t *testing.T, forcePoll bool) {
 	}
 	s.Unlock()
 	requireStoreSound(t, cfg.StoreDir(root))
+	runs, err := s.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int32(len(runs)) != busyPasses.Load() {
+		t.Errorf("%d run records for %d passes that triaged or failed something", len(runs), busyPasses.Load())
+	}
+	for _, p := range runs {
+		if r, err := s.LoadRun(p); err != nil || r.Idle() {
+			t.Errorf("run record %s: %v; idle=%v", p, err, err == nil && r.Idle())
+		}
+	}
 }

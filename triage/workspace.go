@@ -74,6 +74,23 @@ type Workspace struct {
 	Warnings []string
 }
 
+// Rel is path relative to the root when it lies inside it (records name
+// artifacts that way), else path unchanged.
+func (w *Workspace) Rel(path string) string {
+	if r, err := filepath.Rel(w.Root, path); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+		return r
+	}
+	return path
+}
+
+// Abs is a record's path (relative to the root) made absolute.
+func (w *Workspace) Abs(rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(w.Root, rel)
+}
+
 // Target returns the named target or nil.
 func (w *Workspace) Target(name string) *Target {
 	for _, t := range w.Targets {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/inert"
@@ -22,7 +23,8 @@ func init() {
 	register(&command{
 		name:    "bucket",
 		summary: "group crash logs into buckets (one bug, one bucket) and explain why",
-		usage:   "[--format text|yaml|json] [--frames N] [--target NAME] [--binary BIN] [--threshold X] [LOG|DIR|-]...\n       triage bucket --explain [--binary BIN] [--target NAME] LOG_A LOG_B",
+		usage:   "[LOG|DIR|-]... | --explain LOG_A LOG_B",
+		group:   "logs",
 		help: `
 Reads crash logs (what a fuzz binary prints when it runs one input: files,
 directories of them, or - for stdin, the default), parses each and groups
@@ -62,8 +64,8 @@ Examples:
   triage bucket --format json logs/ | jq '.buckets[] | {id, count}'
   triage bucket --explain crash-a.log crash-b.log
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
-			format := fs.String("format", "text", "output format: text, yaml or json")
+		setup: func(fs *pflag.FlagSet) runFunc {
+			format := addFormat(fs, "text", "text", "yaml", "json")
 			frames := fs.Int("frames", 0, "frames in a key: the panic site plus N-1 callers, or the top N frames (0: per-kind default)")
 			target := fs.String("target", "", "fuzz target name, the key of logs without a stack (default: the --binary file name)")
 			binary := fs.String("binary", "", "fuzz binary the logs came from: maps panic locations to functions through its debug info")
@@ -71,7 +73,7 @@ Examples:
 			members := fs.Int("members", 10, "members listed per bucket in text output (0: all)")
 			explain := fs.Bool("explain", false, "explain why two logs are or are not in one bucket")
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
 				if *frames < 0 {
@@ -96,9 +98,9 @@ Examples:
 				}
 				params := dedupe.SimilarityParams{Threshold: *threshold}
 				if *explain {
-					return explainLogs(a, args, opt, params, *format)
+					return explainLogs(a, args, opt, params, format.value)
 				}
-				return bucketLogs(a, args, opt, params, *format, *members)
+				return bucketLogs(a, args, opt, params, format.value, *members)
 			}
 		},
 	})

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"golang.org/x/term"
 
@@ -23,7 +24,9 @@ func init() {
 	register(&command{
 		name:          "debug",
 		summary:       "an interactive lldb session builder for one crash artifact",
-		usage:         "[flags] TARGET ARTIFACT | --binary BIN ARTIFACT",
+		usage:         "TARGET ARTIFACT | --binary BIN ARTIFACT",
+		group:         "input",
+		complete:      completeTargetArtifact,
 		ownsInterrupt: true,
 		help: `
 Opens a prompt at the crash of one artifact: the crash summary and in-app
@@ -67,9 +70,8 @@ Examples:
   triage debug --binary target/x86_64-unknown-linux-gnu/debug/fuzz_ide crash-50a4...
   printf 'frame 2\nprint self.channels[0].state\nsave s.lldb\n' | triage debug fuzz_ide crash-50a4...
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
+		setup: func(fs *pflag.FlagSet) runFunc {
 			o := &debugOptions{}
-			fs.StringVar(&o.workspace, "workspace", ".", "the workspace (for TARGET, its triage.yaml and its store)")
 			fs.StringVar(&o.binary, "binary", "", "debug this fuzz binary instead of a workspace TARGET's")
 			fs.BoolVar(&o.release, "release", false, "start on the release build (default: dev, which has variables)")
 			fs.StringVar(&o.lldb, "lldb", "", "the lldb binary (default: triage.yaml lldb.binary, else lldb-19)")
@@ -78,7 +80,6 @@ Examples:
 			fs.BoolVar(&o.noFormatters, "no-formatters", false, "do not load the toolchain's Rust formatters into lldb")
 			fs.StringVar(&o.history, "history", "", "history file (default $XDG_STATE_HOME/triage/debug_history)")
 			return func(ctx context.Context, a *app, args []string) error {
-				o.workspaceSet = flagWasSet(fs, "workspace")
 				return runDebug(ctx, a, o, args)
 			}
 		},
@@ -86,8 +87,6 @@ Examples:
 }
 
 type debugOptions struct {
-	workspace    string
-	workspaceSet bool
 	binary       string
 	release      bool
 	lldb         string
@@ -95,16 +94,6 @@ type debugOptions struct {
 	noBuild      bool
 	noFormatters bool
 	history      string
-}
-
-func flagWasSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == name {
-			set = true
-		}
-	})
-	return set
 }
 
 func runDebug(ctx context.Context, a *app, o *debugOptions, args []string) error {
@@ -193,19 +182,18 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 	var ws *triage.Workspace
 	root := ""
 	cfg := triage.DefaultConfig()
-	if target != "" || o.workspaceSet {
-		st, err := os.Stat(o.workspace)
-		if err != nil || !st.IsDir() {
-			return nil, usagef("workspace %s is not a directory", o.workspace)
+	if target != "" || a.g.workspaceSet {
+		var err error
+		if root, err = a.workspaceRoot(nil); err != nil {
+			return nil, err
 		}
-		root, _ = filepath.Abs(o.workspace)
 		if target != "" {
 			if ws, err = triage.Discover(root); err != nil {
 				return nil, err
 			}
 			root = ws.Root
 		}
-		if cfg, err = triage.LoadConfig(root); err != nil {
+		if cfg, err = a.config(root); err != nil {
 			return nil, err
 		}
 	}

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/report"
 	"github.com/fuzztriage/triage/triage"
@@ -20,7 +21,8 @@ func init() {
 	register(&command{
 		name:    "diff",
 		summary: "what changed across nights: new, grown, not seen, fixed, changed and regressed buckets",
-		usage:   "[flags]",
+		usage:   "",
+		group:   "store",
 		help: `
 Compares the store with a baseline and says which buckets are NEW (not there
 at the baseline), GROWN (more members), NOT SEEN (no new member), FIXED,
@@ -57,22 +59,21 @@ Examples:
   triage diff --since latest --no-verify --format json | jq '.new[].id'
   triage diff --fail-on new,regressed,grown --no-build -j 4
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
-			sf := addStoreFlags(fs)
+		setup: func(fs *pflag.FlagSet) runFunc {
 			since := fs.String("since", "", "compare with the store as of this `RUN` (default: the last recorded diff)")
 			noVerify := fs.Bool("no-verify", false, "do not re-run the buckets' inputs (no fixed/changed/regressed by re-run)")
 			noBuild := fs.Bool("no-build", false, "do not build: re-run on the binaries already built")
 			tries := fs.Int("tries", 0, "runs per input when re-running (default: triage.yaml's, else 3)")
-			jobs := fs.Int("j", 0, "buckets re-run at once (default: triage.yaml's jobs, else all cores)")
+			jobs := fs.IntP("jobs", "j", 0, "buckets re-run at once (default: triage.yaml's jobs, else all cores)")
 			dryRun := fs.Bool("dry-run", false, "print the diff without recording it")
-			format := fs.String("format", "text", "output format: text, yaml or json")
+			format := addFormat(fs, "text", "text", "yaml", "json")
 			failOn := fs.String("fail-on", "new,regressed", "exit 1 when any of these `LISTS` is not empty: "+strings.Join(diffLists, ",")+" (or none)")
 			lockWait := fs.Duration("lock-wait", time.Minute, "how long to wait for a running triage run's store lock")
 			return func(ctx context.Context, a *app, args []string) error {
 				if len(args) > 0 {
 					return usagef("diff takes no arguments (use --workspace DIR)")
 				}
-				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
 				fail, err := parseFailOn(*failOn)
@@ -82,7 +83,7 @@ Examples:
 				if *tries < 0 || *jobs < 0 {
 					return usagef("--tries and -j must be positive")
 				}
-				root, cfg, err := sf.config()
+				root, cfg, err := a.storeConfig()
 				if err != nil {
 					return err
 				}
@@ -95,10 +96,13 @@ Examples:
 				if *jobs > 0 {
 					cfg.Jobs = *jobs
 				}
-				d, err := report.RunDiff(ctx, root, cfg.StoreDir(root), report.DiffOptions{
-					Since: *since, Verify: !*noVerify, Config: cfg, Stages: triage.DefaultStages(),
-					DryRun: *dryRun, LockWait: *lockWait, Log: a.log,
-				})
+				opts := report.DiffOptions{Since: *since, DryRun: *dryRun, LockWait: *lockWait, Log: a.log}
+				if !*noVerify {
+					opts.Verify = func(ctx context.Context, snap *report.Snapshot) (map[string]*triage.Verification, []string) {
+						return triage.VerifyBuckets(ctx, snap.Workspace, cfg, triage.DefaultStages(), snap.StoreDir, snap.Buckets, snap.Artifacts, a.log, time.Now)
+					}
+				}
+				d, err := report.RunDiff(ctx, root, cfg.StoreDir(root), opts)
 				if err != nil {
 					if errors.Is(err, report.ErrNoStore) {
 						return usagef("%v", err)
@@ -108,8 +112,8 @@ Examples:
 					}
 					return exitError{exitFailures, err}
 				}
-				if *format != "text" {
-					if err := writeStructured(a.stdout, *format, d); err != nil {
+				if !format.text() {
+					if err := writeStructured(a.stdout, format.value, d); err != nil {
 						return err
 					}
 				} else {

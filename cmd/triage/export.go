@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/report"
@@ -18,7 +19,8 @@ func init() {
 	register(&command{
 		name:    "export",
 		summary: "export the store's buckets for other tools: json, yaml or SARIF 2.1.0",
-		usage:   "--format json|yaml|sarif [flags]",
+		usage:   "--format json|yaml|sarif",
+		group:   "store",
 		help: `
 Writes every bucket (or those given with --bucket, or with a --status) for
 other tools to read without scraping text.
@@ -46,9 +48,8 @@ Examples:
   triage export --format sarif --out triage.sarif --workspace ~/openvmm
   triage export --format yaml --status new,regressed
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
-			sf := addStoreFlags(fs)
-			format := fs.String("format", "", "json, yaml or sarif (required)")
+		setup: func(fs *pflag.FlagSet) runFunc {
+			format := addFormat(fs, "", "json", "yaml", "sarif")
 			out := fs.String("out", "", "write to `FILE` (atomically) instead of stdout")
 			var only stringList
 			fs.Var(&only, "bucket", "only this bucket `ID` (or unique prefix; repeatable)")
@@ -57,7 +58,7 @@ Examples:
 				if len(args) > 0 {
 					return usagef("export takes no arguments (use --workspace DIR)")
 				}
-				if err := checkFormat(*format, "json", "yaml", "sarif"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
 				statuses := map[string]bool{}
@@ -70,7 +71,7 @@ Examples:
 						return usagef("--status: unknown status %q", s)
 					}
 				}
-				snap, _, err := sf.open(a)
+				snap, _, err := a.openSnapshot()
 				if err != nil {
 					return err
 				}
@@ -96,7 +97,7 @@ Examples:
 					bugs = kept
 				}
 				var buf bytes.Buffer
-				switch *format {
+				switch format.value {
 				case "sarif":
 					rep, err := report.SARIF(snap, bugs)
 					if err != nil {

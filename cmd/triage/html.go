@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/report"
 )
@@ -15,7 +16,8 @@ func init() {
 	register(&command{
 		name:    "html",
 		summary: "write a static HTML summary of the store (sortable bucket table, per-bucket pages, chart)",
-		usage:   "[flags] OUT_DIR",
+		usage:   "OUT_DIR",
+		group:   "store",
 		help: `
 Writes a static HTML summary of the store into OUT_DIR (created if needed;
 existing files of the same names are replaced atomically, others are left):
@@ -38,8 +40,7 @@ Examples:
   triage html --workspace testdata/fuzzws /tmp/triage-html && xdg-open /tmp/triage-html/index.html
   triage html --store /srv/triage/openvmm public/
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
-			sf := addStoreFlags(fs)
+		setup: func(fs *pflag.FlagSet) runFunc {
 			tmpl := fs.String("template", "", "a text/template `FILE` for the Markdown reports")
 			return func(ctx context.Context, a *app, args []string) error {
 				if len(args) != 1 {
@@ -52,7 +53,7 @@ Examples:
 				if st, err := os.Stat(out); err == nil && !st.IsDir() {
 					return usagef("%s is not a directory", args[0])
 				}
-				snap, _, err := sf.open(a)
+				snap, _, err := a.openSnapshot()
 				if err != nil {
 					return err
 				}

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
@@ -14,9 +13,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "list",
-		summary: "list the fuzz targets of a workspace with their binaries, corpus and artifacts",
-		usage:   "[--format text|yaml|json] [WORKSPACE]",
+		name:     "list",
+		summary:  "list the fuzz targets of a workspace with their binaries, corpus and artifacts",
+		usage:    "[WORKSPACE]",
+		group:    "workspace",
+		complete: completeWorkspaceArg,
 		help: `
 Finds fuzz targets the way cargo-fuzz and 'cargo xtask fuzz list' do: every
 Cargo.toml with [package.metadata] cargo-fuzz = true under WORKSPACE (default:
@@ -36,13 +37,13 @@ Examples:
   triage list testdata/fuzzws
   triage list --format json . | jq '.[].name'
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
-			format := fs.String("format", "text", "output format: text, yaml or json")
+		setup: func(fs *pflag.FlagSet) runFunc {
+			format := addFormat(fs, "text", "text", "yaml", "json")
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
-				root, err := workspaceArg(args)
+				root, err := a.workspaceRoot(args)
 				if err != nil {
 					return err
 				}
@@ -57,37 +58,14 @@ Examples:
 				if err != nil {
 					return err
 				}
-				if *format != "text" {
-					return writeStructured(a.stdout, *format, summaries)
+				if !format.text() {
+					return writeStructured(a.stdout, format.value, summaries)
 				}
 				printTargets(a, ws.Root, summaries)
 				return nil
 			}
 		},
 	})
-}
-
-// workspaceArg takes the optional WORKSPACE argument; a path that does not
-// exist is a usage error.
-func workspaceArg(args []string) (string, error) {
-	if len(args) > 1 {
-		return "", usagef("at most one WORKSPACE argument, got %d", len(args))
-	}
-	root := "."
-	if len(args) == 1 {
-		root = args[0]
-	}
-	st, err := os.Stat(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", usagef("workspace %s does not exist", root)
-	}
-	if err != nil {
-		return "", err
-	}
-	if !st.IsDir() {
-		return "", usagef("workspace %s is not a directory", root)
-	}
-	return root, nil
 }
 
 func printTargets(a *app, root string, summaries []triage.TargetSummary) {

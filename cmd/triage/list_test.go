@@ -122,7 +122,7 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	for _, name := range commandNames() {
 		code, out, _ := runCLI(t, name, "--help")
-		if code != 0 || !strings.Contains(out, "usage: triage "+name) || !strings.Contains(out, "--log-format") {
+		if code != 0 || !strings.Contains(out, "Usage:\n  triage "+name) || !strings.Contains(out, "--log-format") {
 			t.Errorf("%s --help: exit %d\n%s", name, code, out)
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,23 +10,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/fuzztriage/triage/lldbscript"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/triage"
 )
 
-// multiFlag is a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
-func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
-
 func init() {
 	register(&command{
-		name:    "lldb",
-		summary: "run a ready batch lldb session at one crash artifact and print what it shows",
-		usage:   "[flags] TARGET ARTIFACT | --binary BIN ARTIFACT | --type NAME (TARGET | --binary BIN)",
+		name:     "lldb",
+		summary:  "run a ready batch lldb session at one crash artifact and print what it shows",
+		usage:    "TARGET ARTIFACT | --binary BIN ARTIFACT | --type NAME (TARGET | --binary BIN)",
+		group:    "input",
+		complete: completeTargetArtifact,
 		help: `
 Builds the target's dev binary if needed (--release: the release build),
 runs the artifact once to learn the crash kind and the in-app frames, writes
@@ -67,9 +64,8 @@ Examples:
   triage lldb --print-script --out /tmp/s fuzz_ide ARTIFACT && lldb-19 -b -s /tmp/s/session.lldb -- ...
   triage lldb --type 'ide::CloseableMutex<ide::IdeDevice>' fuzz_ide
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
+		setup: func(fs *pflag.FlagSet) runFunc {
 			o := &lldbCmd{}
-			fs.StringVar(&o.workspace, "workspace", ".", "the fuzz workspace")
 			fs.StringVar(&o.binary, "binary", "", "debug this binary instead of a TARGET's build")
 			fs.BoolVar(&o.release, "release", false, "use the release build (variables are mostly optimized out)")
 			fs.BoolVar(&o.printScript, "print-script", false, "only write the command file and print it")
@@ -80,7 +76,7 @@ Examples:
 			fs.Var(&o.flags, "flag", "libFuzzer flag for the run, e.g. -timeout=2 (repeatable)")
 			fs.StringVar(&o.kind, "kind", "", "crash kind (default: from running the artifact)")
 			fs.StringVar(&o.typeName, "type", "", "print the layout of this type and exit")
-			fs.StringVar(&o.format, "format", "text", "output format: text, yaml or json")
+			o.format = addFormat(fs, "text", "text", "yaml", "json")
 			fs.StringVar(&o.out, "out", "", "directory for the command file, transcript and inferior output")
 			fs.StringVar(&o.lldb, "lldb", "", "lldb binary (default: the config's, else lldb-19)")
 			fs.DurationVar(&o.timeout, "timeout", 0, "bound on the lldb session (default: the config's, else 60s)")
@@ -92,11 +88,12 @@ Examples:
 }
 
 type lldbCmd struct {
-	workspace, binary, kind, typeName, format, out, lldb, templates string
-	release, printScript, noFormatters                              bool
-	exprs, breaks, frames, flags                                    multiFlag
-	nframes                                                         int
-	timeout                                                         time.Duration
+	binary, kind, typeName, out, lldb, templates string
+	release, printScript, noFormatters           bool
+	exprs, breaks, frames, flags                 stringList
+	nframes                                      int
+	format                                       *formatFlag
+	timeout                                      time.Duration
 }
 
 // lldbReport is what `triage lldb --format yaml|json` prints.
@@ -122,7 +119,7 @@ type lldbReport struct {
 }
 
 func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
-	if err := checkFormat(o.format, "text", "yaml", "json"); err != nil {
+	if err := o.format.check(); err != nil {
 		return err
 	}
 	wantArgs := 2
@@ -173,14 +170,14 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 	rep := &lldbReport{Profile: string(req.Profile)}
 	req.Config = triage.DefaultConfig()
 	if o.binary == "" {
-		st, err := os.Stat(o.workspace)
-		if err != nil || !st.IsDir() {
-			return usagef("workspace %s is not a directory", o.workspace)
-		}
-		if req.Config, err = triage.LoadConfig(o.workspace); err != nil {
+		root, err := a.workspaceRoot(nil)
+		if err != nil {
 			return err
 		}
-		if req.Workspace, err = triage.Discover(o.workspace); err != nil {
+		if req.Config, err = a.config(root); err != nil {
+			return err
+		}
+		if req.Workspace, err = triage.Discover(root); err != nil {
 			return err
 		}
 		if req.Workspace.Target(args[0]) == nil {
@@ -188,7 +185,7 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 			for _, t := range req.Workspace.Targets {
 				names = append(names, t.Name)
 			}
-			return usagef("no fuzz target %q in %s (targets: %s)", args[0], o.workspace, strings.Join(names, ", "))
+			return usagef("no fuzz target %q in %s (targets: %s)", args[0], root, strings.Join(names, ", "))
 		}
 		req.Target = args[0]
 		rep.Target = args[0]
@@ -261,8 +258,8 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 	if s := res.Session; s != nil {
 		rep.Stop, rep.Exit, rep.Frames, rep.InApp = s.Stop, s.Exit, s.Backtrace, s.Frames
 	}
-	if o.format != "text" {
-		if werr := writeStructured(a.stdout, o.format, rep); werr != nil {
+	if !o.format.text() {
+		if werr := writeStructured(a.stdout, o.format.value, rep); werr != nil {
 			return werr
 		}
 	} else {

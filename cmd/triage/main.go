@@ -2,14 +2,15 @@
 // and libFuzzer: it finds artifacts, reproduces, symbolizes and buckets them,
 // minimizes one input per bucket, drives lldb and writes YAML records.
 //
-// Each subcommand lives in its own file and registers itself in the command
-// table below with its usage, help and flags.
+// The command line is a cobra command tree (like Delve's): each subcommand
+// lives in its own file and registers itself in the command table below
+// with its synopsis, help, examples, flags and argument completion; main
+// builds the tree from the table. Flags go anywhere on the line, GNU style.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes, documented in the README.
@@ -26,14 +29,28 @@ const (
 	exitOK       = 0
 	exitFindings = 1 // failures, or findings a command documents as such
 	exitUsage    = 2
+	exitFailures = 3 // the pipeline commands: something could not be done
 )
 
-// app is what every command gets: where to print and the logger.
+// app is what every command gets: where to print, the logger and the
+// global flags.
 type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	stdin  io.Reader
 	log    *logrus.Logger
+	g      globals
+}
+
+// globals are the persistent flags every command takes.
+type globals struct {
+	workspace    string
+	workspaceSet bool
+	store        string
+	progress     string
+	logFormat    string
+	logLevel     string
+	verbose      bool
 }
 
 type runFunc func(ctx context.Context, a *app, args []string) error
@@ -43,14 +60,30 @@ type command struct {
 	name    string
 	summary string // one line, for `triage help`
 	usage   string // synopsis after "triage NAME"
-	help    string // what it does, exit codes, examples
+	// help says what it does and its exit codes; an "Examples:" section at
+	// its end becomes the command's examples.
+	help string
+	// group puts the command under a heading of `triage help`.
+	group string
 	// setup registers the command's flags and returns the function that
 	// runs it with their parsed values.
-	setup func(fs *flag.FlagSet) runFunc
+	setup func(fs *pflag.FlagSet) runFunc
+	// complete completes the command's positional arguments (see
+	// completion.go); nil completes file names.
+	complete func(a *app, args []string, toComplete string) ([]string, cobra.ShellCompDirective)
 	// ownsInterrupt says the command handles SIGINT itself (an interactive
 	// prompt, where Ctrl-C cancels a line or one running step): main then
 	// cancels the context on SIGTERM only.
 	ownsInterrupt bool
+}
+
+// Command groups, in the order `triage help` shows them.
+var groups = []*cobra.Group{
+	{ID: "pipeline", Title: "The nightly job and its service:"},
+	{ID: "input", Title: "One input:"},
+	{ID: "logs", Title: "Crash logs:"},
+	{ID: "store", Title: "Reports from the store:"},
+	{ID: "workspace", Title: "The workspace:"},
 }
 
 var commands = map[string]*command{}
@@ -97,7 +130,7 @@ func (e exitError) Unwrap() error { return e.err }
 
 func main() {
 	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
-	if len(os.Args) > 1 && commands[os.Args[1]] != nil && commands[os.Args[1]].ownsInterrupt {
+	if c := commands[firstArg(os.Args[1:])]; c != nil && c.ownsInterrupt {
 		sigs = []os.Signal{syscall.SIGTERM}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
@@ -106,76 +139,157 @@ func main() {
 	os.Exit(code)
 }
 
+// firstArg is the first argument that is not a flag: the command's name.
+func firstArg(args []string) string {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+	}
+	return ""
+}
+
 // run is main without the process: tests call it directly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	log := logrus.New()
 	log.SetOutput(stderr)
 	a := &app{stdout: stdout, stderr: stderr, stdin: stdin, log: log}
-
-	if len(args) == 0 {
-		printOverview(stderr)
-		return exitUsage
-	}
-	name := args[0]
-	switch name {
-	case "-h", "--help", "help":
-		if len(args) > 1 {
-			return helpFor(args[1], stdout, stderr)
-		}
-		printOverview(stdout)
-		return exitOK
-	case "--version", "-version":
-		name = "version"
-	}
-	cmd, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(stderr, "triage: unknown command %q\n\n", name)
-		printOverview(stderr)
-		return exitUsage
-	}
-
-	fs := flag.NewFlagSet("triage "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	logFormat := fs.String("log-format", "text", "log format: text (for people) or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	verbose := fs.Bool("v", false, "verbose logs (same as --log-level debug)")
-	runCmd := cmd.setup(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printCommandHelp(cmd, fs, stdout)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "triage %s: %v\n", cmd.name, err)
-		fmt.Fprintf(stderr, "usage: triage %s %s\n(see triage %s --help)\n", cmd.name, cmd.usage, cmd.name)
-		return exitUsage
-	}
-	if err := configureLog(log, *logFormat, *logLevel, *verbose); err != nil {
-		fmt.Fprintf(stderr, "triage %s: %v\n", cmd.name, err)
-		return exitUsage
-	}
-
-	err := runCmd(ctx, a, fs.Args())
-	return reportError(cmd, err, stderr)
+	root := newRoot(ctx, a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteC()
+	return exitCode(cmd, err, stderr)
 }
 
-func reportError(cmd *command, err error, stderr io.Writer) int {
+// newRoot builds the command tree over a.
+func newRoot(ctx context.Context, a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "triage",
+		Short: "crash triage and lldb automation for cargo-fuzz / libFuzzer Rust targets",
+		Long: `triage picks up the crash artifacts of Rust fuzz targets (cargo-fuzz,
+libFuzzer), reproduces them, symbolizes and buckets them (one bug, one
+bucket), minimizes one input per bucket, runs lldb sessions at the crash
+and keeps YAML records a nightly job and a bug-filing pipeline read.
+
+Exit codes: 0 ok; 1 findings (as each command documents); 2 usage errors;
+3 something could not be done (the pipeline commands).`,
+		Version:           versionString(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		// Bare `triage`: the overview on stderr, exit 2.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(a.stderr)
+			_ = cmd.Help()
+			return usageError{"a command is needed"}
+		},
+	}
+	root.SetVersionTemplate("triage {{.Version}}\n")
+	for _, g := range groups {
+		root.AddGroup(g)
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.g.workspace, "workspace", ".", "the fuzz `WORKSPACE` (for commands that take one as an argument, the argument wins)")
+	pf.StringVar(&a.g.store, "store", "", "the store `DIR` (default: triage.yaml's store, else WORKSPACE/.triage); may be anywhere")
+	pf.StringVar(&a.g.progress, "progress", "auto", "progress display: auto (bars on a terminal, log lines otherwise), always, never")
+	pf.StringVar(&a.g.logFormat, "log-format", "text", "log format: text (for people) or json")
+	pf.StringVar(&a.g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "verbose logs (same as --log-level debug)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		a.g.workspaceSet = cmd.Flags().Changed("workspace")
+		switch a.g.progress {
+		case "auto", "always", "never":
+		default:
+			return usagef("--progress must be auto, always or never, not %q", a.g.progress)
+		}
+		return configureLog(a.log, a.g.logFormat, a.g.logLevel, a.g.verbose)
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError{err.Error()}
+	})
+	_ = root.RegisterFlagCompletionFunc("workspace", dirCompletion)
+	_ = root.RegisterFlagCompletionFunc("store", dirCompletion)
+	_ = root.RegisterFlagCompletionFunc("progress", fixedCompletion("auto", "always", "never"))
+	_ = root.RegisterFlagCompletionFunc("log-format", fixedCompletion("text", "json"))
+	_ = root.RegisterFlagCompletionFunc("log-level", fixedCompletion("debug", "info", "warn", "error"))
+	for _, name := range commandNames() {
+		root.AddCommand(newCommand(ctx, a, commands[name]))
+	}
+	return root
+}
+
+// newCommand turns a table row into a cobra command.
+func newCommand(ctx context.Context, a *app, c *command) *cobra.Command {
+	long, examples := splitExamples(c.help)
+	cmd := &cobra.Command{
+		Use:     strings.TrimSpace(c.name + " " + c.usage),
+		Short:   c.summary,
+		Long:    c.summary + "\n\n" + long,
+		Example: examples,
+		GroupID: c.group,
+		// Positional arguments are checked by each command (usage errors
+		// with a message that names what is wrong).
+		Args: cobra.ArbitraryArgs,
+	}
+	if long == "" {
+		cmd.Long = c.summary
+	}
+	run := c.setup(cmd.Flags())
+	cmd.RunE = func(cc *cobra.Command, args []string) error { return run(ctx, a, args) }
+	if c.complete != nil {
+		complete := c.complete
+		cmd.ValidArgsFunction = func(cc *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			a.g.workspaceSet = cc.Flags().Changed("workspace")
+			return complete(a, args, toComplete)
+		}
+	}
+	registerFlagCompletions(cmd)
+	return cmd
+}
+
+// splitExamples cuts a help text at its "Examples:" line: the text before
+// is the description, the indented lines after are the examples.
+func splitExamples(help string) (string, string) {
+	help = strings.TrimSpace(help)
+	i := strings.Index(help, "\nExamples:\n")
+	if i < 0 {
+		return help, ""
+	}
+	return strings.TrimSpace(help[:i]), strings.TrimRight(help[i+len("\nExamples:\n"):], "\n")
+}
+
+// exitCode reports an error the way the README documents and returns the
+// exit code.
+func exitCode(cmd *cobra.Command, err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "triage %s: %v\n", cmd.name, ue.msg)
-		fmt.Fprintf(stderr, "usage: triage %s %s\n(see triage %s --help)\n", cmd.name, cmd.usage, cmd.name)
-		return exitUsage
+	name := "triage"
+	if cmd != nil && cmd.Name() != "triage" {
+		name = "triage " + cmd.Name()
 	}
+	var ue usageError
 	var ee exitError
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s: %v\n", name, ue.msg)
+		if cmd != nil && cmd.Name() != "triage" {
+			fmt.Fprintf(stderr, "usage: %s\n(see %s --help)\n", cmd.UseLine(), name)
+		}
+		return exitUsage
+	case errors.As(err, &ee):
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "triage %s: %v\n", cmd.name, ee.err)
+			fmt.Fprintf(stderr, "%s: %v\n", name, ee.err)
 		}
 		return ee.code
+	case strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "unknown flag"),
+		strings.HasPrefix(err.Error(), "unknown shorthand flag"):
+		fmt.Fprintf(stderr, "%s: %v\n(see triage --help)\n", name, err)
+		return exitUsage
 	}
-	fmt.Fprintf(stderr, "triage %s: %v\n", cmd.name, err)
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	return exitFindings
 }
 
@@ -186,72 +300,15 @@ func configureLog(log *logrus.Logger, format, level string, verbose bool) error 
 	case "json":
 		log.SetFormatter(&logrus.JSONFormatter{})
 	default:
-		return fmt.Errorf("--log-format must be text or json, not %q", format)
+		return usagef("--log-format must be text or json, not %q", format)
 	}
 	if verbose {
 		level = "debug"
 	}
 	lvl, err := logrus.ParseLevel(level)
 	if err != nil {
-		return fmt.Errorf("--log-level: %v", err)
+		return usagef("--log-level: %v", err)
 	}
 	log.SetLevel(lvl)
 	return nil
-}
-
-func printOverview(w io.Writer) {
-	fmt.Fprintln(w, "triage: crash triage and lldb automation for cargo-fuzz / libFuzzer Rust targets")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "usage: triage COMMAND [flags] [args]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	for _, n := range commandNames() {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'triage help COMMAND' or 'triage COMMAND --help' for a command's flags.")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failures or findings (as each command documents), 2 usage errors.")
-}
-
-func helpFor(name string, stdout, stderr io.Writer) int {
-	cmd, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(stderr, "triage help: unknown command %q\n", name)
-		return exitUsage
-	}
-	fs := flag.NewFlagSet("triage "+cmd.name, flag.ContinueOnError)
-	fs.String("log-format", "text", "log format: text (for people) or json")
-	fs.String("log-level", "info", "log level: debug, info, warn, error")
-	fs.Bool("v", false, "verbose logs (same as --log-level debug)")
-	cmd.setup(fs)
-	printCommandHelp(cmd, fs, stdout)
-	return exitOK
-}
-
-func printCommandHelp(cmd *command, fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprintf(w, "usage: triage %s %s\n\n", cmd.name, cmd.usage)
-	fmt.Fprintln(w, cmd.summary)
-	if cmd.help != "" {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, strings.TrimSpace(cmd.help))
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "flags:")
-	fs.SetOutput(w)
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		line := "  " + dash + f.Name
-		if name != "" {
-			line += " " + name
-		}
-		fmt.Fprintf(w, "%-28s %s", line, usage)
-		if f.DefValue != "" && f.DefValue != "false" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
-		}
-		fmt.Fprintln(w)
-	})
 }

@@ -3,17 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/triage"
 )
 
 func init() {
 	register(&command{
-		name:    "minimize",
-		summary: "minimize one input, keeping only candidates that are still the same bug",
-		usage:   "[flags] TARGET ARTIFACT",
+		name:     "minimize",
+		summary:  "minimize one input, keeping only candidates that are still the same bug",
+		usage:    "TARGET ARTIFACT",
+		group:    "input",
+		complete: completeTargetArtifact,
 		help: `
 Reproduces ARTIFACT on TARGET's release build to learn its bucket, then
 shrinks it with libFuzzer's -minimize_crash. Without a sanitizer libFuzzer
@@ -33,18 +36,17 @@ Examples:
   triage minimize fuzz_ide vm/devices/storage/ide/fuzz/artifacts/fuzz_ide/crash-3f2a...
   triage minimize -o /tmp/small --timeout 2m fuzz_chipset_battery ./crash-41e9...
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
+		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, false)
-			workspace := fs.String("workspace", ".", "the workspace the target belongs to")
-			out := fs.String("o", "", "where to write the minimized input (default <store>/minimized/<sha1>)")
+			out := fs.StringP("out", "o", "", "where to write the minimized input (default <store>/minimized/<sha1>)")
 			runs := fs.Int("runs", 0, "libFuzzer -runs= per -minimize_crash invocation (default: triage.yaml's, else 1000)")
 			timeout := fs.Duration("timeout", 0, "time limit (default: triage.yaml's minimize.timeout, else 60s)")
-			format := fs.String("format", "text", "output format: text, yaml or json")
+			format := addFormat(fs, "text", "text", "yaml", "json")
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
-				ws, cfg, target, input, err := pf.loadInput(a, *workspace, args)
+				ws, cfg, target, input, err := pf.loadInput(a, args)
 				if err != nil {
 					return err
 				}
@@ -59,7 +61,7 @@ Examples:
 				}
 				rep, err := triage.MinimizeInput(ctx, ws, cfg, triage.DefaultStages(), target, input, *out)
 				if errors.Is(err, triage.ErrNoCrash) {
-					if *format == "text" {
+					if format.text() {
 						printInputReport(a.stdout, rep)
 					}
 					return exitError{exitFindings, fmt.Errorf("%s: %w: nothing to minimize", input, err)}
@@ -67,8 +69,8 @@ Examples:
 				if err != nil {
 					return exitError{exitFailures, err}
 				}
-				if *format != "text" {
-					return writeStructured(a.stdout, *format, rep)
+				if !format.text() {
+					return writeStructured(a.stdout, format.value, rep)
 				}
 				printInputReport(a.stdout, rep)
 				return nil

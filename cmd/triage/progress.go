@@ -1,98 +1,106 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
+	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/triage"
 )
 
-// progressBar draws one status line on a terminal and keeps log lines from
-// tearing it: logs go through it, clear the line, and the bar is redrawn.
-type progressBar struct {
-	mu    sync.Mutex
-	w     io.Writer
-	last  triage.Progress
-	shown bool
-	start time.Time
-	drawn time.Time
-}
-
-// isTerminal says w is a terminal (only then is a bar drawn).
+// isTerminal says w is a terminal (only then are bars drawn).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func newProgressBar(w io.Writer) *progressBar {
-	return &progressBar{w: w, start: time.Now()}
+// liveBars are live progress bars on a terminal (mpb), one per named task
+// (a pipeline phase, a campaign's target), each with a label that says
+// what it is doing. Log lines written through it go above the bars.
+type liveBars struct {
+	p    *mpb.Progress
+	mu   sync.Mutex
+	bars map[string]*liveBar
 }
 
-// Update takes a progress event; redraws at most 10 times a second.
-func (b *progressBar) Update(p triage.Progress) {
+type liveBar struct {
+	bar   *mpb.Bar
+	mu    sync.Mutex
+	label string
+}
+
+// newLiveBars draws on w: a terminal, or anything when asked for with
+// --progress always (then the bars are drawn as if w were one).
+func newLiveBars(w io.Writer) *liveBars {
+	return &liveBars{
+		p: mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(150*time.Millisecond),
+			mpb.ContainerOptional(mpb.WithWidth(120), !isTerminal(w)),
+			mpb.ContainerOptional(mpb.ForceTTY(), !isTerminal(w)), mpb.ContainerOptional(mpb.WithAutoRefresh(), !isTerminal(w))),
+		bars: map[string]*liveBar{},
+	}
+}
+
+// Set shows task at done of total, labelled.
+func (l *liveBars) Set(task string, done, total int, label string) {
+	l.mu.Lock()
+	b := l.bars[task]
+	if b == nil {
+		b = &liveBar{}
+		b.bar = l.p.AddBar(int64(max(total, 1)), mpb.BarWidth(30),
+			mpb.PrependDecorators(decor.Name(task, decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d", decor.WCSyncSpace)),
+			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace), decor.Any(func(decor.Statistics) string {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return " " + b.label
+			})))
+		l.bars[task] = b
+	}
+	l.mu.Unlock()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	phaseChanged := p.Phase != b.last.Phase
-	b.last = p
-	if !phaseChanged && p.Done != p.Total && time.Since(b.drawn) < 100*time.Millisecond {
-		return
+	b.label = shorten(inert.Line(label), 48)
+	b.mu.Unlock()
+	if total > 0 {
+		b.bar.SetTotal(int64(total), false)
 	}
-	b.draw()
+	b.bar.SetCurrent(int64(done))
 }
 
-func (b *progressBar) draw() {
-	p := b.last
-	width := 30
-	filled := 0
-	if p.Total > 0 {
-		filled = width * p.Done / p.Total
+// Write prints log lines above the bars.
+func (l *liveBars) Write(p []byte) (int, error) { return l.p.Write(p) }
+
+// Done stops drawing: finished bars stay complete, unfinished ones stop
+// where they were (an interrupted run).
+func (l *liveBars) Done() {
+	l.mu.Lock()
+	for _, b := range l.bars {
+		if !b.bar.Completed() {
+			b.bar.Abort(false)
+		}
 	}
-	bar := strings.Repeat("=", filled)
-	if filled < width {
-		bar += ">" + strings.Repeat(" ", width-filled-1)
-	}
-	item := p.Item
-	if len(item) > 40 {
-		item = "..." + item[len(item)-37:]
-	}
-	fmt.Fprintf(b.w, "\r\033[K%-12s [%s] %d/%d  %s  %s", p.Phase, bar, p.Done, p.Total,
-		time.Since(b.start).Round(time.Second), item)
-	b.shown = true
-	b.drawn = time.Now()
+	l.mu.Unlock()
+	l.p.Wait()
 }
 
-// Write lets log lines through without tearing the bar.
-func (b *progressBar) Write(data []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.shown {
-		fmt.Fprint(b.w, "\r\033[K")
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	n, err := b.w.Write(data)
-	if b.shown {
-		b.draw()
-	}
-	return n, err
+	return "..." + s[len(s)-n+3:]
 }
 
-// Done clears the bar for good.
-func (b *progressBar) Done() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.shown {
-		fmt.Fprint(b.w, "\r\033[K")
-		b.shown = false
-	}
-}
+// pipelineBars shows a pipeline's progress: a bar per phase.
+type pipelineBars struct{ *liveBars }
 
-// progressLogger is the non-terminal stand-in: a log line per phase step,
-// at most every few seconds, so CI logs show the run moving.
+func (b pipelineBars) Update(p triage.Progress) { b.Set(p.Phase, p.Done, p.Total, p.Item) }
+
+// progressLogger is the stand-in off a terminal: a log line per phase
+// step, at most every few seconds, so CI logs show the run moving.
 type progressLogger struct {
 	mu   sync.Mutex
 	a    *app

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/internal/inert"
@@ -18,9 +19,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "report",
-		summary: "render the bug report of a bucket (Markdown), or of every new bucket",
-		usage:   "[flags] BUCKET | --all-new",
+		name:     "report",
+		summary:  "render the bug report of a bucket (Markdown), or of every new bucket",
+		usage:    "BUCKET | --all-new",
+		group:    "store",
+		complete: completeBucket,
 		help: `
 Renders one bucket's bug report from a template (the embedded Markdown
 template templates/report.md.tmpl, or --template FILE with the same data):
@@ -57,8 +60,7 @@ Examples:
   triage report --all-new --out new-bugs/
   triage report --template my-tracker.tmpl --all-new --no-mark
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
-			sf := addStoreFlags(fs)
+		setup: func(fs *pflag.FlagSet) runFunc {
 			tmpl := fs.String("template", "", "a text/template `FILE` to render instead of the embedded Markdown one")
 			allNew := fs.Bool("all-new", false, "render every bucket not reported yet, and mark them reported")
 			noMark := fs.Bool("no-mark", false, "with --all-new: do not record the buckets as reported")
@@ -73,7 +75,7 @@ Examples:
 				case *noMark && !*allNew:
 					return usagef("--no-mark goes with --all-new")
 				}
-				snap, _, err := sf.open(a)
+				snap, _, err := a.openSnapshot()
 				if err != nil {
 					return err
 				}
@@ -154,49 +156,24 @@ func writeReports(a *app, t *report.Template, bugs []*report.Bug, out string, se
 	return nil
 }
 
-// storeFlags locate the workspace and its store for the report commands.
-type storeFlags struct {
-	workspace *string
-	store     *string
-}
-
-func addStoreFlags(fs *flag.FlagSet) *storeFlags {
-	return &storeFlags{
-		workspace: fs.String("workspace", ".", "the workspace `DIR` (its triage.yaml says where the store is)"),
-		store:     fs.String("store", "", "store `DIR` (default: triage.yaml's store, else WORKSPACE/.triage)"),
-	}
-}
-
-// config reads the workspace's triage.yaml and applies --store.
-func (sf *storeFlags) config() (string, *triage.Config, error) {
-	root, err := workspaceArg([]string{*sf.workspace})
+// storeConfig is the workspace (--workspace) and its configuration with
+// --store applied: where the report commands find the store.
+func (a *app) storeConfig() (string, *triage.Config, error) {
+	root, err := a.workspaceRoot(nil)
 	if err != nil {
 		return "", nil, err
 	}
-	root, err = filepath.Abs(root)
+	cfg, err := a.config(root)
 	if err != nil {
 		return "", nil, err
-	}
-	cfg, err := triage.LoadConfig(root)
-	if err != nil {
-		var ce *triage.ConfigError
-		if errors.As(err, &ce) {
-			return "", nil, usagef("%v", err)
-		}
-		return "", nil, err
-	}
-	if *sf.store != "" {
-		cfg.Store, err = filepath.Abs(*sf.store)
-		if err != nil {
-			return "", nil, err
-		}
 	}
 	return root, cfg, nil
 }
 
-// open loads the store; unreadable records are logged and skipped.
-func (sf *storeFlags) open(a *app) (*report.Snapshot, *triage.Config, error) {
-	root, cfg, err := sf.config()
+// openSnapshot loads the store; unreadable records are logged and
+// skipped (and make the command exit 3 through damaged).
+func (a *app) openSnapshot() (*report.Snapshot, *triage.Config, error) {
+	root, cfg, err := a.storeConfig()
 	if err != nil {
 		return nil, nil, err
 	}

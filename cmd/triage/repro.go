@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
@@ -14,9 +15,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "repro",
-		summary: "reproduce one input: does it still crash, and as which bucket?",
-		usage:   "[flags] TARGET ARTIFACT",
+		name:     "repro",
+		summary:  "reproduce one input: does it still crash, and as which bucket?",
+		usage:    "TARGET ARTIFACT",
+		group:    "input",
+		complete: completeTargetArtifact,
 		help: `
 Runs ARTIFACT on TARGET's release build (building it first unless
 --no-build) up to --tries times with the flags its kind needs, classifies it
@@ -37,17 +40,16 @@ Examples:
   triage repro --dev --format yaml fuzz_wire_decode ./crash-abc
   triage repro --no-build --bucket v1-6c1d0e4b2a7f9e33 fuzz_ide crash-3f2a... && echo still there
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
+		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, false)
-			workspace := fs.String("workspace", ".", "the workspace the target belongs to")
 			dev := fs.Bool("dev", false, "also run it on the --dev build")
 			bucket := fs.String("bucket", "", "exit 1 unless it lands in this bucket")
-			format := fs.String("format", "text", "output format: text, yaml or json")
+			format := addFormat(fs, "text", "text", "yaml", "json")
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
-				ws, cfg, target, input, err := pf.loadInput(a, *workspace, args)
+				ws, cfg, target, input, err := pf.loadInput(a, args)
 				if err != nil {
 					return err
 				}
@@ -59,8 +61,8 @@ Examples:
 				if err != nil {
 					return exitError{exitFailures, err}
 				}
-				if *format != "text" {
-					if err := writeStructured(a.stdout, *format, rep); err != nil {
+				if !format.text() {
+					if err := writeStructured(a.stdout, format.value, rep); err != nil {
 						return err
 					}
 				} else {
@@ -71,7 +73,7 @@ Examples:
 					return exitError{code: exitFindings}
 				}
 				if *bucket != "" && (rep.Bucket == nil || rep.Bucket.ID != *bucket) {
-					if *format == "text" {
+					if format.text() {
 						fmt.Fprintf(a.stdout, "not in bucket %s\n", *bucket)
 					}
 					return exitError{code: exitFindings}
@@ -85,15 +87,11 @@ Examples:
 // loadInput takes the TARGET ARTIFACT arguments of a one-input command
 // with its workspace and configuration; the target must exist and the
 // input must be a regular file.
-func (pf *pipelineFlags) loadInput(a *app, workspace string, args []string) (ws *triage.Workspace, cfg *triage.Config, target, input string, err error) {
+func (pf *pipelineFlags) loadInput(a *app, args []string) (ws *triage.Workspace, cfg *triage.Config, target, input string, err error) {
 	if target, input, err = targetAndInput(args); err != nil {
 		return nil, nil, "", "", err
 	}
-	root, err := workspaceArg([]string{workspace})
-	if err != nil {
-		return nil, nil, "", "", err
-	}
-	if ws, cfg, err = pf.load(a, root); err != nil {
+	if ws, cfg, err = pf.load(a, nil); err != nil {
 		return nil, nil, "", "", err
 	}
 	if ws.Target(target) == nil {

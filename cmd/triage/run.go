@@ -3,24 +3,24 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
 
-// Exit codes of run (and watch's start-up), documented in its help.
-const exitFailures = 3
-
 func init() {
 	register(&command{
-		name:    "run",
-		summary: "triage every new crash artifact of a workspace (the nightly job)",
-		usage:   "[flags] [WORKSPACE]",
+		name:     "run",
+		summary:  "triage every new crash artifact of a workspace (the nightly job)",
+		usage:    "[WORKSPACE]",
+		group:    "pipeline",
+		complete: completeWorkspaceArg,
 		help: `
 The main job. For every fuzz target of WORKSPACE (default: the current
 directory) it finds the crash artifacts (crash-, timeout-, oom-, leak-,
@@ -57,18 +57,14 @@ Examples:
   triage run --target fuzz_ide --format json . | jq '.new_buckets'
   triage run --log-format json --progress never /src/ws 2>run.log
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
+		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, true)
-			format := fs.String("format", "text", "summary format: text, yaml or json")
+			format := addFormat(fs, "text", "text", "yaml", "json")
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
-				root, err := workspaceArg(args)
-				if err != nil {
-					return err
-				}
-				ws, cfg, err := pf.load(a, root)
+				ws, cfg, err := pf.load(a, args)
 				if err != nil {
 					return err
 				}
@@ -86,8 +82,8 @@ Examples:
 					// (a full disk): the summary is all that is left of it.
 					rec.Failures = append(rec.Failures, store.Failure{Stage: "store", Error: err.Error()})
 				}
-				if *format != "text" {
-					if err := writeStructured(a.stdout, *format, rec); err != nil {
+				if !format.text() {
+					if err := writeStructured(a.stdout, format.value, rec); err != nil {
 						return err
 					}
 				} else {
@@ -110,45 +106,41 @@ func runExitCode(rec *store.RunRecord) int {
 	return exitOK
 }
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 // pipelineFlags are the flags run and watch share (and repro/minimize a
 // subset of).
 type pipelineFlags struct {
-	store    *string
 	jobs     *int
 	noBuild  *bool
 	tries    *int
 	minimize *string
 	noLLDB   *bool
 	noDev    *bool
-	progress *string
 	targets  stringList
 }
 
-func addPipelineFlags(fs *flag.FlagSet, full bool) *pipelineFlags {
+func addPipelineFlags(fs *pflag.FlagSet, full bool) *pipelineFlags {
 	pf := &pipelineFlags{}
-	pf.store = fs.String("store", "", "store directory (default: triage.yaml's store, else WORKSPACE/.triage)")
 	pf.noBuild = fs.Bool("no-build", false, "do not build: use the binaries already built")
 	pf.tries = fs.Int("tries", 0, "runs per input on the release build (default: triage.yaml's, else 3)")
 	if full {
-		pf.jobs = fs.Int("j", 0, "inputs and buckets worked on at once (default: triage.yaml's jobs, else all cores)")
+		pf.jobs = fs.IntP("jobs", "j", 0, "inputs and buckets worked on at once (default: triage.yaml's jobs, else all cores)")
 		pf.minimize = fs.String("minimize", "", "buckets (each bucket's representative), all (every new input, within minimize.budget) or off (default: triage.yaml's, else buckets)")
+		_ = fs.SetAnnotation("minimize", valuesAnnotation, []string{triage.MinimizeBuckets, triage.MinimizeAll, triage.MinimizeOff})
 		pf.noLLDB = fs.Bool("no-lldb", false, "skip the lldb sessions")
 		pf.noDev = fs.Bool("no-dev", false, "skip the --dev build (its reproduction and lldb session)")
-		pf.progress = fs.String("progress", "auto", "progress bar: auto (on a terminal), always, never")
-		fs.Var(&pf.targets, "target", "only this fuzz target (repeatable)")
+		fs.Var(&pf.targets, "target", "only this fuzz `TARGET` (repeatable)")
 	}
 	return pf
 }
 
-// load discovers the workspace and reads its triage.yaml, then applies
-// the flags. A bad triage.yaml is a usage error naming the field.
-func (pf *pipelineFlags) load(a *app, root string) (*triage.Workspace, *triage.Config, error) {
+// load discovers the workspace (the WORKSPACE argument, else --workspace)
+// and reads its triage.yaml, then applies the flags. A bad triage.yaml is a
+// usage error naming the field.
+func (pf *pipelineFlags) load(a *app, args []string) (*triage.Workspace, *triage.Config, error) {
+	root, err := a.workspaceRoot(args)
+	if err != nil {
+		return nil, nil, err
+	}
 	ws, err := triage.Discover(root)
 	if err != nil {
 		if errors.Is(err, triage.ErrNoTargets) {
@@ -159,16 +151,9 @@ func (pf *pipelineFlags) load(a *app, root string) (*triage.Workspace, *triage.C
 	for _, w := range ws.Warnings {
 		a.log.Warnf("skipped unreadable manifest: %s", w)
 	}
-	cfg, err := triage.LoadConfig(ws.Root)
+	cfg, err := a.config(ws.Root)
 	if err != nil {
-		var ce *triage.ConfigError
-		if errors.As(err, &ce) {
-			return nil, nil, usagef("%v", err)
-		}
 		return nil, nil, err
-	}
-	if *pf.store != "" {
-		cfg.Store = *pf.store
 	}
 	if *pf.noBuild {
 		cfg.Build.Mode = triage.BuildNever
@@ -202,13 +187,6 @@ func (pf *pipelineFlags) load(a *app, root string) (*triage.Workspace, *triage.C
 	if pf.noDev != nil && *pf.noDev {
 		cfg.Reproduce.Dev = &f
 	}
-	if pf.progress != nil {
-		switch *pf.progress {
-		case "auto", "always", "never":
-		default:
-			return nil, nil, usagef("--progress must be auto, always or never")
-		}
-	}
 	for _, t := range pf.targets {
 		if ws.Target(t) == nil {
 			return nil, nil, usagef("no fuzz target %q in %s", t, ws.Root)
@@ -221,20 +199,17 @@ func (pf *pipelineFlags) load(a *app, root string) (*triage.Workspace, *triage.C
 // progress bar on a terminal (log lines otherwise). finish clears the bar.
 func (pf *pipelineFlags) options(a *app, cfg *triage.Config) (triage.Options, func()) {
 	opts := triage.Options{Config: cfg, Stages: triage.DefaultStages(), Targets: pf.targets, Log: a.log}
-	mode := "auto"
-	if pf.progress != nil {
-		mode = *pf.progress
-	}
+	mode := a.g.progress
 	useBar := mode == "always" || (mode == "auto" && isTerminal(a.stderr))
 	if mode == "never" {
 		return opts, func() {}
 	}
 	if useBar {
-		bar := newProgressBar(a.stderr)
+		bars := newLiveBars(a.stderr)
 		prevOut := a.log.Out
-		a.log.SetOutput(bar)
-		opts.Progress = bar.Update
-		return opts, func() { bar.Done(); a.log.SetOutput(prevOut) }
+		a.log.SetOutput(bars)
+		opts.Progress = pipelineBars{bars}.Update
+		return opts, func() { bars.Done(); a.log.SetOutput(prevOut) }
 	}
 	pl := &progressLogger{a: a}
 	opts.Progress = pl.Update

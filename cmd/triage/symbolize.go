@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/symbolize"
 )
@@ -15,7 +16,8 @@ func init() {
 	register(&command{
 		name:    "symbolize",
 		summary: "demangle and symbolize a crash log (rustfilt + llvm-symbolizer), or print it parsed",
-		usage:   "[--binary BIN] [--format text|yaml|json] [--rules FILE] [LOG|-]",
+		usage:   "[LOG|-]",
+		group:   "logs",
 		help: `
 Reads a crash log (what a fuzz binary printed; LOG, or stdin when LOG is
 missing or -) and prints it back for people: every mangled Rust (legacy
@@ -45,12 +47,12 @@ Examples:
   triage symbolize --binary target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode asan.log
   triage symbolize --format json crash.log | jq '.frames[] | select(.category == "app") | .function'
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
+		setup: func(fs *pflag.FlagSet) runFunc {
 			binary := fs.String("binary", "", "fuzz binary that printed the log: resolve its unsymbolized frames from its DWARF")
-			format := fs.String("format", "text", "output: text (the log, demangled and symbolized), yaml or json (the parsed trace)")
+			format := addFormat(fs, "text", "text", "yaml", "json")
 			rulesFile := fs.String("rules", "", "frame category rules to add to (or override) the built-in ones")
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := checkFormat(*format, "text", "yaml", "json"); err != nil {
+				if err := format.check(); err != nil {
 					return err
 				}
 				if len(args) > 1 {
@@ -74,7 +76,7 @@ Examples:
 					}
 					sym.Rules = r
 				}
-				if *format == "text" {
+				if format.text() {
 					opts := symbolize.FilterOptions{Binary: *binary, Symbolizer: sym}
 					if *binary != "" {
 						// The binary's load address comes from the log's
@@ -102,7 +104,7 @@ Examples:
 					}
 					a.log.Debugf("symbolized %d frames from %s", n, *binary)
 				}
-				return writeStructured(a.stdout, *format, t)
+				return writeStructured(a.stdout, format.value, t)
 			}
 		},
 	})

@@ -48,7 +48,7 @@ func symbolizeCrashLog(t *testing.T, bugID string, buildArgs []string, env ...st
 }
 
 func symbolizeASanArgs() []string {
-	return []string{"--asan", "--target-dir", filepath.Join(fixture.Root(), "target-variants", "asan")}
+	return fixture.ASanArgs(fixture.Root())
 }
 
 // An unsymbolized ASan report comes back symbolized, the merged panic site

@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/pflag"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -16,22 +17,29 @@ func init() {
 		name:    "version",
 		summary: "print the triage version and the Go toolchain it was built with",
 		usage:   "",
-		setup: func(fs *flag.FlagSet) runFunc {
+		group:   "workspace",
+		setup: func(fs *pflag.FlagSet) runFunc {
 			return func(ctx context.Context, a *app, args []string) error {
 				if len(args) != 0 {
 					return usagef("version takes no arguments")
 				}
-				rev := ""
-				if info, ok := debug.ReadBuildInfo(); ok {
-					for _, s := range info.Settings {
-						if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-							rev = " (" + s.Value[:12] + ")"
-						}
-					}
-				}
-				fmt.Fprintf(a.stdout, "triage %s%s %s %s/%s\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				fmt.Fprintf(a.stdout, "triage %s\n", versionString())
 				return nil
 			}
 		},
 	})
+}
+
+// versionString is the version, the commit it was built from (when known)
+// and the Go toolchain.
+func versionString() string {
+	rev := ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return fmt.Sprintf("%s%s %s %s/%s", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -3,7 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
@@ -11,9 +12,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "watch",
-		summary: "keep triaging: notice new artifacts and run the pipeline on them",
-		usage:   "[flags] [WORKSPACE]",
+		name:     "watch",
+		summary:  "keep triaging: notice new artifacts and run the pipeline on them",
+		usage:    "[WORKSPACE]",
+		group:    "pipeline",
+		complete: completeWorkspaceArg,
 		help: `
 A long-running service over WORKSPACE (default: the current directory). It
 holds the store's lock, triages what is new at start, then watches every
@@ -33,19 +36,15 @@ Examples:
   triage watch testdata/fuzzws
   triage watch --log-format json -j 4 ~/openvmm 2>>triage-watch.log
 `,
-		setup: func(fs *flag.FlagSet) runFunc {
+		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, true)
 			return func(ctx context.Context, a *app, args []string) error {
-				root, err := workspaceArg(args)
+				ws, cfg, err := pf.load(a, args)
 				if err != nil {
 					return err
 				}
-				ws, cfg, err := pf.load(a, root)
-				if err != nil {
-					return err
-				}
-				if *pf.progress == "auto" {
-					*pf.progress = "never" // a service logs
+				if a.g.progress == "auto" {
+					a.g.progress = "never" // a service logs
 				}
 				opts, finish := pf.options(a, cfg)
 				defer finish()

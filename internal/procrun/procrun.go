@@ -215,6 +215,10 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 // guardGrace is how long a guard gets to clean up after SIGTERM.
 const guardGrace = 2 * time.Second
 
+// LookPath finds a program the way Run does: a name without a slash in
+// $PATH, a path as it is (ErrNotFound when it is not there).
+func LookPath(p string) (string, error) { return resolve(p) }
+
 func resolve(p string) (string, error) {
 	if !strings.Contains(p, "/") {
 		lp, err := exec.LookPath(p)

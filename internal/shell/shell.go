@@ -9,6 +9,7 @@ package shell
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/go-delve/liner"
 )
 
@@ -335,22 +337,11 @@ func (s *Shell) saveHistory(ln *liner.State) {
 	if s.HistoryPath == "" {
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(s.HistoryPath), 0o755); err != nil {
+	var buf bytes.Buffer
+	if _, err := ln.WriteHistory(&buf); err != nil {
 		return
 	}
-	tmp := s.HistoryPath + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return
-	}
-	if _, err := ln.WriteHistory(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return
-	}
-	if f.Close() == nil {
-		_ = os.Rename(tmp, s.HistoryPath)
-	}
+	_ = atomicfile.Write(s.HistoryPath, buf.Bytes())
 }
 
 // Split breaks a line into words; double or single quotes group words.

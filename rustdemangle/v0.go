@@ -1,4 +1,4 @@
-package symbolize
+package rustdemangle
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// demangleV0 demangles a Rust v0 symbol (_R...) the way rustc-demangle's
+// V0 demangles a Rust v0 symbol (_R...) the way rustc-demangle's
 // alternate form and llvm-cxxfilt print it, without crate disambiguators.
 //
 // github.com/ianlancetaylor/demangle (used for legacy Rust and C++) reads
@@ -17,7 +17,7 @@ import (
 // generic argument ("with_current_name::<{closure#0}, ()>" printed
 // without ", ()"). Closures followed by () are common in real backtraces,
 // so v0 gets this parser of the grammar in RFC 2603.
-func demangleV0(sym string) (string, error) {
+func V0(sym string) (string, error) {
 	s, ok := strings.CutPrefix(sym, "_R")
 	if !ok {
 		return "", errV0
