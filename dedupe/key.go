@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fuzztriage/triage/crashkind"
+
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -170,21 +172,21 @@ func KeyFor(t *symbolize.Trace, opt Options) Key {
 		t = &symbolize.Trace{}
 	}
 	pol := policyFor(t.Kind)
-	k := Key{Version: KeyVersion, Kind: pol.family}
+	k := Key{Version: KeyVersion, Kind: pol.KeyFamily()}
 	switch {
-	case pol.fixedMessage != "":
-		k.Message = pol.fixedMessage
-	case pol.message && t.Message != "":
+	case pol.Message == crashkind.MessageFixed:
+		k.Message = pol.FixedMessage
+	case pol.Message == crashkind.MessageTemplate && t.Message != "":
 		k.Message = MessageTemplate(t.Message)
 	}
 	n := opt.Frames
 	if n <= 0 {
-		n = pol.defaultFrames
+		n = pol.Frames
 	}
 	frames := appFrames(t.Frames)
 
-	switch pol.frames {
-	case framesSite:
+	switch pol.Key {
+	case crashkind.KeySite:
 		r := opt.Resolver
 		if r == nil && opt.Binary != "" {
 			r, _ = ResolverFor(opt.Binary)
@@ -194,10 +196,10 @@ func KeyFor(t *symbolize.Trace, opt Options) Key {
 		if n > 1 {
 			k.Callers = tokens(frames[site.next:], n-1)
 		}
-	case framesEntry:
+	case crashkind.KeyEntry:
 		k.Entry = entryFrame(frames)
-	case framesTarget:
-	case framesCycle:
+	case crashkind.KeyTarget:
+	case crashkind.KeyCycle:
 		k.Cycle = findCycle(tokens(frames, -1))
 		if k.Cycle == nil {
 			k.Frames = tokens(frames, n)

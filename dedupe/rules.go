@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/fuzztriage/triage/crashkind"
+
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -159,83 +161,18 @@ func (s nameSet) has(name string) bool {
 	return false
 }
 
-// kindPolicy says how one crash kind is keyed.
-type kindPolicy struct {
-	// family is the key's kind: kinds that are one bug seen through
-	// different builds (an allocation failure on a plain build and
-	// ASan's allocation-size-too-big) share it.
-	family string
-	// message includes the templated panic/report message.
-	message bool
-	// fixedMessage replaces the message with one text for the whole family
-	// (the sizes in allocation-failure reports are input-dependent, and the
-	// two builds word the report differently).
-	fixedMessage string
-	// frames is how frames enter the key (see the frameMode constants).
-	frames frameMode
-	// defaultFrames is N when Options.Frames is zero.
-	defaultFrames int
-	// why documents the choice.
-	why string
-}
-
-type frameMode int
-
-const (
-	// framesSite: the panic site (from the panic location), then N-1 callers.
-	framesSite frameMode = iota
-	// framesTop: the top N in-app frames.
-	framesTop
-	// framesCycle: the repeating cycle of a recursion, canonically rotated;
-	// the top N in-app frames when no cycle is found.
-	framesCycle
-	// framesEntry: the outermost function of the code under test (the one
-	// the fuzz target called), which inlining does not take away.
-	framesEntry
-	// framesTarget: no frames; the fuzz target names the bucket.
-	framesTarget
-)
-
-// Every key falls back to the fuzz target's name when the trace has no
-// in-app frames at all (a timeout or OOM without a sanitizer, std's
-// stack-overflow message): the target is then the only evidence left.
-var kindPolicies = map[symbolize.CrashKind]kindPolicy{
-	symbolize.KindRustPanic: {family: "rust-panic", message: true, frames: framesSite, defaultFrames: 1,
-		why: "the panic location names the function (through DWARF, or the frame at that line) and the message template names the failure; " +
-			"callers are left out by default because one bug reached from two callers is one bug and optimized builds inline callers away"},
-	symbolize.KindAllocFailure: {family: "alloc-failure", fixedMessage: "memory allocation failed", frames: framesEntry, defaultFrames: 1,
-		why: "release builds print the allocation failure's backtrace with every function inlined into the caller of the allocator lost, " +
-			"so only the outermost function of the code under test is the same on release, dev and ASan builds"},
-	symbolize.ASanKindPrefix + "allocation-size-too-big": {family: "alloc-failure", fixedMessage: "memory allocation failed", frames: framesEntry, defaultFrames: 1,
-		why: "ASan's report of the allocation a plain build reports as `memory allocation of N bytes failed`"},
-	symbolize.KindStackOverflow: {family: "stack-overflow", frames: framesCycle, defaultFrames: 3,
-		why: "a recursion keys on its repeating cycle; without a stack (std's handler prints none) on the target"},
-	symbolize.KindTimeout: {family: "timeout", frames: framesTop, defaultFrames: 1,
-		why: "the frame where the alarm caught the loop where a stack exists (sanitizer builds), the target otherwise"},
-	symbolize.KindOOM: {family: "oom", frames: framesTarget,
-		why: "the target: whether an OOM report has a stack is a race (under ASan the same input on the same build prints " +
-			"libFuzzer's malloc-limit report with the allocating stack, or the RSS thread's report without one, or both), " +
-			"so frames would split one bug at random"},
-	symbolize.KindSlowUnit: {family: "slow-unit", frames: framesTop, defaultFrames: 1, why: "like a timeout"},
-	symbolize.KindLeak:     {family: "leak", frames: framesTop, defaultFrames: 3, why: "the allocation stack of the leaked object"},
-}
-
-// defaultPolicy keys every other kind (ASan memory errors, SEGV, abort,
-// UBSan, unknown) ClusterFuzz's way: its top three in-app frames, plus its
-// message where the report has one.
-var defaultPolicy = kindPolicy{message: true, frames: framesTop, defaultFrames: 3,
-	why: "sanitizer reports symbolize inlined frames, so the top frames are the same on every build that reports the kind"}
-
-func policyFor(kind symbolize.CrashKind) kindPolicy {
-	if p, ok := kindPolicies[kind]; ok {
-		return p
+// policyFor is how a kind is keyed: its row of the crash-kinds table
+// (family, message rule, frame rule and count). A kind not in the table is
+// keyed like an unknown crash under its own name.
+func policyFor(kind symbolize.CrashKind) *crashkind.Info {
+	if info := crashkind.Lookup(kind); info != nil {
+		return info
 	}
-	p := defaultPolicy
-	p.family = string(kind)
-	if p.family == "" {
-		p.family = string(symbolize.KindUnknown)
+	p := *crashkind.Of(crashkind.Unknown)
+	if kind != "" {
+		p.Kind = kind
 	}
-	return p
+	return &p
 }
 
 // maxCycle bounds the recursion cycle length the key looks for.

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/fuzztriage/triage/crashkind"
 
 	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/symbolize"
@@ -209,64 +212,13 @@ func FramesFromTrace(tr *symbolize.Trace, n int) []FrameSelector {
 	return out
 }
 
-// stopRule is one extra stop a crash kind needs.
-type stopRule struct{ Why, Command string }
-
-// kindStops are the stops each crash kind needs besides panic_fmt (rules
-// as data; toolchain notes: lldb-19 with libFuzzer 16 and Rust 1.95).
-var kindStops = map[symbolize.CrashKind][]stopRule{
-	symbolize.KindStackOverflow: {{
-		"A stack overflow faults on the guard page: stop on SIGSEGV, in the recursing function, before the alternate-stack handler runs.",
-		"process handle SIGSEGV --stop true --pass true --notify true"}},
-	symbolize.KindTimeout: {{
-		"libFuzzer's timeout timer is SIGALRM (pass -timeout=N): stop on it, inside the hang, and let libFuzzer see it after.",
-		"process handle SIGALRM --stop true --pass true --notify true"}},
-	symbolize.KindOOM: {{
-		"libFuzzer's RSS thread calls this when -rss_limit_mb is exceeded; the allocating code is on thread 1.",
-		"breakpoint set -n fuzzer::Fuzzer::RssLimitCallback"}, {
-		"With a malloc limit (sanitizer builds) the report comes from the malloc hook, on the allocating thread; the hook runs on every malloc, so stop where the report writes the oom- file.",
-		"breakpoint set -n fuzzer::Fuzzer::DumpCurrentUnit"}},
-	symbolize.KindAllocFailure: {{
-		"Rust's allocation-failure path (\"memory allocation of N bytes failed\") aborts without panicking.",
-		"breakpoint set -r 'alloc::alloc::handle_alloc_error'"}},
-	symbolize.KindAbort: {{
-		"abort() without a panic: stop on SIGABRT.",
-		"process handle SIGABRT --stop true --pass true --notify true"}},
-	symbolize.KindSEGV: {{
-		"Stop on the faulting access.",
-		"process handle SIGSEGV --stop true --pass true --notify true"}},
-	symbolize.KindNullDeref: {{
-		"Stop on the faulting access.",
-		"process handle SIGSEGV --stop true --pass true --notify true"}},
-}
-
-// stopKinds are the stops that show a crash kind by themselves: libFuzzer
-// calls RssLimitCallback only once the RSS limit it was given is exceeded,
-// which is its out-of-memory report. (A panic_fmt or signal stop needs the
-// message or the frames as well to say which crash it is.)
-var stopKinds = map[string]symbolize.CrashKind{
-	"fuzzer::Fuzzer::RssLimitCallback": symbolize.KindOOM,
-}
-
 // Kind is the crash kind the stop shows by itself, or "" when it takes
 // more than the stop to tell.
 func (s *Stop) Kind() symbolize.CrashKind {
 	if s == nil || s.Frame == nil {
 		return ""
 	}
-	return stopKinds[s.Frame.Function]
-}
-
-// asanStop is added for AddressSanitizer builds: every ASan report ends in
-// __sanitizer::Die, with the faulting code a few frames below.
-var asanStop = stopRule{"AddressSanitizer reports end in __sanitizer::Die; stop there, the bad access is a few frames down.",
-	"breakpoint set -n __sanitizer::Die"}
-
-// afterStop are commands run right after the stop, per kind: the hang and
-// the allocation run on the main thread while the stop happens elsewhere.
-var afterStop = map[symbolize.CrashKind][]stopRule{
-	symbolize.KindOOM:     {{"The stop is on libFuzzer's RSS thread; the fuzz input runs on thread 1.", "thread select 1"}},
-	symbolize.KindTimeout: {{"SIGALRM can be delivered to any thread; the fuzz input runs on thread 1.", "thread select 1"}},
+	return crashkind.FromStop(s.Frame.Function)
 }
 
 // frameFormat is lldb-19's default frame format with full source paths.
@@ -325,8 +277,8 @@ type scriptData struct {
 	Formatters      *Formatters
 	NoFormattersWhy string
 	HelperPath      string
-	Stops           []stopRule
-	AfterStop       []stopRule
+	Stops           []crashkind.Stop
+	AfterStop       []crashkind.Stop
 	Frames          []scriptFrame
 	StopExprs       []PlannedExpr
 }
@@ -442,11 +394,14 @@ func Prepare(spec *Spec, opt PrepareOptions) (*Plan, error) {
 	if data.Title == "" {
 		data.Title = fmt.Sprintf("%s on %s", filepath.Base(sp.Binary), filepath.Base(data.Artifact))
 	}
-	data.Stops = append(data.Stops, kindStops[sp.Kind]...)
-	if sp.ASan {
-		data.Stops = append(data.Stops, asanStop)
+	// The stops of the kind (crashkind's table); every sanitizer report
+	// ends in __sanitizer::Die, so sanitizer builds stop there too.
+	kind := crashkind.Of(sp.Kind)
+	data.Stops = append(data.Stops, kind.Stops...)
+	if sp.ASan && !slices.Contains(data.Stops, crashkind.StopSanitizerDie) {
+		data.Stops = append(data.Stops, crashkind.StopSanitizerDie)
 	}
-	data.AfterStop = afterStop[sp.Kind]
+	data.AfterStop = kind.After
 	plan.HandRun = HandRunCommand(opt.LLDB, opt.Dir, opt.ScriptName, sp.Binary, append(append([]string(nil), sp.Args...), plan.InputName))
 	data.HandRun = plan.HandRun
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/crashkind"
+
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 	"gopkg.in/yaml.v3"
 )
@@ -82,36 +84,7 @@ func (e *Export) WriteYAML(w io.Writer) error {
 	return enc.Close()
 }
 
-// kindDescriptions are the SARIF rules' descriptions, one rule per crash kind.
-var kindDescriptions = map[string]string{
-	"rust-panic":          "Rust panic: the code under test panicked (index out of bounds, unwrap on None, overflow, an assertion, explicit panic!).",
-	"stack-overflow":      "Stack overflow: unbounded recursion exhausted the thread's stack.",
-	"timeout":             "Timeout: one input ran longer than libFuzzer's -timeout (a hang or an infinite loop).",
-	"oom":                 "Out of memory: one input made the process exceed libFuzzer's -rss_limit_mb or -malloc_limit_mb.",
-	"alloc-failure":       "Allocation failure: Rust's allocator could not satisfy a (usually huge) allocation.",
-	"leak":                "Memory leak reported by LeakSanitizer.",
-	"null-deref":          "Null pointer dereference (SEGV on an address below 0x1000).",
-	"segv":                "Segmentation fault.",
-	"abort":               "The process aborted without a panic or sanitizer report.",
-	"deadly-signal":       "libFuzzer caught a deadly signal.",
-	"ubsan":               "UndefinedBehaviorSanitizer runtime error.",
-	"bus-error":           "Bus error (SIGBUS).",
-	"fpe":                 "Arithmetic exception (SIGFPE).",
-	"illegal-instruction": "Illegal instruction (SIGILL), e.g. an intrinsic abort.",
-	"fuzz-target-exited":  "The fuzz target called exit.",
-	"input-overwrite":     "The fuzz target wrote to its const input.",
-	"unknown":             "A crash no rule recognised.",
-}
-
-func kindDescription(kind string) string {
-	if d, ok := kindDescriptions[kind]; ok {
-		return d
-	}
-	if name, ok := strings.CutPrefix(kind, "asan:"); ok {
-		return "AddressSanitizer: " + name + "."
-	}
-	return "Crash of kind " + kind + "."
-}
+func kindDescription(kind string) string { return crashkind.Of(crashkind.Kind(kind)).Description }
 
 // SARIF fingerprint and base id names (stable).
 const (
@@ -148,12 +121,12 @@ func SARIF(snap *Snapshot, bugs []*Bug) (*sarif.Report, error) {
 		run.AddRule(b.Kind).
 			WithName(ruleName(b.Kind)).
 			WithShortDescription(sarif.NewMultiformatMessageString().WithText(kindDescription(b.Kind))).
-			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel("error"))
+			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(crashkind.Of(crashkind.Kind(b.Kind)).SARIFLevel))
 	}
 	for _, b := range bugs {
 		res := run.CreateResultForRule(b.Kind)
 		res.WithKind("fail").WithMessage(sarif.NewTextMessage(sarifMessage(b)))
-		level := "error"
+		level := crashkind.Of(crashkind.Kind(b.Kind)).SARIFLevel
 		if b.Status == StatusFixed || b.Status == StatusChanged {
 			level = "note"
 		}
@@ -177,6 +150,10 @@ func SARIF(snap *Snapshot, bugs []*Bug) (*sarif.Report, error) {
 		props.Add("title", b.Title)
 		props.Add("target", b.Target)
 		props.Add("crash_kind", b.Kind)
+		props.Add("clusterfuzz_crash_type", b.ClusterFuzzCrashType)
+		if b.Security {
+			props.Add("security-severity", "7.0")
+		}
 		props.Add("status", b.Status)
 		props.Add("member_count", b.MemberCount)
 		props.Add("first_seen", b.FirstSeen.UTC().Format(time.RFC3339))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/crashkind"
+
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
@@ -34,8 +36,14 @@ type Bug struct {
 	// Title is "<crash kind> in <panic-site function>: <message template>".
 	Title  string `json:"title" yaml:"title"`
 	Target string `json:"target" yaml:"target"`
-	// Kind is the crash kind (symbolize.CrashKind's closed set).
-	Kind string `json:"kind" yaml:"kind"`
+	// Kind is the crash kind (a row of package crashkind's table); Class
+	// its family, Security whether it is usually exploitable, and
+	// ClusterFuzzCrashType ClusterFuzz's crash_type for it, to join a
+	// ClusterFuzz history.
+	Kind                 string `json:"kind" yaml:"kind"`
+	Class                string `json:"class" yaml:"class"`
+	Security             bool   `json:"security" yaml:"security"`
+	ClusterFuzzCrashType string `json:"clusterfuzz_crash_type" yaml:"clusterfuzz_crash_type"`
 	// Site is the panic-site function (or the top in-app frame).
 	Site string `json:"site,omitempty" yaml:"site,omitempty"`
 	// MessageTemplate is the message with its input-dependent parts
@@ -200,6 +208,13 @@ func (s *Snapshot) Bug(b *store.BucketRecord) *Bug {
 			bug.Kind = string(rep.Crash.Kind)
 		}
 	}
+	access := ""
+	if rep != nil && rep.Crash != nil {
+		access = rep.Crash.Access
+	}
+	kind := crashkind.Of(crashkind.Kind(bug.Kind))
+	bug.Class, bug.Security = string(kind.Class), kind.Security
+	bug.ClusterFuzzCrashType = crashkind.ClusterFuzzType(crashkind.Kind(bug.Kind), access)
 	if bug.Message != "" {
 		bug.MessageTemplate = dedupe.MessageTemplate(bug.Message)
 	}

@@ -63,6 +63,8 @@ type CrashRecord struct {
 	Signal   string              `json:"signal,omitempty" yaml:"signal,omitempty"`
 	Message  string              `json:"message,omitempty" yaml:"message,omitempty"`
 	Location *symbolize.Location `json:"location,omitempty" yaml:"location,omitempty"`
+	// Access is a sanitizer's description of the bad access ("READ of size 4").
+	Access string `json:"access,omitempty" yaml:"access,omitempty"`
 }
 
 // BucketRef names a bucket.

@@ -307,12 +307,18 @@ func filterSanitizerFrame(line string, f Frame, bin *Binary, bias uint64, biasOK
 	if f.Raw == "" {
 		return []string{line}
 	}
-	// Demangle the function, keep the rest of the line as printed.
-	in := strings.Index(line, " in ")
-	if in < 0 {
+	// Demangle the function where the line has it (after " in ", or
+	// first after the frame number in ThreadSanitizer's and Chromium's
+	// formats), keep the rest of the line as printed.
+	from := hash
+	if in := strings.Index(line, " in "); in >= 0 {
+		from = in
+	}
+	i := strings.Index(line[from:], f.Raw)
+	if i < 0 {
 		return []string{line}
 	}
-	start := in + len(" in ")
+	start := from + i
 	return []string{line[:start] + Demangle(f.Raw) + line[start+len(f.Raw):]}
 }
 

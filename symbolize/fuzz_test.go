@@ -14,6 +14,8 @@ import (
 func fuzzSeedLogs(f *testing.F) [][]byte {
 	var seeds [][]byte
 	hand, _ := filepath.Glob(filepath.Join("testdata", "handwritten", "*"))
+	kinds, _ := filepath.Glob(filepath.Join("testdata", "kinds", "*.log"))
+	hand = append(hand, kinds...)
 	for _, p := range hand {
 		if data, err := os.ReadFile(p); err == nil {
 			seeds = append(seeds, tailLines(data, maxSeedBytes))
@@ -149,5 +151,62 @@ func FuzzNormalize(f *testing.F) {
 		_ = ShortName(s)
 		_ = IsQualified(s)
 		_ = demangleTokens(s)
+	})
+}
+
+// The line rules of the breadth (sanitizer, TSan, Fuchsia and macOS frame
+// formats, assertion and CHECK lines, glued headers, ParseEach's reports)
+// never panic and keep their promises: a frame parsed is one, a split
+// keeps every byte, every report but the last is not the crash.
+func FuzzLineRules(f *testing.F) {
+	for _, s := range []string{
+		"    #0 0x55d4c8a0b1e1 in parse_x /src/p/x.c:10:3",
+		"    #0 worker_loop /src/proj/pool.c:41:12 (proj_fuzzer+0x4b2c31)",
+		"   #1.1  0x00002e6c5f2e9000 in fidl::Decoder::Visit(fidl::Envelope&) ../../sdk/lib/fidl/decoder.h:88 <libfidl.so>+0x2000",
+		"    #0 0x10a3b4c5d in decode_block+0x1d (libcodec.dylib:x86_64+0x1c5d)",
+		"{{{bt:4:0x2e6c5f2ec300:ra}}}",
+		"png_fuzzer: /src/libpng/pngrutil.c:311: int f(int): Assertion `x' failed.",
+		"Assertion failed: (x > 0), function f, file a.c, line 12.",
+		"Assertion failed: x (a.c: f: 12)",
+		"[1:1:0101/000000.000000:FATAL:pdf_stream.cc(142)] Check failed: offset <= size_. ",
+		"F0101 12:00:00.000000  4242 decoder.cc:88] Check failed: a < b (7 vs. 5) ",
+		"decoded 3 framesmemory allocation of 4294967296 bytes failed",
+		"outputthread '<unnamed>' panicked at src/a.rs:1:2:",
+		"xx==42==ERROR: AddressSanitizer: SEGV on unknown address 0x0",
+		"==1==AddressSanitizer CHECK failed: /a/b.cpp:566 \"((x)) != (0)\" (0x0, 0x0) (tid=1)",
+		"  | #0 0x1 in f /a.c:1:1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if fr, ok := parseSanitizerFrame(line); ok {
+			if fr.Index < 0 || fr.Line < 0 {
+				t.Fatalf("frame %+v from %q", fr, line)
+			}
+		}
+		_, _ = parseMarkupFrame(line)
+		if a := parseAssertion(line); a != nil {
+			if a.kind == "" || !a.kind.Valid() {
+				t.Fatalf("assertion kind %q from %q", a.kind, line)
+			}
+		}
+		if head, tail, ok := splitGlued(line); ok {
+			if head+tail != line || head == "" || tail == "" {
+				t.Fatalf("split %q into %q + %q", line, head, tail)
+			}
+		}
+		n := 0
+		var last *Trace
+		err := ParseEach(strings.NewReader(line+"\n"+line+"\n"), func(tr *Trace) error {
+			if last != nil && last.Crash {
+				t.Fatalf("report %d after the crash", n)
+			}
+			n++
+			last = tr
+			return nil
+		})
+		if err == nil && last != nil && !last.Crash {
+			t.Fatalf("the last of %d reports is not the crash", n)
+		}
 	})
 }

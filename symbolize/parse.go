@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/fuzztriage/triage/crashkind"
 )
 
 // Errors Parse returns (wrapped, with detail): callers test them with
@@ -79,6 +82,7 @@ func ParseReader(r io.Reader) (*Trace, error) {
 		return nil, err
 	}
 	t := p.trace()
+	t.Crash = t.Kind.IsCrash()
 	DefaultRules().Tag(t)
 	return t, nil
 }
@@ -89,17 +93,27 @@ func ParseReader(r io.Reader) (*Trace, error) {
 func ParseEach(r io.Reader, each func(*Trace) error) error {
 	p := &parser{}
 	var stop error
-	p.each = func(s *segment) {
-		if stop != nil {
+	// Each report is handed on when the next one ends, so the last one,
+	// the report the run ended with, can be marked Crash.
+	var pending *Trace
+	flush := func(crash bool) {
+		if pending == nil || stop != nil {
 			return
 		}
+		pending.Crash = crash
+		stop = each(pending)
+		pending = nil
+	}
+	p.each = func(s *segment) {
+		flush(false)
 		t := traceOf(s, p.blocks)
 		DefaultRules().Tag(t)
-		stop = each(t)
+		pending = t
 	}
 	if err := p.read(r); err != nil {
 		return err
 	}
+	flush(true)
 	if stop != nil {
 		return stop
 	}
@@ -187,7 +201,99 @@ func (p *parser) feed(raw []byte) {
 	if strings.IndexByte(s, 0x1b) >= 0 {
 		s = stripANSI(s)
 	}
+	s = p.stripPipe(s)
+	for {
+		head, tail, ok := splitGlued(s)
+		if !ok {
+			break
+		}
+		p.line(head)
+		s = tail
+	}
 	p.line(s)
+}
+
+// stripPipe removes the "  | " prefix the OSS-Fuzz and ClusterFuzz web
+// pages put before every line of a stack trace, when the log's first
+// non-blank line has it.
+func (p *parser) stripPipe(s string) string {
+	t := strings.TrimLeft(s, " \t")
+	if !p.pipeKnown {
+		if t == "" {
+			return s
+		}
+		p.pipeKnown = true
+		p.pipe = t == "|" || strings.HasPrefix(t, "| ")
+	}
+	if !p.pipe {
+		return s
+	}
+	if t == "|" {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(t, "| "); ok {
+		return rest
+	}
+	return s
+}
+
+// splitGlued finds a report header glued to the end of other output (a
+// target that printed without a newline before it crashed: "...done==42==
+// ERROR: AddressSanitizer: ...", "xyzmemory allocation of 8 bytes failed")
+// and splits the line before it.
+func splitGlued(s string) (head, tail string, ok bool) {
+	best := -1
+	consider := func(i int) {
+		if i > 0 && (best < 0 || i < best) && strings.TrimSpace(s[:i]) != "" {
+			best = i
+		}
+	}
+	for off := 0; ; {
+		k := strings.Index(s[off:], "==")
+		if k < 0 {
+			break
+		}
+		j := off + k
+		if j > 0 && s[j-1] != '=' && isPIDPrefix(s[j:]) {
+			consider(j)
+			break
+		}
+		off = j + 1
+	}
+	if i := strings.Index(s, "thread '"); i > 0 {
+		if rest := s[i:]; strings.Contains(rest, "' panicked at ") || strings.Contains(rest, "' has overflowed its stack") {
+			consider(i)
+		}
+	}
+	if i := strings.Index(s, "memory allocation of "); i > 0 && strings.HasSuffix(s, " bytes failed") {
+		consider(i)
+	}
+	if i := strings.Index(s, "Sanitizer:DEADLYSIGNAL"); i > 0 {
+		j := i
+		for j > 0 && (s[j-1] >= 'A' && s[j-1] <= 'Z' || s[j-1] >= 'a' && s[j-1] <= 'z') {
+			j--
+		}
+		consider(j)
+	}
+	if i := strings.Index(s, "fatal runtime error: "); i > 0 {
+		consider(i)
+	}
+	if best < 0 {
+		return "", "", false
+	}
+	return s[:best], s[best:], true
+}
+
+// isPIDPrefix: s starts with a sanitizer's "==PID==".
+func isPIDPrefix(s string) bool {
+	if !strings.HasPrefix(s, "==") {
+		return false
+	}
+	i := 2
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i > 2 && strings.HasPrefix(s[i:], "==")
 }
 
 // countText keeps the counts verdict's rule needs: characters, and those
@@ -240,6 +346,10 @@ type segment struct {
 	libfuzzer     string // the text after "ERROR: libFuzzer: "
 	sanitizer     *sanitizerReport
 	ubsan         *ubsanReport
+	assertion     *assertReport // a C/C++ assertion, CHECK or fatal log
+	abortMessage  string        // what was printed before an abort (C++ terminate, Android)
+	cfiMarker     bool          // "CFI: Most likely a control flow integrity violation"
+	sanitizerOOM  bool          // "XSanitizer failed to allocate"
 	leak          bool
 	slowUnit      bool
 	summary       string // last SUMMARY: line, without the prefix
@@ -259,6 +369,7 @@ type panicReport struct {
 type sanitizerReport struct {
 	tool    string // AddressSanitizer, LeakSanitizer, ...
 	name    string // report name (heap-buffer-overflow, SEGV, ...)
+	desc    string // the text after "XSanitizer: "
 	line    string // the ERROR line after "ERROR: "
 	address uint64
 	hasAddr bool
@@ -267,6 +378,12 @@ type sanitizerReport struct {
 }
 
 type ubsanReport struct {
+	message  string
+	location *Location
+}
+
+type assertReport struct {
+	kind     CrashKind
 	message  string
 	location *Location
 }
@@ -287,6 +404,8 @@ type parser struct {
 	nonBlank   bool
 	// frameBuf is reused by every backtrace of the log (see scratch).
 	frameBuf []Frame
+	// pipe: the log's lines carry a web page's "  | " prefix.
+	pipe, pipeKnown bool
 
 	// multi-line state
 	mode     parseMode
@@ -399,6 +518,10 @@ func (p *parser) line(s string) {
 			p.addFrame(f)
 			return
 		}
+		if f, ok := parseMarkupFrame(strings.TrimLeft(s, " \t")); ok {
+			p.addFrame(f)
+			return
+		}
 		p.finishBacktrace()
 		p.mode = modeNone
 	}
@@ -414,16 +537,7 @@ func (p *parser) dispatch(s string) {
 	switch t[0] {
 	case '#':
 		if f, ok := parseSanitizerFrame(t); ok {
-			p.recognized = true
-			seg := p.seg()
-			seg.crashEvidence = true
-			role := p.role
-			if role == "" {
-				role = RoleCrash
-			}
-			p.role = ""
-			p.bt = &Backtrace{Source: SourceSanitizer, Role: role, Frames: append(p.scratch(), f)}
-			p.mode = modeSanitizerB
+			p.startSanitizerStack(f)
 			return
 		}
 		if isStatusLine(t) {
@@ -431,6 +545,11 @@ func (p *parser) dispatch(s string) {
 			p.boundary()
 		}
 		return
+	case '{':
+		if f, ok := parseMarkupFrame(t); ok {
+			p.startSanitizerStack(f)
+			return
+		}
 	case '=':
 		if strings.HasPrefix(t, "==") {
 			p.recognized = true
@@ -440,6 +559,10 @@ func (p *parser) dispatch(s string) {
 	case 't':
 		if strings.HasPrefix(t, "thread '") {
 			p.threadLine(t)
+			return
+		}
+		if strings.HasPrefix(t, "terminate called ") {
+			p.abortMessage(t)
 			return
 		}
 	case 'S':
@@ -486,18 +609,46 @@ func (p *parser) dispatch(s string) {
 			return
 		}
 	case 'D', 'I':
-		if strings.HasPrefix(t, "Direct leak of ") || strings.HasPrefix(t, "Indirect leak of ") {
+		if strings.HasPrefix(t, "Direct leak of ") {
 			p.recognized = true
 			p.role = RoleLeak
 			return
 		}
-	case 'R', 'W':
-		if (strings.HasPrefix(t, "READ of size ") || strings.HasPrefix(t, "WRITE of size ")) && p.cur != nil && p.cur.sanitizer != nil {
-			if i := strings.Index(t, " at 0x"); i > 0 {
-				p.cur.access = t[:i]
-			}
+		if strings.HasPrefix(t, "Indirect leak of ") {
+			p.recognized = true
+			p.role = RoleLeakIndirect
 			return
 		}
+	case 'E', 'W':
+		// A sanitizer header without the ==PID== prefix (pasted logs,
+		// some platforms' output).
+		if strings.HasPrefix(t, "ERROR: ") || strings.HasPrefix(t, "WARNING: ") {
+			if p.sanitizerHeader(t) {
+				p.recognized = true
+				return
+			}
+		}
+	case 'C':
+		if strings.HasPrefix(t, "CFI: Most likely a control flow integrity violation") {
+			p.recognized = true
+			seg := p.seg()
+			seg.crashEvidence = true
+			seg.cfiMarker = true
+			return
+		}
+	case 'A':
+		if rest, ok := strings.CutPrefix(t, "Abort message: "); ok {
+			p.abortMessage(strings.Trim(rest, "'"))
+			return
+		}
+	case 'l':
+		if strings.HasPrefix(t, "libc++abi: terminating") {
+			p.abortMessage(t)
+			return
+		}
+	}
+	if p.accessLine(t) {
+		return
 	}
 	if role := isRoleLine(t); role != "" {
 		p.recognized = true
@@ -506,6 +657,20 @@ func (p *parser) dispatch(s string) {
 	}
 	if strings.Contains(t, ": runtime error: ") {
 		p.ubsanLine(t)
+		return
+	}
+	if a := parseAssertion(t); a != nil {
+		p.recognized = true
+		p.newReport(func(seg *segment) bool { return seg.assertion != nil || seg.panic != nil || seg.ubsan != nil })
+		seg := p.seg()
+		seg.crashEvidence = true
+		if seg.assertion == nil {
+			seg.assertion = a
+		}
+		return
+	}
+	if what, ok := strings.CutPrefix(t, "what():"); ok && p.cur != nil && p.cur.abortMessage != "" {
+		p.cur.abortMessage += ": " + strings.TrimSpace(what)
 		return
 	}
 	if isBoundaryLine(t) {
@@ -524,6 +689,71 @@ func (p *parser) dispatch(s string) {
 	if isNoiseLine(t) {
 		p.recognized = true
 	}
+}
+
+// startSanitizerStack begins a sanitizer-format stack at its first frame,
+// in the role the line before it named (the crash stack when none).
+func (p *parser) startSanitizerStack(f Frame) {
+	p.recognized = true
+	seg := p.seg()
+	seg.crashEvidence = true
+	role := p.role
+	if role == "" {
+		role = RoleCrash
+	}
+	p.role = ""
+	p.bt = &Backtrace{Source: SourceSanitizer, Role: role, Frames: append(p.scratch(), f)}
+	p.mode = modeSanitizerB
+}
+
+// newReport starts a new report when the current one already holds
+// evidence that conflicts with the one about to be read (a UBSan warning
+// and then a crash, a caught panic and then a memory error): each is a
+// report of its own.
+func (p *parser) newReport(conflicts func(*segment) bool) {
+	if p.cur != nil && p.cur.crashEvidence && conflicts(p.cur) {
+		p.boundary()
+	}
+}
+
+// abortMessage records what a program printed as it aborted.
+func (p *parser) abortMessage(msg string) {
+	p.recognized = true
+	seg := p.seg()
+	seg.crashEvidence = true
+	if seg.abortMessage == "" {
+		seg.abortMessage = msg
+	}
+}
+
+// accessLine handles the lines that describe the bad access and name the
+// stack after them: ASan's "READ of size 4 at 0x... thread T0", HWASan's
+// "READ of size 4 at 0x... tags: 2f/00 (ptr/mem) in thread T0",
+// ThreadSanitizer's "Write of size 4 at 0x... by thread T1:" (the crash
+// stack) and "Previous read of size ..." (the other thread's).
+func (p *parser) accessLine(t string) bool {
+	if p.cur == nil || p.cur.sanitizer == nil {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(t, "READ of size "), strings.HasPrefix(t, "WRITE of size "):
+		if i := strings.Index(t, " at 0x"); i > 0 && p.cur.access == "" {
+			p.cur.access = t[:i]
+		}
+		return true
+	case strings.HasPrefix(t, "Previous "):
+		if strings.Contains(t, " of size ") {
+			p.role = RolePrevious
+			return true
+		}
+	case strings.HasPrefix(t, "Read of size "), strings.HasPrefix(t, "Write of size "), strings.HasPrefix(t, "Atomic read of size "), strings.HasPrefix(t, "Atomic write of size "):
+		if i := strings.Index(t, " at 0x"); i > 0 && p.cur.access == "" {
+			p.cur.access = t[:i]
+		}
+		p.role = RoleCrash
+		return true
+	}
+	return false
 }
 
 // parseCounterRanges reads the "[0xSTART, 0xEND)" ranges of "INFO: Loaded
@@ -593,8 +823,14 @@ func isRoleLine(t string) string {
 	switch {
 	case strings.HasPrefix(t, "freed by thread "), strings.HasPrefix(t, "previously freed by thread "):
 		return RoleFreed
-	case strings.HasPrefix(t, "allocated by thread "), strings.HasPrefix(t, "previously allocated by thread "):
+	case strings.HasPrefix(t, "allocated by thread "), strings.HasPrefix(t, "previously allocated "),
+		strings.HasPrefix(t, "allocated here:"), strings.HasPrefix(t, "Location is heap block "):
 		return RoleAllocated
+	case strings.HasPrefix(t, "Uninitialized value was "):
+		return RoleOrigin // MemorySanitizer: where the value came from
+	case strings.HasPrefix(t, "Thread T") && strings.Contains(t, " created by "),
+		strings.HasPrefix(t, "Mutex M") && strings.HasSuffix(t, " created at:"):
+		return RoleContext // ThreadSanitizer: where a thread or mutex was made
 	}
 	return ""
 }
@@ -658,6 +894,7 @@ func (p *parser) threadLine(t string) {
 	}
 	pr.thread = head[:len(head)-1]
 	p.recognized = true
+	p.newReport(func(seg *segment) bool { return seg.ubsan != nil || seg.assertion != nil || seg.sanitizer != nil })
 	seg := p.seg()
 	seg.crashEvidence = true
 	if strings.HasPrefix(tail, "'") {
@@ -767,7 +1004,8 @@ func parseLocation(s string) (*Location, bool) {
 }
 
 // sanitizerLine handles lines that start with "==": "==PID== ERROR:
-// libFuzzer: ...", "==PID==ERROR: XSanitizer: ...", and ASan's
+// libFuzzer: ...", "==PID==ERROR: XSanitizer: ...", "==PID==WARNING:
+// MemorySanitizer: ...", "==PID==XSanitizer CHECK failed: ..." and ASan's
 // "==PID==The signal is caused by a READ memory access." notes.
 func (p *parser) sanitizerLine(t string) {
 	rest := t[2:]
@@ -776,44 +1014,101 @@ func (p *parser) sanitizerLine(t string) {
 		return
 	}
 	rest = strings.TrimLeft(rest[end+2:], " ")
-	if msg, ok := strings.CutPrefix(rest, "ERROR: libFuzzer: "); ok {
-		seg := p.seg()
-		seg.crashEvidence = true
-		if seg.libfuzzer == "" || seg.libfuzzer == "deadly signal" {
-			seg.libfuzzer = msg
-		}
-		return
-	}
 	if a, ok := strings.CutPrefix(rest, "The signal is caused by a "); ok {
 		if p.cur != nil && p.cur.access == "" {
 			p.cur.access = strings.TrimSuffix(a, ".")
 		}
 		return
 	}
-	body, ok := strings.CutPrefix(rest, "ERROR: ")
-	if !ok {
+	if i := strings.Index(rest, "Sanitizer CHECK failed: "); i > 0 && !strings.ContainsRune(rest[:i], ' ') {
+		p.newReport(func(seg *segment) bool { return seg.ubsan != nil })
+		seg := p.seg()
+		seg.crashEvidence = true
+		if seg.assertion == nil {
+			seg.assertion = sanitizerCheck(rest[i+len("Sanitizer CHECK failed: "):])
+		}
 		return
 	}
+	p.sanitizerHeader(rest)
+}
+
+// sanitizerCheck reads a sanitizer runtime's own CHECK failure,
+// `/path/asan_allocator.cpp:566 "((cond)) != (0)" (0x0, 0x0) (tid=1)`:
+// the condition is the message, the runtime's source its location (the
+// path and the values are the build's and the run's, not the bug's).
+func sanitizerCheck(rest string) *assertReport {
+	a := &assertReport{kind: crashkind.SanitizerCheck, message: rest}
+	if i, j := strings.IndexByte(rest, '"'), strings.LastIndex(rest, "\" ("); i >= 0 && j > i {
+		a.message = rest[i+1 : j]
+		if loc, ok := parseLocation(strings.TrimSpace(rest[:i])); ok {
+			a.location = loc
+		}
+	}
+	return a
+}
+
+// sanitizerHeader reads "ERROR: libFuzzer: ...", "ERROR: XSanitizer:
+// DESCRIPTION" or "WARNING: XSanitizer: DESCRIPTION" (MemorySanitizer and
+// ThreadSanitizer report as warnings), with the ==PID== prefix removed or
+// never printed. It reports whether the line was one.
+func (p *parser) sanitizerHeader(rest string) bool {
+	if msg, ok := strings.CutPrefix(rest, "ERROR: libFuzzer: "); ok {
+		seg := p.seg()
+		seg.crashEvidence = true
+		if seg.libfuzzer == "" || seg.libfuzzer == "deadly signal" {
+			seg.libfuzzer = msg
+		}
+		return true
+	}
+	body, ok := strings.CutPrefix(rest, "ERROR: ")
+	warning := false
+	if !ok {
+		if body, ok = strings.CutPrefix(rest, "WARNING: "); !ok {
+			return false
+		}
+		warning = true
+	}
+	if i := strings.Index(body, "Sanitizer failed to allocate "); i > 0 && !strings.ContainsRune(body[:i], ' ') {
+		if warning {
+			return true // allocator_may_return_null: the program goes on
+		}
+		seg := p.seg()
+		seg.crashEvidence = true
+		seg.sanitizerOOM = true
+		return true
+	}
 	tool, desc, ok := strings.Cut(body, ": ")
-	if !ok || !strings.HasSuffix(tool, "Sanitizer") {
-		return
+	if !ok || !strings.HasSuffix(tool, "Sanitizer") || strings.ContainsRune(tool, ' ') {
+		return false
+	}
+	if warning && tool != crashkind.ToolMSan && tool != crashkind.ToolTSan {
+		return false // ASan's warnings do not end the run
+	}
+	r := &sanitizerReport{tool: tool, line: body, desc: desc}
+	r.name = reportNameFromDescription(desc)
+	// A sanitizer's report of a signal (ABRT after a panic or an
+	// assertion, SEGV after a UBSan warning) belongs to the report before
+	// it; a memory error after a caught panic or a UBSan warning is a
+	// report of its own.
+	if _, signal := crashkind.SanitizerSignals[r.name]; !signal {
+		p.newReport(func(seg *segment) bool {
+			return seg.panic != nil || seg.ubsan != nil || seg.assertion != nil || seg.sanitizer != nil
+		})
 	}
 	seg := p.seg()
 	seg.crashEvidence = true
 	if seg.sanitizer != nil {
-		return // a report inside a report (rare): the first one caused it
+		return true // a report inside a report (rare): the first one caused it
 	}
-	r := &sanitizerReport{tool: tool, line: body}
-	if tool == "LeakSanitizer" && strings.HasPrefix(desc, "detected memory leaks") {
+	if tool == crashkind.ToolLSan && strings.HasPrefix(desc, "detected memory leaks") {
 		seg.leak = true
 	}
-	r.name = reportNameFromDescription(desc)
 	if i := strings.Index(desc, " address 0x"); i >= 0 {
 		r.address, r.hasAddr = parseHexPrefix(desc[i+len(" address "):])
 	} else if i := strings.Index(desc, " on 0x"); i >= 0 {
 		r.address, r.hasAddr = parseHexPrefix(desc[i+len(" on "):])
 	}
-	if i := strings.LastIndex(desc, " T"); i >= 0 && strings.HasSuffix(desc, ")") {
+	if i := strings.LastIndex(desc, " T"); i >= 0 && strings.HasSuffix(desc, ")") && !strings.Contains(desc[i:], "=") {
 		r.thread = strings.TrimSuffix(desc[i+1:], ")")
 	} else if i := strings.Index(desc, "(thread T"); i >= 0 {
 		r.thread = strings.TrimSuffix(desc[i+len("(thread "):], ")")
@@ -824,6 +1119,7 @@ func (p *parser) sanitizerLine(t string) {
 		r.size, _ = parseHexPrefix(desc[i+len("trying to allocate "):])
 	}
 	seg.sanitizer = r
+	return true
 }
 
 // reportNameFromDescription finds the report name in the text after
@@ -868,6 +1164,10 @@ func (p *parser) ubsanLine(t string) {
 		return
 	}
 	p.recognized = true
+	// Every UBSan warning is a report of its own (with recovery on, a log
+	// holds several); what follows it (its stack, the abort of
+	// halt_on_error) belongs to it.
+	p.newReport(func(*segment) bool { return true })
 	seg := p.seg()
 	seg.crashEvidence = true
 	if seg.ubsan == nil {
@@ -997,8 +1297,14 @@ func demangledNames(raw string) (string, string) {
 	return fn, norm
 }
 
-// parseSanitizerFrame reads "#N 0xADDR [in FUNC [FILE[:LINE[:COL]]]]
-// [(MODULE+0xOFF)] [(BuildId: HEX)]".
+// parseSanitizerFrame reads a sanitizer-format frame:
+//
+//	#N 0xADDR [in FUNC[+0xOFF] [FILE[:LINE[:COL]]]] [(MODULE[:ARCH]+0xOFF)] [(BuildId: HEX)]
+//	#N FUNC FILE:LINE[:COL] (MODULE+0xOFF)         ThreadSanitizer (no address)
+//	#N.M 0xADDR in FUNC FILE:LINE <MODULE>+0xOFF   Fuchsia (#N.M: inlined into #N)
+//
+// with macOS's function offsets and architecture-qualified modules and
+// "<unknown>" placeholders kept as frames without a function.
 func parseSanitizerFrame(s string) (Frame, bool) {
 	t := strings.TrimLeft(s, " \t")
 	if len(t) < 4 || t[0] != '#' {
@@ -1008,58 +1314,152 @@ func parseSanitizerFrame(s string) (Frame, bool) {
 	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
 		i++
 	}
-	if i == 1 || i >= len(t) || t[i] != ' ' {
+	if i == 1 || i >= len(t) {
 		return Frame{}, false
 	}
 	idx, err := strconv.Atoi(t[1:i])
 	if err != nil {
 		return Frame{}, false
 	}
+	inlined := false
+	if t[i] == '.' {
+		j := i + 1
+		for j < len(t) && t[j] >= '0' && t[j] <= '9' {
+			j++
+		}
+		if j == i+1 || j >= len(t) {
+			return Frame{}, false
+		}
+		inlined, i = true, j
+	}
+	if t[i] != ' ' {
+		return Frame{}, false
+	}
 	rest := strings.TrimLeft(t[i:], " ")
-	if !strings.HasPrefix(rest, "0x") {
-		return Frame{}, false
+	f := Frame{Index: idx, Inlined: inlined}
+	hasAddr := false
+	if strings.HasPrefix(rest, "0x") {
+		addrEnd := strings.IndexByte(rest, ' ')
+		if addrEnd < 0 {
+			addrEnd = len(rest)
+		}
+		addr, ok := parseHexPrefix(rest[:addrEnd])
+		if !ok {
+			return Frame{}, false
+		}
+		f.Address, hasAddr = addr, true
+		rest = strings.TrimSpace(rest[addrEnd:])
 	}
-	addrEnd := strings.IndexByte(rest, ' ')
-	if addrEnd < 0 {
-		addrEnd = len(rest)
-	}
-	addr, ok := parseHexPrefix(rest[:addrEnd])
-	if !ok {
-		return Frame{}, false
-	}
-	f := Frame{Index: idx, Address: addr}
-	rest = strings.TrimSpace(rest[addrEnd:])
 	if strings.HasSuffix(rest, ")") {
 		if k := strings.LastIndex(rest, "(BuildId: "); k >= 0 {
 			f.BuildID = rest[k+len("(BuildId: ") : len(rest)-1]
 			rest = strings.TrimSpace(rest[:k])
 		}
 	}
+	hasModule := false
 	if strings.HasSuffix(rest, ")") {
 		if k := strings.LastIndexByte(rest, '('); k >= 0 && (k == 0 || rest[k-1] == ' ') {
 			inner := rest[k+1 : len(rest)-1]
 			if plus := strings.LastIndex(inner, "+0x"); plus > 0 {
 				if off, ok := parseHexPrefix(inner[plus+1:]); ok {
-					f.Module, f.Offset = inner[:plus], off
+					f.Module, f.Offset = stripArch(inner[:plus]), off
 					rest = strings.TrimSpace(rest[:k])
+					hasModule = true
 				}
 			} else if inner == "<unknown module>" {
 				rest = strings.TrimSpace(rest[:k])
+				hasModule = true
+			}
+		}
+	} else if k := strings.LastIndex(rest, " <"); k >= 0 || strings.HasPrefix(rest, "<") {
+		// Fuchsia: "<libfoo.so>+0x1234" after the function and file.
+		tail := rest[k+1:]
+		if gt := strings.Index(tail, ">+0x"); gt > 0 {
+			if off, ok := parseHexPrefix(tail[gt+2:]); ok {
+				f.Module, f.Offset = tail[1:gt], off
+				rest = strings.TrimSpace(rest[:k+1])
+				hasModule = true
 			}
 		}
 	}
 	if fn, ok := strings.CutPrefix(rest, "in "); ok {
-		fn, file := splitFunctionAndFile(fn)
-		f.Raw = fn
-		if file != "" {
+		rest = fn
+	} else if !hasAddr {
+		// ThreadSanitizer's frames have no address and no "in".
+		if rest == "" || strings.HasPrefix(rest, "0x") {
+			return Frame{}, false
+		}
+	} else if rest != "" {
+		return f, true // "#N 0xADDR something": keep the address only
+	}
+	if rest != "" {
+		fn, file := splitFunctionAndFile(rest)
+		if !hasAddr && file == "" && !hasModule {
+			return Frame{}, false // not a frame: "#3 something"
+		}
+		fn = stripFunctionOffset(fn)
+		if fn != "<unknown>" && fn != "<null>" {
+			f.Raw = fn
+		}
+		if file != "" && file != "<null>" {
 			if loc, ok := parseLocation(file); ok && loc.Line > 0 {
 				f.File, f.Line, f.Column = loc.File, loc.Line, loc.Column
 			} else {
 				f.File = file
 			}
 		}
+	} else if !hasAddr {
+		return Frame{}, false
 	}
 	return f, true
+}
+
+// stripArch drops macOS's architecture from a module ("libfoo.dylib:x86_64").
+func stripArch(m string) string {
+	if i := strings.LastIndexByte(m, ':'); i > 0 {
+		switch m[i+1:] {
+		case "x86_64", "x86_64h", "arm64", "arm64e", "i386", "aarch64":
+			return m[:i]
+		}
+	}
+	return m
+}
+
+// stripFunctionOffset drops an unsymbolized frame's "+0x1d" after the
+// function (macOS, HWASan on Android).
+func stripFunctionOffset(fn string) string {
+	if i := strings.LastIndex(fn, "+0x"); i > 0 {
+		if _, ok := parseHexPrefix(fn[i+1:]); ok && !strings.ContainsAny(fn[i+1:], " )") {
+			return fn[:i]
+		}
+	}
+	return fn
+}
+
+// parseMarkupFrame reads Fuchsia's symbolizer markup for an unsymbolized
+// frame: "{{{bt:N:0xADDR[:ra|:pc]}}}".
+func parseMarkupFrame(t string) (Frame, bool) {
+	rest, ok := strings.CutPrefix(t, "{{{bt:")
+	if !ok {
+		return Frame{}, false
+	}
+	end := strings.Index(rest, "}}}")
+	if end < 0 {
+		return Frame{}, false
+	}
+	parts := strings.Split(rest[:end], ":")
+	if len(parts) < 2 {
+		return Frame{}, false
+	}
+	idx, err := strconv.Atoi(parts[0])
+	if err != nil {
+		return Frame{}, false
+	}
+	addr, ok := parseHexPrefix(parts[1])
+	if !ok {
+		return Frame{}, false
+	}
+	return Frame{Index: idx, Address: addr}, true
 }
 
 // splitFunctionAndFile splits "FUNC FILE:LINE:COL" where FUNC may hold
@@ -1110,37 +1510,45 @@ func traceOf(s *segment, blocks int) *Trace {
 		}
 	}
 	t.Kind = classify(s, t)
+	info := crashkind.Of(t.Kind)
 	if t.Signal == "" && s.sanitizer != nil {
-		t.Signal = signalOfReport(s.sanitizer.name)
+		// The signal a sanitizer reported (ABRT under a panic's abort).
+		if k, ok := crashkind.SanitizerSignals[s.sanitizer.name]; ok {
+			t.Signal = crashkind.Of(k).Signal
+		}
+	}
+	if t.Signal == "" {
+		t.Signal = info.Signal
 	}
 	if t.Summary == "" {
 		t.Summary = headline(s, t)
 	}
-	t.Frames = chooseFrames(t.Backtraces)
+	t.Frames = chooseFrames(t.Backtraces, info.Stack)
 	return t
 }
 
 // classify picks the crash kind from a segment's evidence. The order is
 // the precedence: libFuzzer's explicit verdicts (timeout, OOM) say why
 // the run ended whatever else was printed; a stack overflow or an
-// allocation failure outranks the abort that follows it; a panic
-// outranks the ABRT or deadly signal its hook causes.
+// allocation failure outranks the abort that follows it; a panic or an
+// assertion outranks the ABRT or deadly signal it causes.
 func classify(s *segment, t *Trace) CrashKind {
 	lf := s.libfuzzer
 	san := s.sanitizer
 	sanName := ""
+	signalReport := false
 	if san != nil {
 		sanName = san.name
-		// The SUMMARY line names the report most reliably.
-		if rest, ok := strings.CutPrefix(s.summary, san.tool+": "); ok && san.tool != "LeakSanitizer" {
+		// The SUMMARY line names an ASan report most reliably.
+		if rest, ok := strings.CutPrefix(s.summary, san.tool+": "); ok && san.tool == crashkind.ToolASan {
 			if name, _, _ := strings.Cut(rest, " "); name != "" && !startsWithDigit(name) {
 				sanName = name
 			}
 		}
+		_, signalReport = crashkind.SanitizerSignals[sanName]
 	}
 	switch {
 	case strings.HasPrefix(lf, "timeout"):
-		t.Signal = "SIGALRM"
 		return KindTimeout
 	case strings.HasPrefix(lf, "out-of-memory"):
 		if i := strings.Index(lf, "malloc("); i >= 0 {
@@ -1148,13 +1556,14 @@ func classify(s *segment, t *Trace) CrashKind {
 			t.AllocationSize, _ = strconv.ParseUint(n, 10, 64)
 		}
 		return KindOOM
-	case sanName == "out-of-memory" || sanName == "rss-limit-exceeded":
+	case s.sanitizerOOM:
+		return KindOOM
+	case crashkind.SanitizerSignals[sanName] == KindOOM:
 		return KindOOM
 	case s.overflow || sanName == "stack-overflow":
 		if s.overflowTid != "" && t.Thread == "" {
 			t.Thread = s.overflowTid
 		}
-		t.Signal = "SIGSEGV"
 		return KindStackOverflow
 	case s.allocFailure:
 		t.AllocationSize = s.allocSize
@@ -1162,18 +1571,20 @@ func classify(s *segment, t *Trace) CrashKind {
 		return KindAllocFailure
 	case s.panic != nil:
 		return KindRustPanic
-	case san != nil && san.tool == "LeakSanitizer", s.leak:
+	case s.assertion != nil && (san == nil || signalReport):
+		t.Message = s.assertion.message
+		if s.assertion.location != nil {
+			t.Location = s.assertion.location
+		}
+		return s.assertion.kind
+	case s.cfiMarker && (san == nil || signalReport):
+		return crashkind.CFI
+	case san != nil && san.tool == crashkind.ToolLSan, s.leak:
 		return KindLeak
 	case san != nil:
-		k := KindUnknown
-		if san.tool == "AddressSanitizer" || san.tool == "UndefinedBehaviorSanitizer" || asanSignalKinds[sanName] != "" {
-			k = asanKind(sanName, san.address, san.hasAddr)
-		}
-		if k == KindUnknown && san.tool == "UndefinedBehaviorSanitizer" {
-			k = KindUBSan
-		}
-		if sig := signalOfReport(sanName); sig != "" {
-			t.Signal = sig
+		k := sanitizerKind(san.tool, sanName, san.desc, san.address, san.hasAddr)
+		if k == KindAbort && s.abortMessage != "" {
+			t.Message = s.abortMessage
 		}
 		if k == KindUnknown && t.Message == "" {
 			t.Message = san.line
@@ -1182,10 +1593,17 @@ func classify(s *segment, t *Trace) CrashKind {
 	case s.ubsan != nil:
 		t.Message = s.ubsan.message
 		t.Location = s.ubsan.location
+		if k, ok := crashkind.FromReport(crashkind.ToolUBSan, s.ubsan.message); ok {
+			return k
+		}
 		return KindUBSan
+	case s.cfiMarker:
+		return crashkind.CFI
 	case s.fatalRuntime != "":
 		t.Message = s.fatalRuntime
-		t.Signal = "SIGABRT"
+		return KindAbort
+	case s.abortMessage != "":
+		t.Message = s.abortMessage
 		return KindAbort
 	case strings.HasPrefix(lf, "fuzz target exited"):
 		return KindFuzzTargetExited
@@ -1193,7 +1611,6 @@ func classify(s *segment, t *Trace) CrashKind {
 		return KindInputOverwrite
 	case lf == "deadly signal":
 		if stackHasAbort(s.backtraces) {
-			t.Signal = "SIGABRT"
 			return KindAbort
 		}
 		return KindDeadlySignal
@@ -1209,24 +1626,6 @@ func classify(s *segment, t *Trace) CrashKind {
 }
 
 func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }
-
-func signalOfReport(name string) string {
-	switch name {
-	case "SEGV", "stack-overflow":
-		return "SIGSEGV"
-	case "BUS":
-		return "SIGBUS"
-	case "FPE":
-		return "SIGFPE"
-	case "ILL":
-		return "SIGILL"
-	case "ABRT":
-		return "SIGABRT"
-	case "TRAP":
-		return "SIGTRAP"
-	}
-	return ""
-}
 
 // stackHasAbort: a deadly signal whose stack passes through libc's abort
 // (a direct std::process::abort, not a panic) is an abort.
@@ -1258,10 +1657,33 @@ func headline(s *segment, t *Trace) string {
 	return ""
 }
 
-// chooseFrames picks the richest crash backtrace: the most frames with a
+// chooseFrames picks the crash stack by the kind's rule (crashkind.Stack):
+// the first crash stack; the first direct leak's (else the first
+// indirect leak's); or the richest crash stack: the most frames with a
 // function and a source line, then the most frames with a function; the
 // earlier one (Rust's own) on a tie.
-func chooseFrames(bts []Backtrace) []Frame {
+func chooseFrames(bts []Backtrace, rule crashkind.Stack) []Frame {
+	switch rule {
+	case crashkind.StackFirst:
+		for _, bt := range bts {
+			if bt.Role == RoleCrash {
+				return bt.Frames
+			}
+		}
+		if len(bts) > 0 {
+			// A report whose only stack is context (ThreadSanitizer's
+			// thread leak: where the thread was created).
+			return bts[0].Frames
+		}
+	case crashkind.StackDirectLeak:
+		for _, role := range []string{RoleLeak, RoleLeakIndirect} {
+			for _, bt := range bts {
+				if bt.Role == role {
+					return bt.Frames
+				}
+			}
+		}
+	}
 	best, bestScore := -1, -1
 	for i, bt := range bts {
 		if bt.Role != RoleCrash && bt.Role != RoleLeak {
@@ -1287,4 +1709,119 @@ func chooseFrames(bts []Backtrace) []Frame {
 		return nil
 	}
 	return bts[best].Frames
+}
+
+// The prefixes of a Chromium log line ("[pid:tid:date:FATAL:file.cc(42)]
+// MESSAGE") and a glog/abseil one ("F0101 00:00:00.000000 1234
+// file.cc:42] MESSAGE") that say where a fatal message was logged.
+var (
+	chromiumLogLine = regexp.MustCompile(`^\[[^\]]*:(FATAL|ERROR|DCHECK):([^\](:]+)\((\d+)\)\] (.*)$`)
+	googleLogLine   = regexp.MustCompile(`^F\d{4} [0-9:.]+\s+\d+ ([^\s:\]]+):(\d+)\] (.*)$`)
+)
+
+// checkKinds maps the words a CHECK failure starts with to its kind, most
+// specific first.
+var checkKinds = []struct {
+	prefix string
+	kind   CrashKind
+}{
+	{"Security DCHECK failed: ", crashkind.SecurityCheck},
+	{"Security CHECK failed: ", crashkind.SecurityCheck},
+	{"Debug check failed: ", crashkind.DCheckFailure},
+	{"DCHECK failed: ", crashkind.DCheckFailure},
+	{"Check failed: ", crashkind.CheckFailure},
+	{"CHECK failed: ", crashkind.CheckFailure},
+}
+
+// parseAssertion recognises a C/C++ assertion failure, CHECK failure or
+// fatal log line, or returns nil.
+func parseAssertion(t string) *assertReport {
+	// glibc: "prog: file.c:12: int f(int): Assertion `x > 0' failed."
+	// (libstdc++'s assertions quote with ' instead of `).
+	for _, open := range []string{": Assertion `", ": Assertion '"} {
+		if i := strings.Index(t, open); i > 0 {
+			msg := strings.TrimSuffix(strings.TrimSuffix(t[i+len(open):], "."), " failed")
+			msg = strings.TrimSuffix(msg, "'")
+			a := &assertReport{kind: crashkind.Assert, message: msg}
+			parts := strings.Split(t[:i], ": ")
+			for _, part := range parts {
+				if loc, ok := parseLocation(part); ok && loc.Line > 0 && !strings.ContainsAny(loc.File, " ()") {
+					a.location = loc
+					break
+				}
+			}
+			return a
+		}
+	}
+	if rest, ok := strings.CutPrefix(t, "Assertion failed: "); ok {
+		a := &assertReport{kind: crashkind.Assert, message: rest}
+		// macOS: "(x > 0), function f, file a.c, line 12."
+		if i := strings.Index(rest, ", function "); i > 0 {
+			a.message = strings.TrimSuffix(strings.TrimPrefix(rest[:i], "("), ")")
+			if j := strings.Index(rest, ", file "); j > 0 {
+				if k := strings.Index(rest[j:], ", line "); k > 0 {
+					n, _ := strconv.Atoi(strings.TrimSuffix(rest[j+k+len(", line "):], "."))
+					a.location = &Location{File: rest[j+len(", file ") : j+k], Line: n}
+				}
+			}
+			return a
+		}
+		// musl: "x > 0 (a.c: f: 12)"
+		if i := strings.LastIndex(rest, " ("); i > 0 && strings.HasSuffix(rest, ")") {
+			a.message = rest[:i]
+			parts := strings.Split(rest[i+2:len(rest)-1], ": ")
+			if n, err := strconv.Atoi(parts[len(parts)-1]); err == nil && len(parts) >= 2 {
+				a.location = &Location{File: parts[0], Line: n}
+			}
+		}
+		return a
+	}
+	for _, p := range []string{"ASSERTION FAILED: ", "ASSERT FAILED: ", "ASSERTION FAILURE: ", "ASSERT FAILURE: "} {
+		if i := strings.Index(t, p); i >= 0 {
+			a := &assertReport{kind: crashkind.Assert, message: t[i+len(p):]}
+			if i > 0 {
+				if loc, ok := parseLocation(strings.TrimRight(t[:i], ": ")); ok && loc.Line > 0 {
+					a.location = loc
+				}
+			}
+			return a
+		}
+	}
+	if m := chromiumLogLine.FindStringSubmatch(t); m != nil {
+		n, _ := strconv.Atoi(m[3])
+		if a := checkReport(m[4]); a != nil {
+			a.location = &Location{File: m[2], Line: n}
+			return a
+		}
+		if m[1] == "FATAL" {
+			return &assertReport{kind: crashkind.FatalLog, message: m[4], location: &Location{File: m[2], Line: n}}
+		}
+		return nil
+	}
+	if m := googleLogLine.FindStringSubmatch(t); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		a := checkReport(m[3])
+		if a == nil {
+			a = &assertReport{kind: crashkind.FatalLog, message: m[3]}
+		}
+		a.location = &Location{File: m[1], Line: n}
+		return a
+	}
+	if a := checkReport(t); a != nil {
+		return a
+	}
+	if rest, ok := strings.CutPrefix(t, "FATAL: "); ok {
+		return &assertReport{kind: crashkind.FatalLog, message: rest}
+	}
+	return nil
+}
+
+// checkReport reads "Check failed: COND" and its variants.
+func checkReport(msg string) *assertReport {
+	for _, c := range checkKinds {
+		if rest, ok := strings.CutPrefix(msg, c.prefix); ok {
+			return &assertReport{kind: c.kind, message: strings.TrimSuffix(strings.TrimSpace(rest), ".")}
+		}
+	}
+	return nil
 }

@@ -373,6 +373,28 @@ func (r *Rules) clearCache() {
 // RuleInferred is the Frame.Rule of frames tagged app by their neighbours.
 const RuleInferred = "inferred-app"
 
+// RuleAppModule is the Frame.Rule of C-style frames tagged app by their
+// module: a named frame without a file, in a module that is not a system
+// library.
+const RuleAppModule = "app-module"
+
+// systemModule says a module is the system's (libc, the dynamic loader,
+// a platform library), not the code under test's.
+func systemModule(m string) bool {
+	for _, p := range []string{"/usr/lib/", "/lib/", "/lib64/", "/System/", "/system/", "/apex/", "/usr/local/lib/"} {
+		if strings.HasPrefix(m, p) {
+			return true
+		}
+	}
+	base := m[strings.LastIndexByte(m, '/')+1:]
+	for _, p := range []string{"libc.", "libc++", "libstdc++", "libsystem_", "libdyld", "dyld", "libpthread", "libm.", "ld-linux", "libgcc_s"} {
+		if strings.HasPrefix(base, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // Tag sets Category and Rule on every frame of the trace (Frames and
 // every backtrace). Unknown frames that have a name are then inferred to
 // be app code when they sit below in-app frames and above the crash
@@ -396,6 +418,10 @@ func (r *Rules) TagFrames(frames []Frame) {
 	for i := range frames {
 		f := &frames[i]
 		f.Category, f.Rule = r.Category(*f)
+		if f.Category == CategoryUnknown && f.Function != "" && f.File == "" && f.Module != "" &&
+			!strings.ContainsAny(f.Function, ":<") && !systemModule(f.Module) {
+			f.Category, f.Rule = CategoryApp, RuleAppModule
+		}
 	}
 	// Nearest tagged category on the callee side (lower index) and on the
 	// caller side, computed in two linear passes.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fuzztriage/triage/crashkind"
 )
 
 // Symbolizer resolves code addresses of ELF binaries to functions, source
@@ -316,7 +318,7 @@ func (s *Symbolizer) SymbolizeTrace(t *Trace, binary string) (int, error) {
 		bt.Frames = out
 	}
 	s.rules().Tag(t)
-	t.Frames = chooseFrames(t.Backtraces)
+	t.Frames = chooseFrames(t.Backtraces, crashkind.Of(t.Kind).Stack)
 	return changed, nil
 }
 

@@ -7,49 +7,39 @@
 // It runs no programs: everything is parsing and reading ELF/DWARF.
 package symbolize
 
-// CrashKind is one of a closed set of crash kinds; the constants below are
-// the whole set and their string forms are part of the record schema.
-type CrashKind string
+import "github.com/fuzztriage/triage/crashkind"
 
-// The crash kinds. This list is the closed set; parsers map every report
-// to one of these. A Rust panic is KindRustPanic whatever the panic says;
-// the message carries the detail.
+// CrashKind is a crash kind: the rows of package crashkind's table are
+// the closed set, and parsers map every report to one of them.
+type CrashKind = crashkind.Kind
+
+// The kinds code names (the table has them all, sanitizer kinds included).
 const (
-	KindRustPanic     CrashKind = "rust-panic"     // a Rust panic (message and location in the Trace)
-	KindStackOverflow CrashKind = "stack-overflow" // std's or ASan's stack-overflow report
-	KindTimeout       CrashKind = "timeout"        // libFuzzer: timeout
-	KindOOM           CrashKind = "oom"            // libFuzzer: out-of-memory (RSS or malloc limit)
-	KindAllocFailure  CrashKind = "alloc-failure"  // Rust: memory allocation of N bytes failed
-	KindLeak          CrashKind = "leak"           // LeakSanitizer: detected memory leaks
-	KindSlowUnit      CrashKind = "slow-unit"      // libFuzzer: slowest unit (not a crash)
-	KindNullDeref     CrashKind = "null-deref"     // SEGV on an address below 0x1000
-	KindSEGV          CrashKind = "segv"           // SEGV elsewhere
-	KindAbort         CrashKind = "abort"          // SIGABRT with no panic or report
-	KindDeadlySignal  CrashKind = "deadly-signal"  // libFuzzer deadly signal with nothing more specific
-	KindUBSan         CrashKind = "ubsan"          // UndefinedBehaviorSanitizer runtime error
-	KindUnknown       CrashKind = "unknown"        // a crash no rule recognised
-	KindNone          CrashKind = "none"           // the log shows no crash
-
-	// Added with the parser: signals ASan (or UBSan's deadly-signal
-	// handler) names, and libFuzzer's own verdicts that are not crashes of
-	// the code under test's making but still end the run.
-	KindBusError           CrashKind = "bus-error"           // SIGBUS (ASan: BUS on unknown address)
-	KindFPE                CrashKind = "fpe"                 // SIGFPE (ASan: FPE on unknown address), e.g. a C division by zero
-	KindIllegalInstruction CrashKind = "illegal-instruction" // SIGILL (ASan: ILL), e.g. ud2 from core::intrinsics::abort
-	KindFuzzTargetExited   CrashKind = "fuzz-target-exited"  // libFuzzer: fuzz target exited (the target called exit)
-	KindInputOverwrite     CrashKind = "input-overwrite"     // libFuzzer: fuzz target overwrites its const input
+	KindRustPanic          = crashkind.RustPanic
+	KindStackOverflow      = crashkind.StackOverflow
+	KindTimeout            = crashkind.Timeout
+	KindOOM                = crashkind.OOM
+	KindAllocFailure       = crashkind.AllocFailure
+	KindLeak               = crashkind.Leak
+	KindSlowUnit           = crashkind.SlowUnit
+	KindNullDeref          = crashkind.NullDeref
+	KindSEGV               = crashkind.SEGV
+	KindAbort              = crashkind.Abort
+	KindDeadlySignal       = crashkind.DeadlySignal
+	KindUBSan              = crashkind.UBSan
+	KindUnknown            = crashkind.Unknown
+	KindNone               = crashkind.None
+	KindBusError           = crashkind.BusError
+	KindFPE                = crashkind.FPE
+	KindIllegalInstruction = crashkind.IllegalInstruction
+	KindFuzzTargetExited   = crashkind.FuzzTargetExited
+	KindInputOverwrite     = crashkind.InputOverwrite
 )
 
-// ASan report kinds keep the sanitizer's own name after "asan:", e.g.
-// "asan:heap-buffer-overflow", "asan:heap-use-after-free",
-// "asan:allocation-size-too-big". The names ASan may use are listed in
-// kinds.go (ASanReportNames); a name outside that list becomes KindUnknown,
-// so the set stays closed. ASan's stack-overflow, SEGV, BUS, FPE, ILL and
-// ABRT reports map to KindStackOverflow, KindNullDeref/KindSEGV,
-// KindBusError, KindFPE, KindIllegalInstruction and the panic or KindAbort,
-// so one bug has one kind with and without ASan; ASan's out-of-memory and
-// rss-limit-exceeded map to KindOOM.
-const ASanKindPrefix = "asan:"
+// ASanKindPrefix starts the AddressSanitizer kinds ("asan:heap-buffer-
+// overflow"); ASan's signal and resource reports map to the kind the same
+// bug has without ASan (crashkind.SanitizerSignals).
+const ASanKindPrefix = crashkind.ASanPrefix
 
 // Frame categories: where a frame's code comes from. App and FuzzTarget
 // frames are "in-app"; the others are machinery that bucket keys skip.
@@ -128,8 +118,11 @@ type Backtrace struct {
 	Source string  `json:"source" yaml:"source"`
 	Frames []Frame `json:"frames" yaml:"frames"`
 	// Role says what the stack shows: "crash" (where it failed; Frames is
-	// chosen among these), "allocated" and "freed" (ASan's history of the
-	// memory involved), "leak" (an LSan leak's allocation stack).
+	// chosen among these), "allocated" and "freed" (the history of the
+	// memory involved), "leak" and "leak-indirect" (an LSan leak's
+	// allocation stack), "previous" (TSan: the racing thread's access),
+	// "origin" (MSan: where the value came from), "context" (TSan: where
+	// a thread or mutex was created).
 	Role string `json:"role,omitempty" yaml:"role,omitempty"`
 	// Dropped counts frames past MaxFrames that were not kept.
 	Dropped int `json:"dropped,omitempty" yaml:"dropped,omitempty"`
@@ -141,10 +134,14 @@ const (
 	SourceSanitizer = "sanitizer"
 	SourceLLDB      = "lldb"
 
-	RoleCrash     = "crash"
-	RoleAllocated = "allocated"
-	RoleFreed     = "freed"
-	RoleLeak      = "leak"
+	RoleCrash        = "crash"
+	RoleAllocated    = "allocated"
+	RoleFreed        = "freed"
+	RoleLeak         = "leak"          // a direct leak's allocation stack
+	RoleLeakIndirect = "leak-indirect" // an indirect leak's
+	RolePrevious     = "previous"      // ThreadSanitizer: the other thread's earlier access
+	RoleOrigin       = "origin"        // MemorySanitizer: where an uninitialized value came from
+	RoleContext      = "context"       // ThreadSanitizer: where a thread or mutex was created
 )
 
 // Trace is a parsed crash.
@@ -172,6 +169,9 @@ type Trace struct {
 	// AllocationSize is the size a failed or refused allocation asked for
 	// (alloc-failure, malloc-limit OOM, allocation-size-too-big).
 	AllocationSize uint64 `json:"allocation_size,omitempty" yaml:"allocation_size,omitempty"`
+	// Crash marks the report the run ended with: the last of a log's
+	// reports (ParseEach hands on every report; Parse returns this one).
+	Crash bool `json:"crash,omitempty" yaml:"crash,omitempty"`
 	// Blocks counts the crash reports in the log. Minimizer and merge logs
 	// hold several; the trace describes the last one.
 	Blocks int `json:"blocks,omitempty" yaml:"blocks,omitempty"`

@@ -369,19 +369,35 @@ func (s *Session) cmdPrint(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(s.out, "  (reading it with %s...)\n", filepath.Base(s.cfg.LLDB))
 	res, err := s.lldb(ctx, "print", s.spec([]lldbscript.FrameSelector{sel}, []lldbscript.Expr{expr}))
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+	failed := err != nil
+	if err == nil {
+		read := false
+		for _, r := range res.Exprs {
+			if r.Name != path {
+				continue
+			}
+			read = true
+			if r.Text != "" {
+				fmt.Fprintf(s.out, "  = %s\n", r.Text)
+			}
+			if r.Error != "" {
+				fmt.Fprintf(s.out, "  error: %s\n", r.Error)
+				failed = true
+			}
+		}
+		failed = failed || !read
 	}
-	for _, r := range res.Exprs {
-		if r.Name != path {
-			continue
+	if failed {
+		// A path lldb could not read would fail again in the saved
+		// command file: it is not kept.
+		if added {
+			s.exprs = s.exprs[:len(s.exprs)-1]
 		}
-		if r.Text != "" {
-			fmt.Fprintf(s.out, "  = %s\n", r.Text)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w (not added to the command file)", path, err)
 		}
-		if r.Error != "" {
-			fmt.Fprintf(s.out, "  error: %s\n", r.Error)
-		}
+		fmt.Fprintln(s.out, "  (not added to the command file: lldb could not read it)")
+		return nil
 	}
 	if added {
 		fmt.Fprintf(s.out, "  (added to the command file as path %d)\n", len(s.exprs))

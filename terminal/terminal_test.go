@@ -194,6 +194,13 @@ func TestSessionAtThePanic(t *testing.T) {
 			"lldb: frame variable ide_device.ptr.pointer->data.value.value.channels[0].state",
 			"= Busy {command: '\\xc8', remaining: 256}")
 		h.must("print", "1. self.channels[0].state", "4. ide_device.channels[0].state")
+		// A path that translates but lldb cannot read (dma_engine is
+		// None) is not kept for the saved command file.
+		h.must("frame 2")
+		h.must("print self.dma_engine.Some.name", "error:", "not added to the command file")
+		if out := h.must("print"); strings.Contains(out, "dma_engine") || !strings.Contains(out, "4. ide_device.channels[0].state") {
+			t.Errorf("the failed path was kept:\n%s", out)
+		}
 	})
 
 	t.Run("completion", func(t *testing.T) {

@@ -720,7 +720,7 @@ func (p *pass) bucketOf(tr *symbolize.Trace, rep *store.Reproduction, t *Target,
 }
 
 func crashRecord(tr *symbolize.Trace) *store.CrashRecord {
-	return &store.CrashRecord{Kind: tr.Kind, Summary: tr.Summary, Signal: tr.Signal, Message: tr.Message, Location: tr.Location}
+	return &store.CrashRecord{Kind: tr.Kind, Summary: tr.Summary, Signal: tr.Signal, Message: tr.Message, Location: tr.Location, Access: tr.Access}
 }
 
 // group is a bucket's members as the artifact records say.

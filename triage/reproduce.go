@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/crashkind"
+
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/procrun"
 	"github.com/fuzztriage/triage/store"
@@ -85,7 +87,7 @@ func ReproFlags(t *Target, kind store.ArtifactKind, rc *ReproduceConfig) []strin
 		drop(name)
 		flags = append(flags, fmt.Sprintf("-%s=%d", name, v))
 	}
-	if kind == store.ArtifactOOM {
+	if crashkind.Of(expectedKind(kind)).Limit == crashkind.LimitRSS {
 		drop("timeout")
 		switch {
 		case rc.RSSLimitMB > 0:
@@ -102,6 +104,18 @@ func ReproFlags(t *Target, kind store.ArtifactKind, rc *ReproduceConfig) []strin
 		set("timeout", DefaultLibFuzzerTimeout)
 	}
 	return flags
+}
+
+// expectedKind is the crash kind an artifact's name promises (libFuzzer
+// names timeout- and oom- files by the limit that fired), or "".
+func expectedKind(k store.ArtifactKind) symbolize.CrashKind {
+	switch k {
+	case store.ArtifactTimeout:
+		return symbolize.KindTimeout
+	case store.ArtifactOOM:
+		return symbolize.KindOOM
+	}
+	return ""
 }
 
 // Defaults of the libFuzzer limits when neither the configuration nor the

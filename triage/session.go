@@ -260,11 +260,8 @@ func sessionKind(asked symbolize.CrashKind, tr *symbolize.Trace, art store.Artif
 	if tr != nil && tr.Kind != "" && tr.Kind != symbolize.KindNone && tr.Kind != symbolize.KindUnknown {
 		return tr.Kind
 	}
-	switch art {
-	case store.ArtifactTimeout:
-		return symbolize.KindTimeout
-	case store.ArtifactOOM:
-		return symbolize.KindOOM
+	if k := expectedKind(art); k != "" {
+		return k
 	}
 	return symbolize.KindRustPanic
 }

@@ -14,10 +14,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/fuzztriage/triage/crashkind"
 	"github.com/fuzztriage/triage/internal/fixture"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated command reference in docs/cli")
+var update = flag.Bool("update", false, "rewrite generated files: the command reference in docs/cli, the keys of symbolize/testdata/kinds/expect.yaml")
 
 // referenceTree is the command tree the reference documents.
 func referenceTree() *cobra.Command {
@@ -307,4 +308,35 @@ func TestCompletion(t *testing.T) {
 	if got := complete("run", "--minimize", ""); strings.Join(got, " ") != "buckets all off" {
 		t.Errorf("--minimize values: %v", got)
 	}
+}
+
+// The README's table of crash kinds is the crashkind table, rendered
+// (-update rewrites it).
+func TestREADMEKindsTable(t *testing.T) {
+	path := filepath.Join(fixture.ModuleRoot(), "README.md")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- crash kinds: generated from crashkind/table.go -->\n", "<!-- end of crash kinds -->\n"
+	text := string(data)
+	i, j := strings.Index(text, begin), strings.Index(text, end)
+	if i < 0 || j < i {
+		t.Fatalf("README lacks the generated kinds table between %q and %q", begin, end)
+	}
+	var b strings.Builder
+	if err := crashkind.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	have := text[i+len(begin) : j]
+	if have == b.String() {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(text[:i+len(begin)]+b.String()+text[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README's kinds table is stale: go test ./cmd/triage -run TestREADMEKindsTable -update")
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
+	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -31,6 +33,11 @@ RUST_BACKTRACE=full frames with an address but no location get an "at"
 line, and release builds' bare short names their module path. Pass the
 binary that printed the log (its load address is taken from the log).
 
+--all prints every report the log holds, in order, the one the run ended
+with marked "crash": true (a log of UBSan warnings and then a crash, a
+caught panic and then an ASan report, a minimizer's log of many runs);
+text prints one line per report, yaml and json the parsed reports.
+
 --format yaml|json prints the parsed trace instead: crash kind, signal,
 panic message and location, every backtrace and the chosen frames, each
 demangled, normalized for keys and tagged with its category (app,
@@ -46,11 +53,13 @@ Examples:
   fuzz_wire_decode crash-00bc 2>&1 | triage symbolize
   triage symbolize --binary target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode asan.log
   triage symbolize --format json crash.log | jq '.frames[] | select(.category == "app") | .function'
+  triage symbolize --all --format json ubsan.log | jq '.[] | {kind, crash}'
 `,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			binary := fs.String("binary", "", "fuzz binary that printed the log: resolve its unsymbolized frames from its DWARF")
 			format := addFormat(fs, "text", "text", "yaml", "json")
 			rulesFile := fs.String("rules", "", "frame category rules to add to (or override) the built-in ones")
+			all := fs.Bool("all", false, "print every report of the log (the crash one marked), not only the last")
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := format.check(); err != nil {
 					return err
@@ -75,6 +84,9 @@ Examples:
 						return err
 					}
 					sym.Rules = r
+				}
+				if *all {
+					return printAllReports(a, name, log, format, sym, *binary)
 				}
 				if format.text() {
 					opts := symbolize.FilterOptions{Binary: *binary, Symbolizer: sym}
@@ -108,6 +120,49 @@ Examples:
 			}
 		},
 	})
+}
+
+// printAllReports prints every report of the log: a line each as text,
+// the parsed reports as yaml or json.
+func printAllReports(a *app, name string, log io.Reader, format *formatFlag, sym *symbolize.Symbolizer, binary string) error {
+	var reports []*symbolize.Trace
+	err := symbolize.ParseEach(log, func(t *symbolize.Trace) error {
+		if sym.Rules != nil {
+			sym.Rules.Tag(t)
+		}
+		if binary != "" {
+			if _, err := sym.SymbolizeTrace(t, binary); err != nil {
+				return err
+			}
+		}
+		reports = append(reports, t)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if !format.text() {
+		if reports == nil {
+			reports = []*symbolize.Trace{}
+		}
+		return writeStructured(a.stdout, format.value, reports)
+	}
+	for i, t := range reports {
+		line := fmt.Sprintf("#%d %s", i+1, t.Kind)
+		if l := t.Location; l != nil {
+			line += fmt.Sprintf(" at %s:%d", l.File, l.Line)
+		}
+		if msg, _, _ := strings.Cut(t.Message, "\n"); msg != "" {
+			line += ": " + msg
+		} else if t.Summary != "" {
+			line += ": " + t.Summary
+		}
+		if t.Crash {
+			line += "  (the crash)"
+		}
+		fmt.Fprintln(a.stdout, inert.Line(line))
+	}
+	return nil
 }
 
 // openLogArg opens LOG, or stdin for "-" or no argument, for reading as
