@@ -97,7 +97,7 @@ type site struct {
 // function even where release builds inlined it away; without a binary the
 // frame printed at that location names it, then any frame in that file,
 // then the first app frame.
-func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver) site {
+func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver, crates *CrateMap) site {
 	loc := t.Location
 	if loc == nil || loc.File == "" || isToolchainFile(loc.File) {
 		if len(frames) > 0 {
@@ -105,30 +105,36 @@ func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver) sit
 		}
 		return site{from: "none"}
 	}
-	file := ShortFile(loc.File)
+	short := ShortFile(crates.Rewrite(loc.File))
+	at := func(full, from string, next int) site {
+		return site{file: siteFile(loc.File, full, crates), function: symbolize.ShortName(full), from: from, next: next}
+	}
 	if r != nil {
 		if fn, err := r.FunctionAt(*loc); err == nil && fn != "" {
 			s := symbolize.ShortName(fn)
 			for i := range frames {
 				if symbolize.ShortName(frameName(frames[i])) == s {
-					return site{file: file, function: s, from: "debug-info", next: i + 1}
+					return at(fn, "debug-info", i+1)
 				}
 			}
 			// Inlined away: the first app frame is the function it was
 			// inlined into, the first of its callers.
-			return site{file: file, function: s, from: "debug-info", next: 0}
+			return at(fn, "debug-info", 0)
 		}
 	}
 	for i, f := range frames {
-		if f.File != "" && f.Line == loc.Line && ShortFile(f.File) == file {
-			return site{file: file, function: symbolize.ShortName(frameName(f)), from: "frame-at-location", next: i + 1}
+		if f.File != "" && f.Line == loc.Line && ShortFile(crates.Rewrite(f.File)) == short {
+			return at(frameName(f), "frame-at-location", i+1)
 		}
 	}
 	for i, f := range frames {
-		if f.File != "" && ShortFile(f.File) == file {
-			return site{file: file, function: symbolize.ShortName(frameName(f)), from: "frame-in-file", next: i + 1}
+		if f.File != "" && ShortFile(crates.Rewrite(f.File)) == short {
+			return at(frameName(f), "frame-in-file", i+1)
 		}
 	}
+	// The first app frame may be in another crate than the location: its
+	// path does not name the file's crate.
+	file := siteFile(loc.File, "", crates)
 	if len(frames) > 0 {
 		return site{file: file, function: symbolize.ShortName(frameName(frames[0])), from: "first-app-frame", next: 1}
 	}

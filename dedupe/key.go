@@ -40,8 +40,9 @@ type Key struct {
 	// Message is the panic or report message as a template: what varies
 	// between inputs is replaced by placeholders (<N>, <HEX>, "<S>", ...).
 	Message string `json:"message,omitempty" yaml:"message,omitempty"`
-	// SiteFile is the panic location's file, shortened to <crate dir>/src/...
-	// so that it does not depend on where the workspace is checked out.
+	// SiteFile is the panic location's file as <crate>/<path in crate>
+	// (echo/src/lib.rs), so that it does not depend on where the workspace
+	// is checked out.
 	SiteFile string `json:"site_file,omitempty" yaml:"site_file,omitempty"`
 	// Site is the function that panicked, by its short name (no path, no
 	// generic arguments, no hash or disambiguator, closures as {closure}):
@@ -158,6 +159,10 @@ type Options struct {
 	// location, which release builds lose when they inline the panicking
 	// function (see SiteResolver).
 	Resolver SiteResolver
+	// Crates names the crate of a source file (the workspace's manifests
+	// and --path-map rewrites). Without it the crate is the one the site
+	// function's path names, else the directory before src/.
+	Crates *CrateMap
 	// Binary is the path of the fuzz binary the trace came from: when
 	// Resolver is nil, ResolverFor(Binary) is used (its index is cached
 	// per binary for the process). A binary that cannot be read leaves
@@ -191,7 +196,7 @@ func KeyFor(t *symbolize.Trace, opt Options) Key {
 		if r == nil && opt.Binary != "" {
 			r, _ = ResolverFor(opt.Binary)
 		}
-		site := findSite(t, frames, r)
+		site := findSite(t, frames, r, opt.Crates)
 		k.SiteFile, k.Site, k.SiteFrom = site.file, site.function, site.from
 		if n > 1 {
 			k.Callers = tokens(frames[site.next:], n-1)

@@ -150,6 +150,9 @@ type LLDBPath struct {
 	// synthetic provider (lldb has no other safe way: the element type is
 	// erased in RawVecInner).
 	NeedsVecFormatter bool `json:"needs_vec_formatter,omitempty" yaml:"needs_vec_formatter,omitempty"`
+	// Shadowing says the path's variable has several bindings in the
+	// function and which one was taken ("" when it has one).
+	Shadowing string `json:"shadowing,omitempty" yaml:"shadowing,omitempty"`
 }
 
 // Command is the lldb command that prints the value.
@@ -163,6 +166,9 @@ type PathOptions struct {
 	// VecFormatter says the Vec synthetic provider is loaded, so `v[i]`
 	// works on a Vec. Without it indexing a Vec is an error.
 	VecFormatter bool
+	// Line is the frame's line: a shadowed variable name is the binding
+	// in scope there (0: the last one declared).
+	Line int
 }
 
 // ErrNoVariable is returned when the path's variable is not in the function.
@@ -174,7 +180,7 @@ func (ts *Types) Translate(fn *Function, path string, opt PathOptions) (*LLDBPat
 	if err != nil {
 		return nil, err
 	}
-	v := fn.Var(rp.Var)
+	v, others := fn.Binding(rp.Var, opt.Line)
 	if v == nil {
 		var names []string
 		for _, x := range fn.Vars {
@@ -182,7 +188,16 @@ func (ts *Types) Translate(fn *Function, path string, opt PathOptions) (*LLDBPat
 		}
 		return nil, fmt.Errorf("%w %q in %s (variables: %s)", ErrNoVariable, rp.Var, fn.Name, strings.Join(uniq(names), ", "))
 	}
-	return TranslateFrom(v.Name, v.Type, rp.Segments, opt)
+	p, err := TranslateFrom(v.Name, v.Type, rp.Segments, opt)
+	if err == nil && len(others) > 0 {
+		var lines []string
+		for _, o := range others {
+			lines = append(lines, fmt.Sprintf("line %d (%s)", o.Line, o.Type.Name))
+		}
+		p.Shadowing = fmt.Sprintf("%s has %d bindings in %s; this is the innermost in scope at line %d: declared at line %d, %s (the others: %s)",
+			v.Name, len(others)+1, fn.Name, opt.Line, v.Line, v.Type.Name, strings.Join(lines, ", "))
+	}
+	return p, err
 }
 
 // TranslateFrom translates segments starting from a value named root of

@@ -153,6 +153,11 @@ type Var struct {
 	Type *Type
 	// Param says it is a function parameter.
 	Param bool
+	// Line is the declaration's line (0 when DWARF has none) and Depth how
+	// many lexical blocks enclose it: Rust opens a block for what follows
+	// every `let`, so a shadowing binding is deeper than the one it hides.
+	Line  int
+	Depth int
 }
 
 // Function is one subprogram with its variables (from all its lexical
@@ -171,6 +176,39 @@ func (f *Function) Var(name string) *Var {
 		}
 	}
 	return nil
+}
+
+// Binding returns the binding of name that is in scope at line (0: the
+// end of the function), the way a Rust reader and lldb see a shadowed
+// name: the latest declaration at or before the line, the deepest of
+// those declared on one line. shadowed lists the other bindings of the
+// name. DWARF gives no line extent for blocks, so a binding of an inner
+// block that has already ended can be chosen; the caller says which one
+// it took.
+func (f *Function) Binding(name string, line int) (v *Var, shadowed []*Var) {
+	var all []*Var
+	for i := range f.Vars {
+		if f.Vars[i].Name == name {
+			all = append(all, &f.Vars[i])
+		}
+	}
+	inScope := func(c *Var) bool { return line <= 0 || c.Line <= line }
+	for _, c := range all {
+		switch {
+		case v == nil:
+			v = c
+		case inScope(c) && !inScope(v):
+			v = c
+		case inScope(c) == inScope(v) && inScope(c) && (c.Line > v.Line || c.Line == v.Line && c.Depth > v.Depth):
+			v = c
+		}
+	}
+	for _, c := range all {
+		if c != v {
+			shadowed = append(shadowed, c)
+		}
+	}
+	return v, shadowed
 }
 
 // Types is the type and function information of one binary's DWARF.
@@ -468,22 +506,35 @@ func (b *typeBuilder) function(n *entryNode) *Function {
 		return nil
 	}
 	fn := &Function{Name: full}
-	var walk func(ns []*entryNode)
-	walk = func(ns []*entryNode) {
+	var walk func(ns []*entryNode, depth int)
+	walk = func(ns []*entryNode, depth int) {
 		for _, c := range ns {
 			switch c.e.Tag {
 			case dwarf.TagFormalParameter, dwarf.TagVariable:
 				vn, vt := b.varNameType(c.e)
 				if vn != "" && vt != nil {
-					fn.Vars = append(fn.Vars, Var{Name: vn, Type: vt, Param: c.e.Tag == dwarf.TagFormalParameter})
+					line, _ := b.declLine(c.e).(int64)
+					fn.Vars = append(fn.Vars, Var{Name: vn, Type: vt, Param: c.e.Tag == dwarf.TagFormalParameter, Line: int(line), Depth: depth})
 				}
 			case dwarf.TagLexDwarfBlock:
-				walk(c.children)
+				walk(c.children, depth+1)
 			}
 		}
 	}
-	walk(n.children)
+	walk(n.children, 0)
 	return fn
+}
+
+// declLine is a variable's DW_AT_decl_line, from its abstract origin for
+// an inlined copy.
+func (b *typeBuilder) declLine(e *dwarf.Entry) any {
+	if v := e.Val(dwarf.AttrDeclLine); v != nil {
+		return v
+	}
+	if o := b.origin(e); o != nil {
+		return o.Val(dwarf.AttrDeclLine)
+	}
+	return nil
 }
 
 // linkageAndName follows DW_AT_specification / DW_AT_abstract_origin.

@@ -343,6 +343,9 @@ func (s *Session) cmdPrint(ctx context.Context, args []string) error {
 		return lastErr
 	}
 	fmt.Fprintf(s.out, "%s: %s\n", path, shortType(p.TypeName))
+	if p.Shadowing != "" {
+		fmt.Fprintf(s.out, "  (%s)\n", p.Shadowing)
+	}
 	fmt.Fprintf(s.out, "  lldb: frame variable %s\n", p.Expr)
 	for _, st := range p.Steps {
 		if st.Why != "field" && st.Why != "array element" {
@@ -686,7 +689,7 @@ func (s *Session) report(res *lldbscript.Result) {
 // typeIn is the DWARF type of a variable of frame f.
 func (s *Session) typeIn(f *StackFrame, name string) *lldbscript.Type {
 	for _, fn := range s.frameFunctions(f) {
-		if v := fn.Var(name); v != nil {
+		if v, _ := fn.Binding(name, f.Line); v != nil {
 			return v.Type
 		}
 	}

@@ -30,17 +30,16 @@ func (s *Session) varNames() []string {
 
 // varType is the DWARF type of a variable of the selected frame.
 func (s *Session) varType(name string) *lldbscript.Type {
-	for _, fn := range s.frameFunctions(s.current()) {
-		if v := fn.Var(name); v != nil && v.Type != nil {
-			return v.Type
-		}
-	}
-	return nil
+	return s.typeIn(s.current(), name)
 }
 
 // pathOptions are the translation options for the build in use.
 func (s *Session) pathOptions() lldbscript.PathOptions {
-	return lldbscript.PathOptions{VecFormatter: s.cfg.Formatters != lldbscript.FormattersNone && s.vecFormatter()}
+	opt := lldbscript.PathOptions{VecFormatter: s.cfg.Formatters != lldbscript.FormattersNone && s.vecFormatter()}
+	if f := s.current(); f != nil {
+		opt.Line = f.Line
+	}
+	return opt
 }
 
 // vecFormatter says the Vec formatter will be loaded (so `v[i]` works).

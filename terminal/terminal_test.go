@@ -197,6 +197,12 @@ func TestSessionAtThePanic(t *testing.T) {
 		// A path that translates but lldb cannot read (dma_engine is
 		// None) is not kept for the saved command file.
 		h.must("frame 2")
+		// `drive` is bound twice on one line (u32, then u8): the
+		// innermost binding is the one in scope, and print says so.
+		h.must("print drive", "drive: u8", "drive has 2 bindings", "innermost", "= 0")
+		if typ := h.s.varType("drive"); typ == nil || typ.Name != "u8" {
+			t.Errorf("varType(drive) = %+v, want u8", typ)
+		}
 		h.must("print self.dma_engine.Some.name", "error:", "not added to the command file")
 		if out := h.must("print"); strings.Contains(out, "dma_engine") || !strings.Contains(out, "4. ide_device.channels[0].state") {
 			t.Errorf("the failed path was kept:\n%s", out)

@@ -192,3 +192,42 @@ func TestBuildWithoutCargoFuzz(t *testing.T) {
 		t.Errorf("custom command still asked for cargo-fuzz: %v", err)
 	}
 }
+
+// TestCustomBuildBinaryLayout: a custom build that leaves binaries in a
+// directory of its own is run in build.dir and its binary found through
+// build.binary.
+func TestCustomBuildBinaryLayout(t *testing.T) {
+	root := t.TempDir()
+	fuzzDir := filepath.Join(root, "fuzz")
+	os.MkdirAll(filepath.Join(fuzzDir, "fuzz_targets"), 0o755)
+	os.WriteFile(filepath.Join(fuzzDir, "Cargo.toml"), []byte("[package]\nname = \"x-fuzz\"\n\n[package.metadata]\ncargo-fuzz = true\n\n[[bin]]\nname = \"fuzz_x\"\npath = \"fuzz_targets/fuzz_x.rs\"\n\n[workspace]\n"), 0o644)
+	os.WriteFile(filepath.Join(fuzzDir, "fuzz_targets", "fuzz_x.rs"), []byte("#![no_main]\n"), 0o644)
+	os.MkdirAll(filepath.Join(root, "ci"), 0o755)
+	script := "#!/bin/sh\nset -e\nmkdir -p ../out/$1\nprintf 'binary of %s' \"$2\" > ../out/$1/$2\n"
+	if err := os.WriteFile(filepath.Join(root, "ci", "build.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig("test", []byte("build:\n  preset: custom\n  dir: ci\n  release: [\"./build.sh\", \"{profile}\", \"{target}\"]\n  dev: [\"./build.sh\", \"{profile}\", \"{target}\"]\n  binary: out/{profile}/{target}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := Load(root, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []store.Profile{store.Release, store.Dev} {
+		path, err := NewBuilder().Ensure(context.Background(), ws, "fuzz_x", p, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if want := filepath.Join(root, "out", string(p), "fuzz_x"); path != want {
+			t.Errorf("%s binary at %s, want %s", p, path, want)
+		}
+		if data, _ := os.ReadFile(path); string(data) != "binary of fuzz_x" {
+			t.Errorf("%s binary holds %q", p, data)
+		}
+	}
+	if _, err := ParseConfig("test", []byte("build:\n  binary: out/bin\n")); err == nil || !strings.Contains(err.Error(), "build.binary") {
+		t.Errorf("a layout without {target}: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/dedupe"
 	"gopkg.in/yaml.v3"
 )
 
@@ -60,6 +61,13 @@ type BuildConfig struct {
 	// the preset's.
 	Release []string `yaml:"release,omitempty"`
 	Dev     []string `yaml:"dev,omitempty"`
+	// Binary is where the build leaves a target's binary, for builds that
+	// do not use cargo-fuzz's layout (a Makefile or CI script building into
+	// a directory of its own): a path relative to the workspace root or
+	// absolute, with placeholders {target}, {profile} (release or dev),
+	// {cargo_profile} (release or debug), {triple}, {dir} and {workspace}.
+	// Default "": cargo-fuzz's <target dir>/<triple>/<release|debug>/<target>.
+	Binary string `yaml:"binary,omitempty"`
 	// Dir is the directory the command runs in (placeholders allowed).
 	// Default "{workspace}".
 	Dir string `yaml:"dir,omitempty"`
@@ -127,6 +135,27 @@ type BucketConfig struct {
 	// names; a matching frame counts as machinery, not code under test, so
 	// keys skip it (e.g. a project's own assertion helpers).
 	IgnoreFrames []string `yaml:"ignore_frames,omitempty"`
+	// PathMap rewrites source paths of logs printed elsewhere before they
+	// are matched to the workspace's crates and the binary's DWARF:
+	// "OLD=NEW" prefix substitutions (--path-map), like llvm-symbolizer's
+	// and gdb's substitute-path.
+	PathMap []string `yaml:"path_map,omitempty"`
+
+	// crates is the workspace's crate map (set by Workspace.Configure).
+	crates *dedupe.CrateMap
+}
+
+// ParsePathMap reads OLD=NEW pairs.
+func ParsePathMap(list []string) ([][2]string, error) {
+	var out [][2]string
+	for _, kv := range list {
+		old, nw, ok := strings.Cut(kv, "=")
+		if !ok || old == "" {
+			return nil, fmt.Errorf("path map %q is not OLD=NEW", kv)
+		}
+		out = append(out, [2]string{old, nw})
+	}
+	return out, nil
 }
 
 // MinimizeConfig says how inputs are minimized.
@@ -411,6 +440,12 @@ func (c *Config) validate(file string) error {
 	}
 	if b.Mode != "" && !oneOf(b.Mode, BuildAlways, BuildIfMissing, BuildNever) {
 		return bad("build.mode", "must be always, missing or never, not %q", b.Mode)
+	}
+	if _, err := ParsePathMap(c.Bucket.PathMap); err != nil {
+		return bad("bucket.path_map", "%v", err)
+	}
+	if b.Binary != "" && !strings.Contains(b.Binary, "{target}") {
+		return bad("build.binary", "%q must contain {target} (every target has a binary of its own)", b.Binary)
 	}
 	for _, kv := range b.Env {
 		if !strings.Contains(kv, "=") {

@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,33 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "ws/triage.yaml") {
 			t.Errorf("%q: error %q does not name %q and the file", text, err, want)
+		}
+	}
+}
+
+// TestConfigExamples: every YAML example of docs/config.md loads, and the
+// ones that name build commands resolve them.
+func TestConfigExamples(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "docs", "config.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(data), "```yaml\n")[1:]
+	if len(blocks) < 6 {
+		t.Fatalf("docs/config.md has %d YAML examples, want one per layout", len(blocks))
+	}
+	for i, b := range blocks {
+		text, _, ok := strings.Cut(b, "```")
+		if !ok {
+			t.Fatalf("example %d is not closed", i+1)
+		}
+		cfg, err := ParseConfig(fmt.Sprintf("docs/config.md example %d", i+1), []byte(text))
+		if err != nil {
+			t.Errorf("%v\n%s", err, text)
+			continue
+		}
+		if cfg.Build.Preset == PresetCustom && (len(cfg.Build.Release) == 0 || cfg.Build.Binary == "") {
+			t.Errorf("example %d: a custom build example shows its commands and where binaries land", i+1)
 		}
 	}
 }

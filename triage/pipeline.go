@@ -83,6 +83,7 @@ func NewPipeline(ws *Workspace, opts Options) (*Pipeline, error) {
 		l.SetOutput(io.Discard)
 		log = l
 	}
+	ws.Configure(cfg)
 	p := &Pipeline{ws: ws, cfg: cfg, stages: opts.Stages, log: log, prog: opts.Progress, now: time.Now}
 	if p.stages.Parse == nil || p.stages.Bucket == nil {
 		return nil, errors.New("pipeline: the parse and bucket stages are required")

@@ -161,8 +161,8 @@ func RunOnce(ctx context.Context, o *RunOptions, input string, backtrace bool) (
 		Unset:     []string{"XTASK_FUZZ_REPRO"},
 		Timeout:   o.Timeout,
 		OutputCap: o.OutputCap,
-		// One input, no fork mode: libFuzzer starts no process.
-		Leaf: true,
+		// Not a Leaf, though one input starts no process: the guard
+		// starts the binary from a small process (see procrun.Spec.Leaf).
 	})
 	if err != nil {
 		return nil, err

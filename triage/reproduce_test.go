@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,32 @@ func TestMinimizeCatchesDrift(t *testing.T) {
 	os.WriteFile(clean, nil, 0o644)
 	if _, err := MinimizeInput(context.Background(), ws, cfg, DefaultStages(), target, clean, ""); err != ErrNoCrash {
 		t.Errorf("minimizing a clean input: %v, want ErrNoCrash", err)
+	}
+}
+
+// TestReproduceFromALargeProcess: a fuzz binary started by a triage that
+// holds a lot of memory still sees only its own RSS. Linux hands the
+// forking process's RSS high-water mark to the child's getrusage maxrss,
+// which libFuzzer's -rss_limit_mb check reads: started straight from a
+// process of 600 MiB, the fixture's hang reported out-of-memory at a limit
+// of 512 MiB.
+func TestReproduceFromALargeProcess(t *testing.T) {
+	root := fixture.Root()
+	fixture.Build(t, root)
+	ws := discover(t, root)
+	tg := ws.Target("fuzz_wire_decode")
+	ballast := make([]byte, 600<<20)
+	for i := 0; i < len(ballast); i += 4096 {
+		ballast[i] = 1
+	}
+	o := &RunOptions{Binary: tg.BinaryPath(store.Release), Flags: []string{"-timeout=2", "-rss_limit_mb=512"},
+		Timeout: time.Minute, RustBacktrace: "1"}
+	res, err := RunOnce(context.Background(), o, fixture.ArtifactPath(root, "fuzz_wire_decode", "timeout-7692e7cfd3f34a4a38274e354ff86823c998d980"), true)
+	runtime.KeepAlive(ballast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != store.OutcomeTimeout {
+		t.Errorf("outcome %s (exit %d), want timeout:\n%s", res.Outcome, res.ExitCode, tailText(string(res.Log), 600))
 	}
 }

@@ -145,7 +145,7 @@ func Watch(ctx context.Context, root string, opts WatchOptions) error {
 			kick()
 		case <-trigger:
 			// Targets may have appeared since the last pass.
-			if nws, err := Discover(root); err == nil {
+			if nws, err := Load(root, p.cfg); err == nil {
 				p.ws = nws
 			}
 			addWatches()

@@ -38,6 +38,7 @@ func DedupeBucket(tr *symbolize.Trace, req BucketRequest) (store.BucketRef, erro
 	opt := dedupe.Options{Target: req.Target, Binary: req.Binary}
 	if bc := req.Config; bc != nil {
 		opt.Frames = bc.Frames
+		opt.Crates = bc.crates
 		if len(bc.IgnoreFrames) > 0 {
 			res, err := ignoreRegexps(bc.IgnoreFrames)
 			if err != nil {

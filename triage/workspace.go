@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/store"
 )
 
@@ -52,11 +53,65 @@ type Target struct {
 	// Options are extra libFuzzer flags from
 	// [package.metadata.xtask.fuzz.target-options].
 	Options []string `json:"options,omitempty" yaml:"options,omitempty"`
+	// binaryLayout is build.binary with {workspace} filled in, or "".
+	binaryLayout string
 }
 
-// BinaryPath is where cargo-fuzz puts the target's binary for a profile.
+// BinaryPath is where the build leaves the target's binary for a profile:
+// build.binary's layout when triage.yaml gives one, else cargo-fuzz's.
 func (t *Target) BinaryPath(p store.Profile) string {
+	if t.binaryLayout != "" {
+		return strings.NewReplacer("{target}", t.Name, "{profile}", string(p), "{cargo_profile}", outputDir(p),
+			"{triple}", HostTriple, "{dir}", t.FuzzDir).Replace(t.binaryLayout)
+	}
 	return filepath.Join(t.TargetDir, HostTriple, outputDir(p), t.Name)
+}
+
+// Configure applies triage.yaml's settings that change where things are
+// (build.binary). Every command that reads a configuration calls it
+// (through Load), so all of them look for binaries in one place.
+func (w *Workspace) Configure(cfg *Config) {
+	if cfg == nil {
+		return
+	}
+	layout := ""
+	if b := cfg.Build.Binary; b != "" {
+		layout = strings.ReplaceAll(b, "{workspace}", w.Root)
+		if !filepath.IsAbs(layout) {
+			layout = filepath.Join(w.Root, layout)
+		}
+	}
+	for _, t := range w.Targets {
+		t.binaryLayout = layout
+	}
+	rw, _ := ParsePathMap(cfg.Bucket.PathMap) // validated with the config
+	cfg.Bucket.crates = w.CrateMap(rw)
+}
+
+// CrateMap is the map from source files to the workspace's crates, with
+// rewrites applied first. Relative paths are tried against the cargo
+// workspace roots of the targets (rustc prints member crates' paths
+// relative to their workspace root) and the root.
+func (w *Workspace) CrateMap(rewrites [][2]string) *dedupe.CrateMap {
+	bases := []string{w.Root}
+	seen := map[string]bool{w.Root: true}
+	for _, t := range w.Targets {
+		if !seen[t.WorkspaceRoot] {
+			seen[t.WorkspaceRoot] = true
+			bases = append(bases, t.WorkspaceRoot)
+		}
+	}
+	return dedupe.NewCrateMap(w.Crates, bases, rewrites)
+}
+
+// Load discovers the workspace at root and applies cfg to it.
+func Load(root string, cfg *Config) (*Workspace, error) {
+	ws, err := Discover(root)
+	if err != nil {
+		return nil, err
+	}
+	ws.Configure(cfg)
+	return ws, nil
 }
 
 // CorpusDir is `<fuzz>/corpus/<target>`.
@@ -69,6 +124,9 @@ func (t *Target) ArtifactDir() string { return filepath.Join(t.FuzzDir, "artifac
 type Workspace struct {
 	Root    string
 	Targets []*Target
+	// Crates are the packages of the tree (library name, directory): a
+	// key names a source file by its crate, never by the checkout.
+	Crates []dedupe.Crate
 	// Warnings are manifests that could not be read but did not look like
 	// cargo-fuzz crates (so discovery went on without them).
 	Warnings []string
@@ -114,6 +172,9 @@ type cargoManifest struct {
 		Members []string `toml:"members"`
 		Exclude []string `toml:"exclude"`
 	} `toml:"workspace"`
+	Lib *struct {
+		Name string `toml:"name"`
+	} `toml:"lib"`
 	Bin []struct {
 		Name string `toml:"name"`
 		Path string `toml:"path"`
@@ -209,6 +270,13 @@ func Discover(root string) (*Workspace, error) {
 			return nil
 		}
 		manifests[filepath.Dir(path)] = m
+		if m.Package != nil && m.Package.Name != "" {
+			name := m.Package.Name
+			if m.Lib != nil && m.Lib.Name != "" {
+				name = m.Lib.Name
+			}
+			ws.Crates = append(ws.Crates, dedupe.Crate{Name: dedupe.CrateName(name), Dir: filepath.Dir(path)})
+		}
 		if m.isCargoFuzz() {
 			fuzzManifests = append(fuzzManifests, path)
 		}

@@ -196,6 +196,9 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 		if cfg, err = a.config(root); err != nil {
 			return nil, err
 		}
+		if ws != nil {
+			ws.Configure(cfg)
+		}
 	}
 	if o.noBuild {
 		cfg.Build.Mode = triage.BuildNever

@@ -47,7 +47,11 @@ Examples:
 				if err != nil {
 					return err
 				}
-				ws, err := triage.Discover(root)
+				cfg, err := a.config(root)
+				if err != nil {
+					return err
+				}
+				ws, err := triage.Load(root, cfg)
 				if err != nil {
 					return err
 				}

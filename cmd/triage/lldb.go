@@ -177,7 +177,7 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 		if req.Config, err = a.config(root); err != nil {
 			return err
 		}
-		if req.Workspace, err = triage.Discover(root); err != nil {
+		if req.Workspace, err = triage.Load(root, req.Config); err != nil {
 			return err
 		}
 		if req.Workspace.Target(args[0]) == nil {

@@ -155,6 +155,7 @@ func (pf *pipelineFlags) load(a *app, args []string) (*triage.Workspace, *triage
 	if err != nil {
 		return nil, nil, err
 	}
+	ws.Configure(cfg)
 	if *pf.noBuild {
 		cfg.Build.Mode = triage.BuildNever
 	}

@@ -12,9 +12,9 @@
 // re-executes itself (see guard.go) as a small supervisor that is a child
 // subreaper, starts the program, and when triage dies (its own parent-death
 // signal) or the run ends, kills the program's process group and every
-// process descended from it, then reaps them. Only programs that start
-// nothing (Spec.Leaf: one fuzz input run) skip the guard, which costs one
-// extra exec.
+// process descended from it, then reaps them. Only tools that start
+// nothing (Spec.Leaf: llvm-cxxfilt, --version probes) skip the guard, which
+// costs one extra exec; fuzz binaries never do (see Spec.Leaf).
 package procrun
 
 import (
@@ -55,9 +55,14 @@ type Spec struct {
 	// KillGrace is how long the group gets between SIGTERM and SIGKILL on
 	// timeout or cancellation. Zero means SIGKILL at once.
 	KillGrace time.Duration
-	// Leaf says the program starts no processes of its own (a fuzz binary
-	// running one input): the parent-death signal alone ends it with
-	// triage, and no guard is needed.
+	// Leaf says the program starts no processes of its own: the
+	// parent-death signal alone ends it with triage, and no guard is
+	// needed. Never for a fuzz binary: Linux carries the RSS high-water
+	// mark of the process that forks a program into the program's
+	// getrusage maxrss, which is what libFuzzer's -rss_limit_mb check
+	// reads; a fuzz binary started straight from a triage process holding
+	// a few hundred MiB (DWARF indexes of many binaries) reports a false
+	// out-of-memory at once. The guard is a fresh, small process.
 	Leaf bool
 }
 

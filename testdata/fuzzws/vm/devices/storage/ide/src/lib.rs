@@ -383,7 +383,7 @@ impl IdeDevice {
             _ => 0,
         };
         if bm.prd_table.is_none() {
-            let drive = taskfile[REG_DEVICE] >> 4 & 1;
+            let drive = taskfile[REG_DEVICE] as u32; let drive = (drive >> 4 & 1) as u8; // shadows on purpose (triage debug picks the inner one)
             panic!("READ DMA without a PRD table: channel {ch} drive {drive} with {remaining} sectors pending"); // BUG(ide-dma-no-prd)
         }
         drop(bm);
