@@ -144,6 +144,13 @@ type Info struct {
 	Security bool
 	// Limit is the libFuzzer limit that reproduces it ("" none).
 	Limit Limit
+	// LLDBStack says a log of this kind often carries no stack (std and
+	// libFuzzer print none for a hang, an RSS overflow or a stack
+	// overflow without a sanitizer): reproduction then runs the input
+	// under lldb once, stopping where the limit fires, and the key takes
+	// the frames of that stack (the input's thread), so release, dev and
+	// sanitizer builds agree and two hangs of one target separate.
+	LLDBStack bool
 	// Stops are lldb commands that stop at this kind of crash besides
 	// the panic_fmt breakpoint every session has; StopWhy says where a
 	// session stops (for every crash kind, Stops or not).

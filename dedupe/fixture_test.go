@@ -3,6 +3,7 @@ package dedupe
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fuzztriage/triage/crashkind"
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/lldbscript"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
@@ -141,6 +144,37 @@ func runOne(r *run, bug *fixture.Bug) error {
 		return fmt.Errorf("%s: parsing its log: %v\n%s", r.name(), err, r.log)
 	}
 	r.trace = tr
+	if crashkind.Of(tr.Kind).LLDBStack && len(appFrames(tr.Frames)) == 0 {
+		// What the pipeline does for a log without a stack: the stack
+		// lldb sees where the limit fires.
+		return lldbStack(r, args[:len(args)-1])
+	}
+	return nil
+}
+
+// lldbStack adds to r's trace the stack lldb sees where the crash's limit
+// fires (the pipeline's runUnderLLDB, without the verdict).
+func lldbStack(r *run, flags []string) error {
+	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
+		return nil // the key then falls back to the target, as without lldb
+	}
+	dir, err := os.MkdirTemp("", "dedupe-lldb-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	spec := &lldbscript.Spec{Binary: r.binary, Args: flags, Input: r.input, Kind: r.trace.Kind, BacktraceDepth: 256}
+	res, err := lldbscript.Run(context.Background(), spec, lldbscript.RunOptions{LLDB: "lldb-19", Timeout: 2 * time.Minute, Dir: dir, Formatters: lldbscript.FormattersNone})
+	if err != nil || res.Session == nil {
+		return fmt.Errorf("%s: lldb: %v", r.name(), err)
+	}
+	frames := make([]symbolize.Frame, len(res.Session.Backtrace))
+	for i, f := range res.Session.Backtrace {
+		frames[i] = symbolize.Frame{Index: f.Index, Function: f.Function, Normalized: symbolize.Normalize(f.Function), File: f.File, Line: f.Line, Inlined: f.Inlined}
+	}
+	symbolize.DefaultRules().TagFrames(frames)
+	r.trace.Backtraces = append(r.trace.Backtraces, symbolize.Backtrace{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames})
+	r.trace.Frames = r.trace.Backtraces[len(r.trace.Backtraces)-1].Frames
 	return nil
 }
 
@@ -235,10 +269,24 @@ func labelByLocation(tr *symbolize.Trace, target string, m *fixture.Manifest) st
 	if k, ok := manifestKinds[kind]; ok {
 		kind = k
 	}
+	// Crashes without a panic location: the bug of that kind in that
+	// target whose function is the top in-app frame (a target has two
+	// hangs), else the only one of that kind.
+	var top string
+	if app := appFrames(tr.Frames); len(app) > 0 {
+		top = symbolize.ShortName(frameName(app[0]))
+	}
+	only, n := "", 0
 	for _, b := range m.Bugs {
 		if b.Target == target && b.Kind == kind {
-			return b.ID
+			if top != "" && symbolize.ShortName(b.Function) == top {
+				return b.ID
+			}
+			only, n = b.ID, n+1
 		}
+	}
+	if n == 1 {
+		return only
 	}
 	return ""
 }

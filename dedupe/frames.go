@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -86,6 +87,8 @@ func ShortFile(p string) string {
 
 type site struct {
 	file, function, from string
+	// err is why the resolver could not map the location.
+	err string
 	// next is the index in the app frames where the site's callers start.
 	next int
 }
@@ -105,22 +108,103 @@ func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver, cra
 		}
 		return site{from: "none"}
 	}
-	short := ShortFile(crates.Rewrite(loc.File))
 	at := func(full, from string, next int) site {
 		return site{file: siteFile(loc.File, full, crates), function: symbolize.ShortName(full), from: from, next: next}
 	}
+	var resolveErr string
 	if r != nil {
-		if fn, err := r.FunctionAt(*loc); err == nil && fn != "" {
+		fn, file, err := resolveSite(r, loc, frames, crates)
+		if err == nil && fn != "" {
+			at := func(next int) site {
+				s := at(fn, "debug-info", next)
+				if file != "" {
+					s.file = file
+				}
+				return s
+			}
 			s := symbolize.ShortName(fn)
 			for i := range frames {
 				if symbolize.ShortName(frameName(frames[i])) == s {
-					return at(fn, "debug-info", i+1)
+					return at(i + 1)
 				}
 			}
 			// Inlined away: the first app frame is the function it was
 			// inlined into, the first of its callers.
-			return at(fn, "debug-info", 0)
+			return at(0)
 		}
+		if err != nil {
+			resolveErr = err.Error()
+		} else {
+			resolveErr = fmt.Sprintf("no code at %s:%d in the binary", loc.File, loc.Line)
+		}
+	}
+	s := findSiteInFrames(loc, frames, crates)
+	s.err = resolveErr
+	return s
+}
+
+// resolveSite maps the panic location through the binary: by its path
+// (after --path-map rewrites), else by its crate and path in the crate,
+// which do not depend on where either side was checked out. It also names
+// the site's file as <crate>/<path in crate> when the workspace's
+// manifests do not (the binary's compile units know the crate).
+func resolveSite(r SiteResolver, loc *symbolize.Location, frames []*symbolize.Frame, crates *CrateMap) (fn, siteFile string, err error) {
+	file := crates.Rewrite(loc.File)
+	if c, rel, ok := crates.Lookup(loc.File); ok {
+		siteFile = c + "/" + rel
+	}
+	fn, err = r.FunctionAt(symbolize.Location{File: file, Line: loc.Line, Column: loc.Column})
+	if err == nil && fn != "" {
+		if siteFile == "" {
+			if c, rel, err := r.CrateOf(file); err == nil {
+				siteFile = c + "/" + rel
+			}
+		}
+		return fn, siteFile, nil
+	}
+	crate, rel := logCrate(file, frames, crates)
+	if crate == "" {
+		return fn, "", err
+	}
+	fn2, err2 := r.FunctionInCrate(crate, rel, loc.Line)
+	if err2 != nil {
+		if err != nil {
+			return "", "", fmt.Errorf("%v; by crate: %v", err, err2)
+		}
+		return "", "", err2
+	}
+	return fn2, crate + "/" + rel, nil
+}
+
+// logCrate is the crate of a file a log names, and its path in the crate:
+// from the workspace's manifests when the file is in the workspace, else
+// from the function of a frame in the same file (Rust paths start with the
+// crate), else from the first in-app frame.
+func logCrate(file string, frames []*symbolize.Frame, crates *CrateMap) (crate, rel string) {
+	if c, r, ok := crates.Lookup(file); ok {
+		return c, r
+	}
+	rel = pathInCrate(file)
+	for _, f := range frames {
+		if f.File != "" && pathInCrate(crates.Rewrite(f.File)) == rel && ShortFile(crates.Rewrite(f.File)) == ShortFile(file) {
+			if c := functionCrate(frameName(f)); c != "" {
+				return c, rel
+			}
+		}
+	}
+	for _, f := range frames {
+		if c := functionCrate(frameName(f)); c != "" {
+			return c, rel
+		}
+	}
+	return "", ""
+}
+
+// findSiteInFrames names the site from the frames alone.
+func findSiteInFrames(loc *symbolize.Location, frames []*symbolize.Frame, crates *CrateMap) site {
+	short := ShortFile(crates.Rewrite(loc.File))
+	at := func(full, from string, next int) site {
+		return site{file: siteFile(loc.File, full, crates), function: symbolize.ShortName(full), from: from, next: next}
 	}
 	for i, f := range frames {
 		if f.File != "" && f.Line == loc.Line && ShortFile(crates.Rewrite(f.File)) == short {

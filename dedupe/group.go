@@ -40,8 +40,9 @@ type Grouper struct {
 	order []BucketID
 }
 
-// Add puts one crash into its bucket and returns the bucket's id.
-func (g *Grouper) Add(c Crash) BucketID {
+// Add puts one crash into its bucket and returns its key (the bucket's id
+// is its ID).
+func (g *Grouper) Add(c Crash) Key {
 	if g.byID == nil {
 		g.byID = map[BucketID]*Bucket{}
 	}
@@ -58,7 +59,7 @@ func (g *Grouper) Add(c Crash) BucketID {
 	}
 	b.Count++
 	b.Members = append(b.Members, c.Name)
-	return id
+	return k
 }
 
 // Buckets are the buckets so far: largest first, then by id.

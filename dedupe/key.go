@@ -66,6 +66,10 @@ type Key struct {
 	// (the panic location mapped through the binary), "frame-at-location",
 	// "frame-in-file", "first-app-frame" or "none".
 	SiteFrom string `json:"site_from,omitempty" yaml:"site_from,omitempty"`
+	// SiteError says why the binary could not map the panic location when
+	// a resolver was given (not part of the key): the site then came from
+	// the frames.
+	SiteError string `json:"site_error,omitempty" yaml:"site_error,omitempty"`
 }
 
 // String is the key's readable form, and what its id hashes:
@@ -136,6 +140,13 @@ type SiteResolver interface {
 	// containing loc, or "" with a nil error when the binary has no code
 	// for that line.
 	FunctionAt(loc symbolize.Location) (string, error)
+	// FunctionInCrate is FunctionAt for a file named by its crate and its
+	// path inside the crate, for logs whose directories are not the
+	// binary's (printed on another machine or checkout).
+	FunctionInCrate(crate, rel string, line int) (string, error)
+	// CrateOf names the crate of a source file and its path inside the
+	// crate, from the binary's compile units.
+	CrateOf(file string) (crate, rel string, err error)
 }
 
 // Options tune the key. The zero value is the documented default.
@@ -197,7 +208,7 @@ func KeyFor(t *symbolize.Trace, opt Options) Key {
 			r, _ = ResolverFor(opt.Binary)
 		}
 		site := findSite(t, frames, r, opt.Crates)
-		k.SiteFile, k.Site, k.SiteFrom = site.file, site.function, site.from
+		k.SiteFile, k.Site, k.SiteFrom, k.SiteError = site.file, site.function, site.from, site.err
 		if n > 1 {
 			k.Callers = tokens(frames[site.next:], n-1)
 		}

@@ -25,6 +25,21 @@ func (r binaryResolver) FunctionAt(loc symbolize.Location) (string, error) {
 	return sf.Function, nil
 }
 
+func (r binaryResolver) FunctionInCrate(crate, rel string, line int) (string, error) {
+	sf, err := symbolizer().FunctionInCrate(r.path, crate, rel, line)
+	if err != nil {
+		return "", err
+	}
+	if sf.Normalized != "" {
+		return sf.Normalized, nil
+	}
+	return sf.Function, nil
+}
+
+func (r binaryResolver) CrateOf(file string) (crate, rel string, err error) {
+	return symbolizer().CrateOf(r.path, file)
+}
+
 // ResolverFor returns the SiteResolver of the binary at path (the fuzz
 // binary a crash log came from). It fails when the file is not an ELF
 // binary; a binary without debug info gives a resolver whose lookups fail,

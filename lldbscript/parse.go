@@ -15,6 +15,9 @@ type Session struct {
 	// Exit is set when the process exited instead of stopping, i.e. no
 	// breakpoint was hit and no signal stopped it.
 	Exit *Exit `json:"exit,omitempty" yaml:"exit,omitempty"`
+	// Ended is how the process ended when the session let it run on after
+	// its stop (Spec.Finish).
+	Ended *Exit `json:"ended,omitempty" yaml:"ended,omitempty"`
 	// Backtrace is the last `bt` printed.
 	Backtrace []Frame `json:"backtrace,omitempty" yaml:"backtrace,omitempty"`
 	// Frames are the frames selected (triage-frame, frame select, up,
@@ -209,6 +212,9 @@ func Parse(transcript string) *Session {
 			}
 			if ex != nil && s.Stop == nil {
 				s.Exit = ex
+			}
+			if ex != nil {
+				s.Ended = ex
 			}
 		case word == "bt" || word == "thread" && strings.HasPrefix(args, "backtrace"):
 			if frames := parseFrames(b.Lines); len(frames) > 0 {

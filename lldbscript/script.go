@@ -56,6 +56,12 @@ type Spec struct {
 	// Title is the command file's first comment line (any text: comments
 	// are escaped so that nothing in them can end the comment).
 	Title string `json:"title,omitempty" yaml:"title,omitempty"`
+	// Finish lets the process run to its end after the stop (its stops
+	// disabled, its signals passed on without stopping), so that one run
+	// gives both the stack at the stop and the program's own verdict: its
+	// exit status and libFuzzer's report (Session.Ended). A timeout or an
+	// out-of-memory costs seconds; this way it is paid once.
+	Finish bool `json:"finish,omitempty" yaml:"finish,omitempty"`
 }
 
 // FrameSelector picks one frame by function name (matched with

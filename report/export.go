@@ -221,6 +221,11 @@ func artifactLocation(file string, inWorkspace bool) *sarif.ArtifactLocation {
 	if inWorkspace {
 		return sarif.NewArtifactLocation().WithURI(uriPath(file)).WithURIBaseID(SARIFSrcRoot)
 	}
+	if !filepath.IsAbs(file) {
+		// Relative to a directory we could not find: a relative reference
+		// (a "file:" URI needs an absolute path).
+		return sarif.NewArtifactLocation().WithURI(uriPath(file))
+	}
 	return sarif.NewArtifactLocation().WithURI((&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String())
 }
 

@@ -138,6 +138,9 @@ func Load(root, storeDir string) (*Snapshot, error) {
 		s.Problems = append(s.Problems, fmt.Errorf("workspace %s: %w", root, err))
 	} else {
 		s.Workspace = ws
+		for _, t := range ws.Targets {
+			s.sources.bases = append(s.sources.bases, t.WorkspaceRoot, t.FuzzDir)
+		}
 	}
 	return s, nil
 }

@@ -498,20 +498,11 @@ func inAppFile(f string) bool {
 	return f != "" && !strings.HasPrefix(f, "/rustc/") && !strings.Contains(f, "/.cargo/registry/") && !strings.Contains(f, "/lib/rustlib/")
 }
 
-// title is "<crash kind> in <site>: <message template>", with the target
-// standing in for a site when there is none.
+// title is the bucket's title: dedupe.Key.Title of its key, the one
+// title function every view uses.
 func title(b *Bug) string {
-	where := b.Site
-	if where == "" {
-		where = b.Target
+	if k, err := dedupe.ParseKey(b.Key); err == nil {
+		return k.Title()
 	}
-	t := fmt.Sprintf("%s in %s", b.Kind, where)
-	msg := b.MessageTemplate
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	if msg != "" {
-		t += ": " + msg
-	}
-	return t
+	return fmt.Sprintf("%s in %s", b.Kind, b.Target)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/fixture"
 )
 
@@ -95,8 +96,11 @@ func TestReportContent(t *testing.T) {
 		}
 		text := buf.String()
 		short := bug.Function[strings.LastIndex(bug.Function, "::")+2:]
-		if !strings.HasPrefix(b.Title, b.Kind+" in ") {
-			t.Errorf("%s: title %q does not start with the kind", bugID, b.Title)
+		if k, err := dedupe.ParseKey(b.Key); err != nil || b.Title != k.Title() {
+			t.Errorf("%s: title %q is not its key's title (%v)", bugID, b.Title, err)
+		}
+		if !strings.Contains(b.Title, " in ") {
+			t.Errorf("%s: title %q does not say where", bugID, b.Title)
 		}
 		if bug.Message != "" {
 			// Panics: the site function and the message template.

@@ -13,7 +13,11 @@ import (
 // paths relative to the workspace. A path is mapped into this workspace by
 // the longest suffix of it that exists under the root.
 type sourceCache struct {
-	root  string
+	root string
+	// bases are more directories a relative path may be relative to: the
+	// cargo workspaces of the targets (a standalone fuzz crate prints its
+	// own files relative to itself: fuzz_targets/fuzz_x.rs).
+	bases []string
 	mu    sync.Mutex
 	files map[string][]string // absolute path -> lines (nil: unreadable)
 }
@@ -37,6 +41,12 @@ func (c *sourceCache) resolve(file string) (rel, abs string) {
 		p := filepath.Join(c.root, clean)
 		if isRegular(p) {
 			return filepath.ToSlash(clean), p
+		}
+		for _, b := range c.bases {
+			p := filepath.Join(b, clean)
+			if r, err := filepath.Rel(c.root, p); err == nil && !strings.HasPrefix(r, "..") && isRegular(p) {
+				return filepath.ToSlash(r), p
+			}
 		}
 	} else if r, err := filepath.Rel(c.root, clean); err == nil && !strings.HasPrefix(r, "..") {
 		if isRegular(clean) {

@@ -132,6 +132,10 @@ type Try struct {
 	// between the head and the tail that were kept (see procrun): the
 	// crash report is at the end, so the tail is what was parsed.
 	OutputElided int64 `json:"output_elided,omitempty" yaml:"output_elided,omitempty"`
+	// LLDB says the try ran under lldb, which stopped where the limit
+	// fired and took the stack the key is made of, then let the program
+	// end for its verdict (a stack-less kind: one run answers both).
+	LLDB bool `json:"lldb,omitempty" yaml:"lldb,omitempty"`
 }
 
 // Reproduction is the result of running one input N times on one build.
@@ -162,6 +166,10 @@ type Reproduction struct {
 	// Crash is the reference try's parsed crash, for builds other than the
 	// release one (whose crash is the artifact record's).
 	Crash *CrashRecord `json:"crash,omitempty" yaml:"crash,omitempty"`
+	// StackFrom says where the key's frames came from for a kind whose
+	// log often has none: "log", "lldb", or "none: WHY" (the key then
+	// falls back to the target).
+	StackFrom string `json:"stack_from,omitempty" yaml:"stack_from,omitempty"`
 	// Log is the reference try's output, for people (capped).
 	Log    string `json:"-" yaml:"-"`
 	Detail []Try  `json:"details" yaml:"details"`

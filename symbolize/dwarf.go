@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -83,6 +84,15 @@ type unit struct {
 	seqs []lineSeq
 	// fileOf maps the unit's file indices (DW_AT_call_file) to interned ids.
 	fileOf []int
+	// compDir is DW_AT_comp_dir: the directory rustc ran in (the cargo
+	// workspace root). Relative panic paths are relative to it when the
+	// unit was compiled from a relative path (workspace members; cargo
+	// passes other packages' paths absolute), else it is empty.
+	compDir string
+	// crate and crateDir name the crate the unit belongs to and the
+	// crate's directory, from rustc's unit name
+	// ("<dir>/src/lib.rs/@/<crate>.<hash>-cgu.0"); empty for other units.
+	crate, crateDir string
 }
 
 type topRange struct {
@@ -354,6 +364,12 @@ func (b *Binary) indexUnits() error {
 		}
 		u := &unit{offset: e.Offset, entry: e}
 		u.base, _ = e.Val(dwarf.AttrLowpc).(uint64)
+		compDir, _ := e.Val(dwarf.AttrCompDir).(string)
+		name, _ := e.Val(dwarf.AttrName).(string)
+		u.crate, u.crateDir = unitCrate(name, compDir)
+		if name != "" && !path.IsAbs(name) {
+			u.compDir = compDir
+		}
 		idx := len(b.cus)
 		b.cus = append(b.cus, u)
 		ranges, err := b.dw.Ranges(e)
@@ -376,6 +392,27 @@ func (b *Binary) indexUnits() error {
 		b.cuMaxHi[i] = m
 	}
 	return nil
+}
+
+// unitCrate reads the crate and its directory from a Rust compile unit's
+// name: the crate root file, "/@/", then "<crate>.<hash>-cgu.<n>".
+func unitCrate(name, compDir string) (crate, dir string) {
+	root, cgu, ok := strings.Cut(name, "/@/")
+	if !ok {
+		return "", ""
+	}
+	crate, _, _ = strings.Cut(cgu, ".")
+	if !path.IsAbs(root) && compDir != "" {
+		root = path.Join(compDir, root)
+	}
+	dir = path.Dir(root)
+	for _, sub := range []string{"/src/", "/fuzz_targets/", "/benches/", "/examples/", "/tests/"} {
+		if i := strings.LastIndex(root, sub); i >= 0 {
+			dir = root[:i]
+			break
+		}
+	}
+	return crate, dir
 }
 
 // unitFor finds the compile unit whose ranges hold pc.

@@ -474,6 +474,26 @@ func (s *Symbolizer) FunctionAt(binary, file string, line int) (*SourceFunction,
 	return b.FunctionAt(file, line)
 }
 
+// CrateOf opens binary (cached) and names the crate of a source file; see
+// Binary.CrateOf.
+func (s *Symbolizer) CrateOf(binary, file string) (crate, rel string, err error) {
+	b, err := s.Open(binary)
+	if err != nil {
+		return "", "", err
+	}
+	return b.CrateOf(file)
+}
+
+// FunctionInCrate opens binary (cached) and returns the function at a
+// crate-relative location; see Binary.FunctionInCrate.
+func (s *Symbolizer) FunctionInCrate(binary, crate, rel string, line int) (*SourceFunction, error) {
+	b, err := s.Open(binary)
+	if err != nil {
+		return nil, err
+	}
+	return b.FunctionInCrate(crate, rel, line)
+}
+
 // FunctionAt returns the function (an inlined subroutine included) whose
 // code is at the source location file:line, found through the line table
 // and the DWARF inline tree: what a panic header's location names even
@@ -504,6 +524,75 @@ func (b *Binary) FunctionAt(file string, line int) (*SourceFunction, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.functionAtFile(key, fid, file, line)
+}
+
+// FunctionInCrate is FunctionAt for a file named by its crate and its path
+// inside the crate ("echo", "src/lib.rs"): how a log printed on another
+// machine names code whose directories differ from the binary's. The
+// crate's directory comes from the binary's compile units.
+func (b *Binary) FunctionInCrate(crate, rel string, line int) (*SourceFunction, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := fileLine{crate + "\x00" + rel, line}
+	if sf, ok := b.functions[key]; ok {
+		return sf, nil
+	}
+	if b.dw == nil {
+		return nil, fmt.Errorf("%s: no DWARF debug info", b.Path)
+	}
+	b.loadAll()
+	fid := -1
+	found := false
+	for _, u := range b.cus {
+		if u.crate != crate || u.crateDir == "" {
+			continue
+		}
+		found = true
+		if id, ok := b.fileIDs[path.Join(u.crateDir, rel)]; ok {
+			fid = id
+			break
+		}
+	}
+	switch {
+	case !found:
+		return nil, fmt.Errorf("%s: no crate %s in its DWARF", b.Path, crate)
+	case fid < 0:
+		return nil, fmt.Errorf("%s: crate %s has no source file %s in its DWARF", b.Path, crate, rel)
+	}
+	return b.functionAtFile(key, fid, crate+"/"+rel, line)
+}
+
+// CrateOf names the crate of a source file the binary was built from, and
+// the file's path inside the crate, from the compile units' crate
+// directories: what a key calls the file wherever it was checked out.
+func (b *Binary) CrateOf(file string) (crate, rel string, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dw == nil {
+		return "", "", fmt.Errorf("%s: no DWARF debug info", b.Path)
+	}
+	b.loadAll()
+	fid, err := b.matchFile(file)
+	if err != nil {
+		return "", "", err
+	}
+	name := b.files[fid]
+	best := ""
+	for _, u := range b.cus {
+		if u.crate != "" && len(u.crateDir) > len(best) && strings.HasPrefix(name, u.crateDir+"/") {
+			best, crate = u.crateDir, u.crate
+		}
+	}
+	if crate == "" {
+		return "", "", fmt.Errorf("%s: %s is in no crate's directory", b.Path, name)
+	}
+	return crate, strings.TrimPrefix(name, best+"/"), nil
+}
+
+// functionAtFile is FunctionAt once the file is known; file names it in
+// errors. b.mu held.
+func (b *Binary) functionAtFile(key fileLine, fid int, file string, line int) (*SourceFunction, error) {
 	// Code at the line: line-table rows, and the call sites of inlined
 	// subroutines (a line that only calls an inlined function, like
 	// x.unwrap(), has no rows of its own in an optimized build).
@@ -597,6 +686,24 @@ func (b *Binary) matchFile(query string) (int, error) {
 	if abs {
 		if id, ok := b.fileIDs[q]; ok {
 			return id, nil
+		}
+	} else {
+		// A relative path is what rustc printed relative to the directory
+		// it ran in: exactly one unit's comp_dir joined with it decides
+		// ("src/lib.rs" of a crate at the workspace root, not std's).
+		exact := map[int]bool{}
+		for _, u := range b.cus {
+			if u.compDir == "" {
+				continue
+			}
+			if id, ok := b.fileIDs[path.Join(u.compDir, q)]; ok {
+				exact[id] = true
+			}
+		}
+		if len(exact) == 1 {
+			for id := range exact {
+				return id, nil
+			}
 		}
 	}
 	best, bestScore := -1, 0

@@ -246,6 +246,17 @@ func (j *bucketJob) devFromSession(ctx context.Context, f *store.LLDBFindings) {
 		return
 	}
 	tr := &symbolize.Trace{Kind: f.StopKind, Summary: "libFuzzer: out-of-memory (the lldb session stopped in its RSS-limit report)"}
+	// The key's frames are the session's stack of the allocating thread
+	// (its in-app frames, as the findings keep them).
+	if len(f.Frames) > 0 {
+		frames := make([]symbolize.Frame, len(f.Frames))
+		for i, fr := range f.Frames {
+			frames[i] = symbolize.Frame{Index: fr.Index, Function: fr.Function, Normalized: symbolize.Normalize(fr.Function), File: fr.File, Line: fr.Line}
+		}
+		symbolize.DefaultRules().TagFrames(frames)
+		tr.Backtraces = []symbolize.Backtrace{{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames}}
+		tr.Frames = tr.Backtraces[0].Frames
+	}
 	r := &store.Reproduction{
 		Profile: store.Dev, Binary: dev, Flags: sessionFlags(t, rep.Kind, &j.cfg.Reproduce),
 		Status: store.Reproducible, Tries: 1, Crashes: 1, Rate: 1,

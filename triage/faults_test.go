@@ -546,7 +546,7 @@ func TestDeletedRepresentative(t *testing.T) {
 func TestOOMDevWithoutLLDBSession(t *testing.T) {
 	root := fixture.BuiltCopy(t)
 	const target = "fuzz_wire_decode"
-	keepPrefix(t, root, target, "oom-")
+	keepBug(t, root, "wire-packed-oom")
 	cfg := testConfig()
 	cfg.Minimize.Mode = MinimizeOff
 	cfg.Reproduce.Dev = boolp(true)
@@ -575,7 +575,7 @@ func TestOOMDevWithoutLLDBSession(t *testing.T) {
 func TestConfirmationIsWaitedFor(t *testing.T) {
 	root := fixture.BuiltCopy(t)
 	const target = "fuzz_wire_decode"
-	keepPrefix(t, root, target, "timeout-")
+	keepBug(t, root, "wire-skip-loop")
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeOff
 	cfg.Jobs = 2
@@ -601,19 +601,17 @@ func TestConfirmationIsWaitedFor(t *testing.T) {
 	}
 }
 
-// keepPrefix keeps only the artifacts of target whose names start with
-// prefix (see keepOnly).
-func keepPrefix(t *testing.T, root, target, prefix string) {
+// keepBug keeps only the artifacts of one planted bug (bugs.yaml).
+func keepBug(t *testing.T, root, bug string) {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Dir(fixture.ArtifactPath(root, target, "x")))
+	m, err := fixture.LoadManifest(root)
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := m.Bug(bug)
 	var names []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) {
-			names = append(names, e.Name())
-		}
+	for _, in := range b.Inputs {
+		names = append(names, in.File)
 	}
-	keepOnly(t, root, target, names...)
+	keepOnly(t, root, b.Target, names...)
 }

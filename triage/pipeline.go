@@ -13,8 +13,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
+	"github.com/fuzztriage/triage/templates"
 )
 
 // Options configure a pipeline run.
@@ -469,7 +471,14 @@ func (p *pass) runOptions(t *Target, prof store.Profile, binary string, kind sto
 
 func runOptionsFor(cfg *Config, st Stages, t *Target, prof store.Profile, binary string, kind store.ArtifactKind, scratch string) *RunOptions {
 	rc := &cfg.Reproduce
+	var lr *LLDBRun
+	if cfg.LLDB.Enabled != nil && *cfg.LLDB.Enabled && st.LLDB != nil {
+		// Tries of stack-less kinds run under lldb for their stack.
+		lr = &LLDBRun{Binary: cfg.LLDB.Binary, Timeout: cfg.LLDB.Timeout.D(), Templates: templates.Open(cfg.LLDB.Templates)}
+	}
 	return &RunOptions{
+		Expect:        expectedKind(kind),
+		LLDB:          lr,
 		Binary:        binary,
 		Profile:       prof,
 		Flags:         ReproFlags(t, kind, rc),
@@ -797,12 +806,21 @@ func (p *pass) regroup() map[string]*group {
 			p.buckets[id] = b
 		}
 		b.Fixed = nil
+		b.Location = nil
+		var latest time.Time
 		rep := g.members[0]
 		b.Key = g.key
 		b.Target = rep.Target
 		if rep.Crash != nil {
 			b.Kind = rep.Crash.Kind
-			b.Location = rep.Crash.Location
+		}
+		// The location is the latest reproduction's: after the code moved,
+		// reports show where the bug is now, not where its first input
+		// crashed.
+		for _, m := range g.members {
+			if m.Crash != nil && m.Crash.Location != nil && (b.Location == nil || !m.Triaged.Before(latest)) {
+				b.Location, latest = m.Crash.Location, m.Triaged
+			}
 		}
 		b.Title = bucketTitle(rep)
 		first := rep.FirstSeen
@@ -839,27 +857,18 @@ func (p *pass) regroup() map[string]*group {
 	return groups
 }
 
-// bucketTitle is a one-line summary: kind in function: message.
+// bucketTitle is the bucket's title (dedupe.Key.Title: the one title
+// function every view uses), from its key.
 func bucketTitle(r *store.ArtifactRecord) string {
+	if r.Bucket != nil {
+		if k, err := dedupe.ParseKey(r.Bucket.Key); err == nil {
+			return k.Title()
+		}
+	}
 	if r.Crash == nil {
 		return string(r.Kind) + " in " + r.Target
 	}
-	s := string(r.Crash.Kind)
-	in := r.Target
-	for _, f := range r.Frames {
-		if f.Category.InApp() && (f.Normalized != "" || f.Function != "") {
-			in = f.Normalized
-			if in == "" {
-				in = f.Function
-			}
-			break
-		}
-	}
-	s += " in " + in
-	if msg := firstLine(r.Crash.Message); msg != "" {
-		s += ": " + msg
-	}
-	return s
+	return string(r.Crash.Kind) + " in " + r.Target
 }
 
 func firstLine(s string) string {

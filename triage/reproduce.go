@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/crashkind"
+	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/templates"
 
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/procrun"
@@ -50,6 +52,19 @@ type RunOptions struct {
 	// tries are skipped and the answer (what vouched for it) is recorded
 	// as ConfirmedBy.
 	Accept func(t *symbolize.Trace) (by string, ok bool)
+	// Expect is the crash kind the artifact's name promises (timeout-,
+	// oom-), or "".
+	Expect symbolize.CrashKind
+	// LLDB, when set, runs tries of stack-less kinds under lldb (see
+	// crashkind.Info.LLDBStack).
+	LLDB *LLDBRun
+}
+
+// LLDBRun says how a try runs under lldb.
+type LLDBRun struct {
+	Binary    string
+	Timeout   time.Duration
+	Templates templates.Set
 }
 
 // ParseFunc is the log parser (symbolize.Parse).
@@ -242,19 +257,52 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*store.Reprodu
 	}
 	rep := &store.Reproduction{Profile: o.Profile, Binary: o.Binary, Flags: o.Flags}
 	var ref, last *RunResult
-	for i := 0; i < tries; i++ {
-		t, err := RunOnce(ctx, o, input, ref == nil)
+	// A kind whose log often has no stack (a hang, an RSS overflow) runs
+	// its first try under lldb when the artifact's name promises one; a
+	// crash that turns out stack-less gets its second try there.
+	underLLDB := o.LLDB != nil && o.Parse != nil && crashkind.Of(o.Expect).LLDBStack
+	lldbKind := o.Expect
+	stackWhy := ""
+	// wantStack: a stack-less crash still waits for its lldb try, which
+	// may be one beyond the tries (the key needs the stack).
+	wantStack := func(i int) bool { return underLLDB && stackWhy == "" && i <= tries }
+	for i := 0; i < tries || wantStack(i); i++ {
+		var t *RunResult
+		var err error
+		if underLLDB && stackWhy == "" {
+			t, stackWhy = runUnderLLDB(ctx, o, input, lldbKind)
+		}
+		if t == nil {
+			t, err = RunOnce(ctx, o, input, ref == nil)
+		}
 		if err != nil {
 			return nil, err
 		}
 		rep.Tries++
 		if t.Outcome.Failed() {
-			if o.Parse != nil {
+			if o.Parse != nil && t.Trace == nil {
 				t.Trace = parseOrFallback(o.Parse, t)
 				if ref == nil && o.Symbolize != nil {
 					// Best effort: the frames the log gave stay as they are.
 					_ = o.Symbolize(t.Trace, o.Binary)
 				}
+			}
+			if ref == nil && t.Trace != nil && crashkind.Of(t.Trace.Kind).LLDBStack {
+				switch {
+				case t.LLDB:
+					rep.StackFrom = "lldb"
+				case hasInAppFrames(t.Trace):
+					rep.StackFrom = "log"
+				case o.LLDB == nil:
+					rep.StackFrom = "none: lldb sessions are off"
+				case stackWhy == "":
+					underLLDB, lldbKind = true, t.Trace.Kind // the next try gives the stack
+				}
+			}
+			if ref != nil && ref.Trace != nil && t.LLDB && !hasInAppFrames(ref.Trace) && hasInAppFrames(t.Trace) {
+				// The reference's crash, with the stack lldb found.
+				ref.Trace.Frames, ref.Trace.Backtraces = t.Trace.Frames, t.Trace.Backtraces
+				rep.StackFrom = "lldb"
 			}
 			if ref == nil {
 				ref = t
@@ -271,7 +319,7 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*store.Reprodu
 		}
 		rep.Detail = append(rep.Detail, t.Try)
 		last = t
-		if rep.Crashes >= need {
+		if rep.Crashes >= need && !wantStack(i+1) {
 			break
 		}
 		// Asked before every confirmation try, not only the first: another
@@ -301,7 +349,78 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*store.Reprodu
 	rep.Outcome, rep.ExitCode, rep.Signal = final.Outcome, final.ExitCode, final.Signal
 	rep.Log = string(final.Log)
 	rep.Trace = final.Trace
+	if rep.StackFrom == "" && stackWhy != "" && stackWhy != stackFound {
+		rep.StackFrom = "none: " + stackWhy
+	}
 	return rep, nil
+}
+
+// stackFound is runUnderLLDB's answer when the run gave a stack.
+const stackFound = "found"
+
+// runUnderLLDB is one try under lldb: it stops where the crash kind's
+// limit fires (libFuzzer's alarm, its RSS-limit callback, the overflowing
+// access), takes the stack of the input's thread, then lets the program
+// end as it would without lldb, so the try also has its verdict (exit
+// status, libFuzzer's report). The run is nil, with the reason, when lldb
+// could not give a verdict (it is missing, or the session failed); the
+// caller then runs the input plainly.
+func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symbolize.CrashKind) (*RunResult, string) {
+	dir, err := os.MkdirTemp(o.ScratchDir, "lldb-run-")
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer os.RemoveAll(dir)
+	depth := 64
+	if kind == symbolize.KindStackOverflow {
+		depth = 256
+	}
+	spec := &lldbscript.Spec{Binary: o.Binary, Args: o.Flags, Input: input, Kind: kind, Finish: true, BacktraceDepth: depth,
+		Title: "the stack and the verdict of " + filepath.Base(input)}
+	opt := lldbscript.RunOptions{LLDB: o.LLDB.Binary, Timeout: o.LLDB.Timeout, Dir: dir, Formatters: lldbscript.FormattersNone, Templates: o.LLDB.Templates,
+		Env: append([]string{"RUST_BACKTRACE=" + o.RustBacktrace}, o.Env...)}
+	start := time.Now()
+	res, err := lldbscript.Run(ctx, spec, opt)
+	switch {
+	case err != nil:
+		return nil, "lldb: " + err.Error()
+	case res.Session == nil || res.Session.Ended == nil:
+		why := "lldb did not see the program end"
+		if res.Message != "" {
+			why += ": " + res.Message
+		}
+		return nil, why
+	}
+	code := res.Session.Ended.Status
+	t := &RunResult{Try: store.Try{ExitCode: code, DurationMS: time.Since(start).Milliseconds(), Backtrace: true, LLDB: true},
+		Log: []byte(res.InferiorStderr)}
+	t.Outcome = outcomeOf(&procrun.Result{ExitCode: code}, t.Log)
+	if !t.Outcome.Failed() {
+		return t, "the program did not fail under lldb"
+	}
+	t.Trace = parseOrFallback(o.Parse, t)
+	if !hasInAppFrames(t.Trace) {
+		if frames := lldbFrames(res.Session.Backtrace); len(frames) > 0 {
+			t.Trace.Backtraces = append(t.Trace.Backtraces, symbolize.Backtrace{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames})
+			t.Trace.Frames = t.Trace.Backtraces[len(t.Trace.Backtraces)-1].Frames
+		}
+	}
+	if !hasInAppFrames(t.Trace) {
+		return t, "lldb's stack at the stop has no frame of the code under test"
+	}
+	return t, stackFound
+}
+
+// lldbFrames are a session backtrace's frames as parsed-trace frames,
+// demangled, normalized and tagged.
+func lldbFrames(bt []lldbscript.Frame) []symbolize.Frame {
+	frames := make([]symbolize.Frame, len(bt))
+	for i, fr := range bt {
+		frames[i] = symbolize.Frame{Index: fr.Index, Address: fr.Address, Module: fr.Module, Raw: fr.Function, Function: fr.Function,
+			Normalized: symbolize.Normalize(fr.Function), File: fr.File, Line: fr.Line, Column: fr.Column, Inlined: fr.Inlined}
+	}
+	symbolize.DefaultRules().TagFrames(frames)
+	return frames
 }
 
 // sameCrash says two runs of the same input failed the same way: same

@@ -189,3 +189,104 @@ func TestReproduceFromALargeProcess(t *testing.T) {
 		t.Errorf("outcome %s (exit %d), want timeout:\n%s", res.Outcome, res.ExitCode, tailText(string(res.Log), 600))
 	}
 }
+
+// TestStacklessKindsUnderLLDB: a hang and an RSS overflow without a
+// sanitizer print no stack; their first try runs under lldb, which gives
+// both the verdict and the frames the key is made of.
+func TestStacklessKindsUnderLLDB(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
+		t.Skip("lldb-19 is not installed")
+	}
+	root := fixture.Root()
+	fixture.Build(t, root)
+	ws := discover(t, root)
+	tg := ws.Target("fuzz_wire_decode")
+	m, err := fixture.LoadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	for _, id := range []string{"wire-skip-loop", "wire-resync-loop", "wire-packed-oom", "wire-dict-oom"} {
+		b := m.Bug(id)
+		kind := store.KindOfArtifact(b.Inputs[0].File)
+		o := runOptionsFor(cfg, DefaultStages(), tg, store.Release, tg.BinaryPath(store.Release), kind, t.TempDir())
+		rep, err := Reproduce(context.Background(), o, fixture.ArtifactPath(root, tg.Name, b.Inputs[0].File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Status != store.Reproducible || rep.ExitCode != b.ExitCode || rep.StackFrom != "lldb" || !rep.Detail[0].LLDB {
+			t.Errorf("%s: status %s exit %d stack from %q, first try under lldb %v; want reproducible, exit %d, from lldb",
+				id, rep.Status, rep.ExitCode, rep.StackFrom, rep.Detail[0].LLDB, b.ExitCode)
+			continue
+		}
+		top := ""
+		for _, f := range rep.Trace.Frames {
+			if f.Category.InApp() {
+				top = f.Normalized
+				break
+			}
+		}
+		if symbolize.ShortName(top) != symbolize.ShortName(b.Function) {
+			t.Errorf("%s: top in-app frame %q, want %q", id, top, b.Function)
+		}
+	}
+}
+
+// TestStacklessIDsAgreeAcrossBuilds: each of the fixture's two hangs, two
+// RSS overflows and its stack overflow keys the same on the release, dev
+// and ASan builds (lldb's stack where the log has none, the sanitizer's stack
+// where it has one), and the two of a kind keep apart.
+func TestStacklessIDsAgreeAcrossBuilds(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
+		t.Skip("lldb-19 is not installed")
+	}
+	root := fixture.Root()
+	builds := map[string][]string{"release": nil, "dev": {"--dev"}, "asan": fixture.ASanArgs(root)}
+	for _, args := range builds {
+		fixture.Build(t, root, args...)
+	}
+	ws := discover(t, root)
+	tg := ws.Target("fuzz_wire_decode")
+	m, err := fixture.LoadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.LLDB.Timeout = Duration(2 * time.Minute)
+	ids := map[string]string{} // bug -> release id
+	for _, id := range []string{"wire-skip-loop", "wire-resync-loop", "wire-packed-oom", "wire-dict-oom", "wire-name-recursion"} {
+		b := m.Bug(id)
+		input := fixture.ArtifactPath(root, tg.Name, b.Inputs[0].File)
+		for _, name := range []string{"release", "dev", "asan"} {
+			bin := fixture.BinaryPath(t, root, tg.Name, builds[name]...)
+			o := runOptionsFor(cfg, DefaultStages(), tg, store.Release, bin, store.KindOfArtifact(b.Inputs[0].File), t.TempDir())
+			o.Tries = 1
+			if b.Kind == "stack-overflow" {
+				o.Tries = 2 // a crash- input: its second try runs under lldb
+			}
+			rep, err := Reproduce(context.Background(), o, input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Status != store.Reproducible {
+				t.Errorf("%s on %s: %s (%s)", id, name, rep.Status, rep.Outcome)
+				continue
+			}
+			ref, err := DedupeBucket(rep.Trace, BucketRequest{Target: tg.Name, Binary: bin, Config: &cfg.Bucket})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s on %s: %s %s (stack from %s)", id, name, ref.ID, ref.Key, rep.StackFrom)
+			if name == "release" {
+				for other, oid := range ids {
+					if oid == ref.ID {
+						t.Errorf("%s and %s share bucket %s", id, other, ref.ID)
+					}
+				}
+				ids[id] = ref.ID
+			} else if ref.ID != ids[id] {
+				t.Errorf("%s: %s build keys %s (%s), release %s", id, name, ref.ID, ref.Key, ids[id])
+			}
+		}
+	}
+}

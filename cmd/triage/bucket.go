@@ -17,6 +17,7 @@ import (
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/symbolize"
+	"github.com/fuzztriage/triage/triage"
 )
 
 func init() {
@@ -32,22 +33,30 @@ them by bucket key: the crash kind, the panic message as a template
 (numbers, addresses and quoted input replaced by placeholders) and the
 function that panicked (std helpers such as unwrap, indexing and RefCell
 borrows key on their caller), or the repeating cycle of a stack overflow,
-or the fuzz target for an OOM and for a timeout that printed no stack.
-Bucket ids are "v1-" and a hash of the key: no line numbers, hashes or
-build paths enter it, so a bug keeps its id across release and dev builds,
-legacy and v0 mangling and edits that move its line (a timeout or stack
-overflow gains frames, and so another id, only on sanitizer builds, which
-print a stack for them).
+or the top in-app frame of a timeout or OOM, or the fuzz target when the
+log shows no stack (triage run takes such crashes' stacks from lldb; a log
+alone cannot). Bucket ids are "v1-" and a hash of the key: no line
+numbers, hashes, checkout directories or build paths enter it (a file is
+named by its crate and its path inside the crate), so a bug keeps its id
+across checkouts, release and dev builds, legacy and v0 mangling and edits
+that move its line.
 
 For each bucket it prints the count, the key, a representative log and the
 members; then the pairs of buckets that look like one bug (similar frames
 and message), with what made them similar. Buckets are never merged: the
 suggestions are for a person to judge.
 
+--workspace WORKSPACE names the crates of the logs' files from the
+workspace's manifests (needed for a crate at the workspace root when there
+is no --binary). --path-map OLD=NEW rewrites the logs' source paths first
+(logs printed on another machine or checkout).
+
 --binary BIN maps the panic location to its function through BIN's debug
 info, which names the panicking function even where the release build
 inlined it away (the log then shows only its caller); pass the binary the
-logs came from. --target NAME names the fuzz target for logs without a
+logs came from, or one built from the same sources anywhere else: files
+are matched by path, then by crate and path inside the crate, and the
+logs whose panic location could not be mapped are listed. --target NAME names the fuzz target for logs without a
 stack (default: BIN's file name).
 
 --explain LOG_A LOG_B prints both keys, the fields where they differ and
@@ -60,6 +69,7 @@ rest still bucketed; with --explain: different buckets); 2 usage errors.
 Examples:
   triage bucket logs/
   triage bucket --binary target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode logs/*.log
+  triage bucket --binary ./fuzz_echo --path-map /home/ci/src=$PWD ci-logs/
   fuzz_target crash-1234 2>&1 | triage bucket --target fuzz_target -
   triage bucket --format json logs/ | jq '.buckets[] | {id, count}'
   triage bucket --explain crash-a.log crash-b.log
@@ -69,6 +79,7 @@ Examples:
 			frames := fs.Int("frames", 0, "frames in a key: the panic site plus N-1 callers, or the top N frames (0: per-kind default)")
 			target := fs.String("target", "", "fuzz target name, the key of logs without a stack (default: the --binary file name)")
 			binary := fs.String("binary", "", "fuzz binary the logs came from: maps panic locations to functions through its debug info")
+			pathMap := fs.StringArray("path-map", nil, "rewrite the logs' source paths: `OLD=NEW` prefix substitution, applied before matching them to --binary (repeatable)")
 			threshold := fs.Float64("threshold", 0, "similarity at or above which two buckets are suggested as one bug (0: default 0.7)")
 			members := fs.Int("members", 10, "members listed per bucket in text output (0: all)")
 			explain := fs.Bool("explain", false, "explain why two logs are or are not in one bucket")
@@ -83,6 +94,31 @@ Examples:
 					return usagef("--threshold must be between 0 and 1, not %v", *threshold)
 				}
 				opt := dedupe.Options{Frames: *frames, Target: *target}
+				rw, err := triage.ParsePathMap(*pathMap)
+				if err != nil {
+					return usagef("--path-map: %v", err)
+				}
+				if a.g.workspaceSet {
+					// The logs came from this workspace: its manifests name
+					// the crates (a crate at the root too), and its
+					// triage.yaml's path_map comes first.
+					root, err := a.workspaceRoot(nil)
+					if err != nil {
+						return err
+					}
+					cfg, err := a.config(root)
+					if err != nil {
+						return err
+					}
+					ws, err := triage.Load(root, cfg)
+					if err != nil {
+						return usagef("--workspace %s: %v", root, err)
+					}
+					cfgMap, _ := triage.ParsePathMap(cfg.Bucket.PathMap) // validated with the config
+					opt.Crates = ws.CrateMap(append(rw, cfgMap...))
+				} else if len(rw) > 0 {
+					opt.Crates = dedupe.NewCrateMap(nil, nil, rw)
+				}
 				if *binary != "" {
 					if _, err := os.Stat(*binary); err != nil {
 						return usagef("--binary: %v", err)
@@ -199,6 +235,16 @@ type bucketReport struct {
 	Buckets     []dedupe.Bucket     `json:"buckets" yaml:"buckets"`
 	Suggestions []dedupe.Suggestion `json:"suggestions" yaml:"suggestions"`
 	Skipped     []skippedLog        `json:"skipped,omitempty" yaml:"skipped,omitempty"`
+	// Unmapped are the logs whose panic location --binary could not map
+	// (their site came from the frames).
+	Unmapped []unmappedLog `json:"unmapped,omitempty" yaml:"unmapped,omitempty"`
+}
+
+// unmappedLog is a log whose panic location the binary's debug info could
+// not map, and why.
+type unmappedLog struct {
+	Log   string `json:"log" yaml:"log"`
+	Error string `json:"error" yaml:"error"`
 }
 
 func bucketLogs(a *app, args []string, opt dedupe.Options, params dedupe.SimilarityParams, format string, members int) error {
@@ -216,8 +262,11 @@ func bucketLogs(a *app, args []string, opt dedupe.Options, params dedupe.Similar
 			rep.Skipped = append(rep.Skipped, skippedLog{Log: name, Error: err.Error()})
 			return nil
 		}
-		id := g.Add(dedupe.Crash{Name: name, Trace: tr, Options: opt})
-		a.log.Debugf("%s: %s", inert.Line(name), id)
+		k := g.Add(dedupe.Crash{Name: name, Trace: tr, Options: opt})
+		a.log.Debugf("%s: %s", inert.Line(name), k.ID())
+		if k.SiteError != "" {
+			rep.Unmapped = append(rep.Unmapped, unmappedLog{Log: name, Error: k.SiteError})
+		}
 		return nil
 	})
 	if err != nil {
@@ -233,6 +282,10 @@ func bucketLogs(a *app, args []string, opt dedupe.Options, params dedupe.Similar
 	}
 	if s := dedupe.Cluster(rep.Buckets, params); s != nil {
 		rep.Suggestions = s
+	}
+	if len(rep.Unmapped) > 0 {
+		a.log.Warnf("--binary could not map the panic location of %d of %d logs; their sites come from the frames (first: %s: %s); --path-map OLD=NEW maps the logs' paths to the binary's",
+			len(rep.Unmapped), n, inert.Line(rep.Unmapped[0].Log), inert.Line(rep.Unmapped[0].Error))
 	}
 	if format != "text" {
 		if err := writeStructured(a.stdout, format, rep); err != nil {
@@ -278,6 +331,9 @@ func printBuckets(w io.Writer, rep bucketReport, members int) {
 	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "\nskipped %s: %s\n", s.Log, s.Error)
+	}
+	for _, u := range rep.Unmapped {
+		fmt.Fprintf(w, "\nnot mapped through --binary %s: %s\n", u.Log, u.Error)
 	}
 }
 

@@ -103,8 +103,12 @@ func TestBucketCommand(t *testing.T) {
 	if rep.KeyVersion != 1 || rep.Logs != len(m.Bugs)+3 {
 		t.Errorf("key version %d, %d logs", rep.KeyVersion, rep.Logs)
 	}
-	if len(rep.Buckets) != len(m.Bugs)+1 || len(rep.Suggestions) != 1 {
-		t.Errorf("log-only: %d buckets and %d suggestions, want %d and 1:\n%s", len(rep.Buckets), len(rep.Suggestions), len(m.Bugs)+1, out)
+	// Logs alone cannot tell a target's two hangs (or its two RSS
+	// overflows) apart: their logs print no stack (triage run takes one
+	// from lldb), so each pair is one bucket here.
+	const stacklessPairs = 2
+	if len(rep.Buckets) != len(m.Bugs)+1-stacklessPairs || len(rep.Suggestions) != 1 {
+		t.Errorf("log-only: %d buckets and %d suggestions, want %d and 1:\n%s", len(rep.Buckets), len(rep.Suggestions), len(m.Bugs)+1-stacklessPairs, out)
 	}
 
 	// With the binary's debug info every bug is one bucket.
@@ -116,8 +120,8 @@ func TestBucketCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Buckets) != len(m.Bugs) {
-		t.Errorf("with --binary: %d buckets, want %d:\n%s", len(rep.Buckets), len(m.Bugs), out)
+	if len(rep.Buckets) != len(m.Bugs)-stacklessPairs {
+		t.Errorf("with --binary: %d buckets, want %d:\n%s", len(rep.Buckets), len(m.Bugs)-stacklessPairs, out)
 	}
 	for _, b := range rep.Buckets {
 		if !strings.HasPrefix(b.ID, "v1-") || b.Count != len(b.Members) || b.Key == "" || b.Representative == "" {
@@ -127,7 +131,7 @@ func TestBucketCommand(t *testing.T) {
 		for _, mem := range b.Members {
 			bugs[bugOfLog(mem)] = true
 		}
-		if len(bugs) != 1 {
+		if len(bugs) != 1 && !strings.Contains(b.Key, "|target=") {
 			t.Errorf("bucket %s holds %v", b.ID, bugs)
 		}
 		if b.Count == 4 && !strings.Contains(b.Key, "site=wire_proto/src/lib.rs:take_bytes") {
@@ -138,7 +142,7 @@ func TestBucketCommand(t *testing.T) {
 	// Text: counts, key, representative, members.
 	code, out, _ = runCLI(t, "bucket", "--binary", wireRelease, "--members", "0", dir)
 	for _, want := range []string{
-		"14 buckets from 17 logs (key version 1)",
+		"14 buckets from 19 logs (key version 1)",
 		"4 logs\n  key             v1|rust-panic|msg=range end index <N> out of range for slice of length <N>|site=wire_proto/src/lib.rs:take_bytes",
 		"  representative  ",
 		"  site from       debug-info",
@@ -166,7 +170,7 @@ func TestBucketCommand(t *testing.T) {
 			} `yaml:"parts"`
 		} `yaml:"buckets"`
 	}
-	if err := yaml.Unmarshal([]byte(out), &y); err != nil || code != 0 || len(y.Buckets) != len(m.Bugs) || y.Buckets[0].Parts.Site != "take_bytes" {
+	if err := yaml.Unmarshal([]byte(out), &y); err != nil || code != 0 || len(y.Buckets) != len(m.Bugs)-stacklessPairs || y.Buckets[0].Parts.Site != "take_bytes" {
 		t.Errorf("yaml: exit %d, err %v, %+v", code, err, y)
 	}
 

@@ -37,7 +37,7 @@ func TestListFixtureText(t *testing.T) {
 		"source    vm/devices/storage/ide/fuzz/fuzz_main.rs",
 		"release   target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode [built]",
 		"dev       vm/devices/storage/ide/fuzz/target/x86_64-unknown-linux-gnu/debug/fuzz_ide [built]",
-		"artifacts crash 15, timeout 4, oom 3",
+		"artifacts crash 15, timeout 7, oom 6",
 		"options   -rss_limit_mb=512 -timeout=5",
 	} {
 		if !strings.Contains(out, want) {
@@ -78,7 +78,7 @@ func TestListFixtureStructured(t *testing.T) {
 			byName[g.Name] = i
 		}
 		w := got[byName["fuzz_wire_decode"]]
-		if w.Crate != "wire_proto" || w.Artifacts["crash"] != 15 || w.Artifacts["timeout"] != 4 || w.Artifacts["oom"] != 3 {
+		if w.Crate != "wire_proto" || w.Artifacts["crash"] != 15 || w.Artifacts["timeout"] != 7 || w.Artifacts["oom"] != 6 {
 			t.Errorf("%s: fuzz_wire_decode %+v", format, w)
 		}
 		if !strings.HasSuffix(w.Binaries["release"].Path, "target/x86_64-unknown-linux-gnu/release/fuzz_wire_decode") {

@@ -100,7 +100,7 @@ func TestReportCommands(t *testing.T) {
 	// report: one bucket by prefix of its hash.
 	hash := strings.TrimPrefix(oob, "v1-")[:6]
 	code, out, errs = runCLI(t, "report", "--workspace", ws, hash)
-	if code != 0 || !strings.HasPrefix(out, "# rust-panic in ") || !strings.Contains(out, "index out of bounds: the len is <N> but the index is <N>") || !strings.Contains(out, "--fuzz-dir vm/devices/chipset/fuzz") {
+	if code != 0 || !strings.HasPrefix(out, "# Rust panic in ") || !strings.Contains(out, "index out of bounds: the len is <N> but the index is <N>") || !strings.Contains(out, "--fuzz-dir vm/devices/chipset/fuzz") {
 		t.Fatalf("report %s: exit %d %s\n%s", hash, code, errs, out)
 	}
 	// A user template.

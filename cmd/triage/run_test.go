@@ -25,7 +25,7 @@ func TestRunExitCodesAndSummary(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("first run: exit %d, want 1 (new buckets)\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"triaged 12 new inputs of 12 found", "new buckets: 3", "rust-panic in chipset::cmos_rtc::CmosRtc::write_register: attempt to divide by zero", "failures: 0", "store: " + filepath.Join(ws, ".triage")} {
+	for _, want := range []string{"triaged 12 new inputs of 12 found", "new buckets: 3", "Rust panic in write_register: attempt to divide by zero", "failures: 0", "store: " + filepath.Join(ws, ".triage")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

@@ -48,7 +48,7 @@ pub fn decode_message(buf: &[u8]) -> Result<Message, DecodeError> {
             0x04 => skip_padding(buf, pos)?,
             0x05 => decode_packed(buf, pos, &mut msg)?,
             0x06 => reserve_table(buf, pos, &mut msg)?,
-            other => return Err(DecodeError::UnknownTag(other)),
+            other => decode_extension(other, buf, pos, &mut msg)?,
         };
     }
     Ok(msg)
@@ -156,5 +156,46 @@ fn reserve_table(buf: &[u8], pos: usize, msg: &mut Message) -> Result<usize, Dec
     }
     let table: Vec<[u8; TABLE_ENTRY_SIZE]> = Vec::with_capacity(entries as usize); // BUG(wire-alloc-huge)
     msg.table_entries += std::hint::black_box(&table).capacity();
+    Ok(next)
+}
+
+/// Extension records, each introduced by its tag and the byte 0xA5 (so that
+/// random bytes rarely reach them); every other tag is unknown:
+/// - `0x07` resync: a step byte, then bytes skipped `step` at a time up to
+///   the marker 0xAA
+/// - `0x08` dictionary: a varint entry count, the entries generated
+fn decode_extension(tag: u8, buf: &[u8], pos: usize, msg: &mut Message) -> Result<usize, DecodeError> {
+    if buf.get(pos) != Some(&0xA5) {
+        return Err(DecodeError::UnknownTag(tag));
+    }
+    match tag {
+        0x07 => resync(buf, pos + 1),
+        0x08 => expand_dictionary(buf, pos + 1, msg),
+        other => Err(DecodeError::UnknownTag(other)),
+    }
+}
+
+/// Skips to the byte after the next 0xAA marker, `step` bytes at a time.
+fn resync(buf: &[u8], pos: usize) -> Result<usize, DecodeError> {
+    let step = (*buf.get(pos).ok_or(DecodeError::Truncated)? & 3) as usize;
+    let mut i = pos + 1;
+    loop {
+        match buf.get(i) {
+            Some(&0xAA) => return Ok(i + 1),
+            Some(_) => {}
+            None => return Err(DecodeError::Truncated),
+        }
+        i += step; // BUG(wire-resync-loop): a zero step never advances
+    }
+}
+
+/// Generates a dictionary of `count` entries. Nothing bounds the count.
+fn expand_dictionary(buf: &[u8], pos: usize, msg: &mut Message) -> Result<usize, DecodeError> {
+    let (count, next) = read_varint(buf, pos)?;
+    let mut dict: Vec<u64> = Vec::new();
+    for i in 0..count {
+        dict.push(i); // BUG(wire-dict-oom)
+    }
+    msg.table_entries += std::hint::black_box(&dict).len();
     Ok(next)
 }
