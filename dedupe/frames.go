@@ -155,7 +155,9 @@ func resolveSite(r SiteResolver, loc *symbolize.Location, frames []*symbolize.Fr
 	}
 	fn, err = r.FunctionAt(symbolize.Location{File: file, Line: loc.Line, Column: loc.Column})
 	if err == nil && fn != "" {
-		if siteFile == "" {
+		if siteFile == "" && functionCrate(fn) == "" {
+			// A release build's short name names no crate: its compile
+			// unit does.
 			if c, rel, err := r.CrateOf(file); err == nil {
 				siteFile = c + "/" + rel
 			}

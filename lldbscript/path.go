@@ -318,10 +318,14 @@ func walk(c cursor, segs []Segment, opt PathOptions, depth int) (cursor, error) 
 		return c, fmt.Errorf("%s points to a pointer (%s); frame variable cannot dereference twice", c.expr, t.Name)
 	}
 
-	// 1. The segment names something the type itself has.
-	if next, ok, err := direct(c, seg, opt); err != nil {
+	// 1. The segment names something the type itself has. Not for a std
+	// wrapper's fields: they are private, so a Rust path naming `inner`
+	// or `data` on an Arc<Mutex<T>> means T's field (auto-deref), never
+	// the Mutex's own `inner` — the wrapped value is reached by its type.
+	stdWrapperField := seg.Kind == SegField && wrapperRule(t) != nil
+	if next, ok, err := direct(c, seg, opt); err != nil && !stdWrapperField {
 		return c, err
-	} else if ok {
+	} else if ok && !stdWrapperField {
 		return walk(next, rest, opt, depth+1)
 	}
 

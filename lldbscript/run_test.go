@@ -141,14 +141,14 @@ func readFile(t *testing.T, p string) string {
 // by hand with the printed command.
 func TestCommandFileByHand(t *testing.T) {
 	spec := simpleSpec(t)
-	spec.Breakpoints = []Breakpoint{{File: "lib.rs", Line: 379, Ignore: 0}}
+	spec.Breakpoints = []Breakpoint{{File: "lib.rs", Line: 385, Ignore: 0}}
 	plan, err := Setup(context.Background(), spec, RunOptions{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"settings set auto-confirm true", "settings set target.output-path", "settings set target.error-path",
 		"breakpoint set -r panic_fmt", "\nrun\n", "\nbt 30\n", "triage-frame ide::IdeDevice::start_dma", "frame variable\n",
-		"breakpoint set -f lib.rs -l 379", "command script import", "type synthetic add", "\nquit\n"} {
+		"breakpoint set -f lib.rs -l 385", "command script import", "type synthetic add", "\nquit\n"} {
 		if !strings.Contains(plan.Script, want) {
 			t.Errorf("command file lacks %q:\n%s", want, plan.Script)
 		}

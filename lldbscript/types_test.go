@@ -115,7 +115,7 @@ func TestLayoutAndCompletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	WriteLayout(&b, ty)
-	for _, want := range []string{"ide::CloseableMutex<ide::IdeDevice>  (struct, 432 bytes)", "+0    mutex", "+8    value", "generic T = ide::IdeDevice", "the value ide::IdeDevice is at x.value.value"} {
+	for _, want := range []string{"ide::CloseableMutex<ide::IdeDevice>  (struct, 512 bytes)", "+0    mutex", "+8    value", "generic T = ide::IdeDevice", "the value ide::IdeDevice is at x.value.value"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("layout lacks %q:\n%s", want, b.String())
 		}

@@ -36,6 +36,8 @@ type Bug struct {
 	// Title is "<crash kind> in <panic-site function>: <message template>".
 	Title  string `json:"title" yaml:"title"`
 	Target string `json:"target" yaml:"target"`
+	// Targets are every fuzz target that reached the bug, with members.
+	Targets []store.TargetCount `json:"targets,omitempty" yaml:"targets,omitempty"`
 	// Kind is the crash kind (a row of package crashkind's table); Class
 	// its family, Security whether it is usually exploitable, and
 	// ClusterFuzzCrashType ClusterFuzz's crash_type for it, to join a
@@ -193,6 +195,7 @@ func (s *Snapshot) Bug(b *store.BucketRecord) *Bug {
 		ID:          b.ID,
 		Key:         b.Key,
 		Target:      b.Target,
+		Targets:     b.Targets,
 		Kind:        string(b.Kind),
 		FirstSeen:   b.FirstSeen,
 		LastSeen:    b.LastSeen,

@@ -51,6 +51,9 @@ func TestReportGolden(t *testing.T) {
 		if k := gs.manifest.Bug(bugID).Kind; k == "timeout" || k == "oom" || k == "stack-overflow" {
 			got = normalizeHang(got)
 		}
+		if strings.Contains(got, "$variants$") {
+			t.Errorf("%s: an enum is shown raw ($variants$), not as its active variant", bugID)
+		}
 		path := filepath.Join("testdata", "golden", bugID+".md")
 		if *update {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -180,6 +183,8 @@ func normalizeHang(s string) string {
 	s = hangStopRE.ReplaceAllString(s, "Stopped: `<wherever the process was>`")
 	s = firstFrameLineRE.ReplaceAllString(s, "${1}<L>`")
 	s = frameIndexRE.ReplaceAllString(s, "- #<N> ")
+	s = stackLineRE.ReplaceAllString(s, "${1}<L>`")
+	s = varsTableRE.ReplaceAllString(s, "Variables at the stop: <wherever the process was>\n\n")
 	return repeatRE.ReplaceAllString(s, "(<N> identical frames")
 }
 
@@ -188,6 +193,8 @@ var (
 	firstFrameLineRE = regexp.MustCompile("(Frames:\n\n- #[^\n]* at `[^`\n]*:)\\d+`")
 	frameIndexRE     = regexp.MustCompile(`(?m)^- #\d+(–#\d+)? `)
 	repeatRE         = regexp.MustCompile(`\(\d+ identical frames`)
+	stackLineRE      = regexp.MustCompile("(?m)^(\\d+\\. `[^`\n]*` at `[^`\n]*:)\\d+`")
+	varsTableRE      = regexp.MustCompile("(?s)Variables at the stop[^\n]*:\n\n\\| frame .*?\n\n")
 )
 
 // lineDiff shows the first differing lines.

@@ -78,9 +78,13 @@ type BucketRecord struct {
 	SchemaVersion int    `json:"schema_version" yaml:"schema_version"`
 	ID            string `json:"id" yaml:"id"`
 	// Key is the readable bucket key (kind, message template, frames).
-	Key    string              `json:"key" yaml:"key"`
-	Target string              `json:"target" yaml:"target"`
-	Kind   symbolize.CrashKind `json:"kind" yaml:"kind"`
+	Key string `json:"key" yaml:"key"`
+	// Target is the representative's fuzz target; Targets every target
+	// that reached the bug (one parser behind several harnesses), with
+	// its members, most first.
+	Target  string              `json:"target" yaml:"target"`
+	Targets []TargetCount       `json:"targets,omitempty" yaml:"targets,omitempty"`
+	Kind    symbolize.CrashKind `json:"kind" yaml:"kind"`
 	// Title is a one-line summary for a bug tracker.
 	Title string `json:"title" yaml:"title"`
 	// Location is the crash location of the representative.
@@ -115,11 +119,19 @@ type BucketRecord struct {
 
 func (r *BucketRecord) schema() int { return r.SchemaVersion }
 
+// TargetCount is a fuzz target that reached a bucket and how many of the
+// bucket's members it found.
+type TargetCount struct {
+	Target  string `json:"target" yaml:"target"`
+	Members int    `json:"members" yaml:"members"`
+}
+
 // MemberInfo is one input of a bucket.
 type MemberInfo struct {
-	SHA1 string `json:"sha1" yaml:"sha1"`
-	Path string `json:"path" yaml:"path"`
-	Size int64  `json:"size" yaml:"size"`
+	SHA1   string `json:"sha1" yaml:"sha1"`
+	Path   string `json:"path" yaml:"path"`
+	Size   int64  `json:"size" yaml:"size"`
+	Target string `json:"target,omitempty" yaml:"target,omitempty"`
 }
 
 // MinimizedInput is a minimized input and how it was proven.

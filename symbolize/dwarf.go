@@ -401,7 +401,12 @@ func unitCrate(name, compDir string) (crate, dir string) {
 	if !ok {
 		return "", ""
 	}
-	crate, _, _ = strings.Cut(cgu, ".")
+	// Release builds name units "<crate>.<hash>-cgu.<n>"; incremental
+	// (dev) builds by a hash alone, which names no crate.
+	crate, _, ok = strings.Cut(cgu, ".")
+	if !ok {
+		crate = ""
+	}
 	if !path.IsAbs(root) && compDir != "" {
 		root = path.Join(compDir, root)
 	}

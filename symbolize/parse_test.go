@@ -153,7 +153,12 @@ func checkBacktraces(t *testing.T, c capturedLog, b *fixture.Bug, tr *Trace) {
 		t.Errorf("rust backtrace present = %v, want %v", rust != nil, wantRust)
 	}
 	wantSan := isASanVariant(c.Variant) && !noStack
-	if (san != nil) != wantSan {
+	// Whether ASan prints a stack for an OOM (the RSS thread may fire
+	// before the malloc limit, which prints one) or for an unsymbolized
+	// stack overflow (its fast unwinder may give up at once: "<empty
+	// stack>") depends on the run, not the parser; both were captured.
+	optionalSan := isASanVariant(c.Variant) && (b.Kind == "oom" || b.Kind == "stack-overflow" && c.Variant == "asan-nosym")
+	if (san != nil) != wantSan && !optionalSan {
 		t.Errorf("sanitizer backtrace present = %v, want %v", san != nil, wantSan)
 	}
 	if wantRust && wantSan && len(tr.Frames) != len(san.Frames) {

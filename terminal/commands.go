@@ -292,7 +292,7 @@ func (s *Session) cmdVars(ctx context.Context, args []string) error {
 	fmt.Fprintf(s.out, "frame #%d %s:\n", f.Index, f.Name)
 	for _, x := range v.Variables {
 		t := s.varType(x.Name)
-		fmt.Fprintf(s.out, "  %s: %s = %s\n", x.Name, shortType(x.Type), renderValue(t, x, 2))
+		fmt.Fprintf(s.out, "  %s: %s = %s\n", x.Name, shortType(x.Type), lldbscript.Render(t, x, 2, s.cfg.Registers))
 	}
 	return nil
 }
@@ -661,7 +661,7 @@ func (s *Session) report(res *lldbscript.Result) {
 		f := &s.stack[i]
 		fmt.Fprintf(s.out, "\nframe #%d %s  %s\n", f.Index, f.Name, s.location(f.File, f.Line))
 		for _, x := range v.Variables {
-			fmt.Fprintf(s.out, "  %s = %s\n", x.Name, renderValue(s.typeIn(f, x.Name), x, 1))
+			fmt.Fprintf(s.out, "  %s = %s\n", x.Name, lldbscript.Render(s.typeIn(f, x.Name), x, 1, s.cfg.Registers))
 		}
 	}
 	if len(res.Exprs) > 0 {

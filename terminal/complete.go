@@ -3,7 +3,6 @@ package terminal
 import (
 	"context"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/fuzztriage/triage/lldbscript"
@@ -137,20 +136,10 @@ func fieldNames(t *lldbscript.Type, depth int) []string {
 			if m.Name == "" || m.Artificial {
 				continue
 			}
-			out = append(out, rustFieldName(m.Name))
+			out = append(out, lldbscript.RustFieldName(m.Name))
 		}
 	}
 	return sortedUnique(out)
-}
-
-// rustFieldName turns DWARF's tuple field __N into Rust's N.
-func rustFieldName(name string) string {
-	if n, ok := strings.CutPrefix(name, "__"); ok {
-		if _, err := strconv.Atoi(n); err == nil {
-			return n
-		}
-	}
-	return name
 }
 
 // wrapped are the types a wrapper holds: the wrapped parameter of a std

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/regbits"
 	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/templates"
 )
@@ -70,6 +71,8 @@ type Config struct {
 	// InAppFrames is how many in-app frames the command file inspects
 	// (default 4).
 	InAppFrames int
+	// Registers names the bits of the workspace's register types.
+	Registers regbits.Table
 }
 
 // Session is one debugging session: the build in use, the stack at the

@@ -137,10 +137,10 @@ func TestSessionAtThePanic(t *testing.T) {
 	start := h.out.String()
 	for _, w := range []string{
 		"READ DMA without a PRD table: channel 0 drive 0 with 256 sectors pending",
-		"at vm/devices/storage/ide/src/lib.rs:387",
+		"at vm/devices/storage/ide/src/lib.rs:393",
 		"stopped: thread #1, breakpoint 1.1 (the panic)",
-		"=>*#2   ide::IdeDevice::start_dma  vm/devices/storage/ide/src/lib.rs:387",
-		"->   387              panic!(\"READ DMA without a PRD table",
+		"=>*#2   ide::IdeDevice::start_dma  vm/devices/storage/ide/src/lib.rs:393",
+		"->   393              panic!(\"READ DMA without a PRD table",
 	} {
 		if !strings.Contains(start, w) {
 			t.Errorf("start lacks %q:\n%s", w, start)
@@ -151,7 +151,7 @@ func TestSessionAtThePanic(t *testing.T) {
 	}
 
 	t.Run("bt", func(t *testing.T) {
-		out := h.must("bt", "   #1   core::panicking::panic_fmt", "  *#3   ide::IdeDevice::execute_command  vm/devices/storage/ide/src/lib.rs:367")
+		out := h.must("bt", "   #1   core::panicking::panic_fmt", "  *#3   ide::IdeDevice::execute_command  vm/devices/storage/ide/src/lib.rs:373")
 		if !strings.Contains(out, "main") {
 			t.Errorf("bt shows machinery frames too:\n%s", out)
 		}
@@ -162,7 +162,7 @@ func TestSessionAtThePanic(t *testing.T) {
 	})
 
 	t.Run("frame and vars", func(t *testing.T) {
-		h.must("frame 3", "frame #3: ide::IdeDevice::execute_command", "->   367")
+		h.must("frame 3", "frame #3: ide::IdeDevice::execute_command", "->   373")
 		if f := h.s.current(); lldbscript.FunctionKey(f.Function) != "ide::IdeDevice::execute_command" {
 			t.Errorf("frame 3 selected %s", f.Function)
 		}
@@ -277,13 +277,13 @@ func TestSessionAtThePanic(t *testing.T) {
 
 	t.Run("break, script, save, run", func(t *testing.T) {
 		h.must("frame 2")
-		h.must("break lib.rs:380", "using ide/src/lib.rs (frame #2's)", "breakpoint 1: ide/src/lib.rs:380")
-		h.must("script", "breakpoint set -f ide/src/lib.rs -l 380", "frame variable self->channels[0].state",
+		h.must("break lib.rs:386", "using ide/src/lib.rs (frame #2's)", "breakpoint 1: ide/src/lib.rs:386")
+		h.must("script", "breakpoint set -f ide/src/lib.rs -l 386", "frame variable self->channels[0].state",
 			"triage-frame ide::IdeDevice::start_dma")
-		// The stop moves to the breakpoint: line 380 runs before the panic.
-		h.must("bt app", "(the breakpoints changed: finding the new stop)", "stopped: thread #1, breakpoint 2.1 (-f ide/src/lib.rs -l 380)")
-		if f := h.s.current(); f.Line != 380 {
-			t.Errorf("stop at %s:%d, want line 380", f.File, f.Line)
+		// The stop moves to the breakpoint: line 386 runs before the panic.
+		h.must("bt app", "(the breakpoints changed: finding the new stop)", "stopped: thread #1, breakpoint 2.1 (-f ide/src/lib.rs -l 386)")
+		if f := h.s.current(); f.Line != 386 {
+			t.Errorf("stop at %s:%d, want line 386", f.File, f.Line)
 		}
 		file := filepath.Join(t.TempDir(), "session.lldb")
 		h.must("save "+file, "saved "+file)
@@ -304,7 +304,7 @@ func TestSessionAtThePanic(t *testing.T) {
 	})
 
 	t.Run("release and dev", func(t *testing.T) {
-		h.must("release", "switched to the release build", "release/fuzz_ide", "stopped: thread #1, breakpoint 1.1 (the panic)", "=>*#2   start_dma [inlined]  vm/devices/storage/ide/src/lib.rs:387")
+		h.must("release", "switched to the release build", "release/fuzz_ide", "stopped: thread #1, breakpoint 1.1 (the panic)", "=>*#2   start_dma [inlined]  vm/devices/storage/ide/src/lib.rs:393")
 		if h.s.Profile() != Release || h.s.BinaryPath() != h.bins[Release] {
 			t.Errorf("on %s %s", h.s.Profile(), h.s.BinaryPath())
 		}

@@ -836,9 +836,21 @@ func (p *pass) regroup() map[string]*group {
 			b.LastSeen = now
 		}
 		b.Members = b.Members[:0]
+		perTarget := map[string]int{}
 		for _, m := range g.members {
-			b.Members = append(b.Members, store.MemberInfo{SHA1: m.SHA1, Path: m.Path, Size: m.Size})
+			b.Members = append(b.Members, store.MemberInfo{SHA1: m.SHA1, Path: m.Path, Size: m.Size, Target: m.Target})
+			perTarget[m.Target]++
 		}
+		b.Targets = b.Targets[:0]
+		for t, n := range perTarget {
+			b.Targets = append(b.Targets, store.TargetCount{Target: t, Members: n})
+		}
+		sort.Slice(b.Targets, func(i, j int) bool {
+			if b.Targets[i].Members != b.Targets[j].Members {
+				return b.Targets[i].Members > b.Targets[j].Members
+			}
+			return b.Targets[i].Target < b.Targets[j].Target
+		})
 		b.MemberCount = len(b.Members)
 		b.Representative = b.Members[0]
 		if b.Reproducibility == nil {

@@ -6,9 +6,11 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/fuzztriage/triage/dedupe"
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/regbits"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
@@ -116,7 +118,11 @@ func LLDBSession(ctx context.Context, req SessionRequest) (*store.LLDBFindings, 
 			}
 		}
 		if s := res.Session; s != nil {
-			fillFindings(f, s)
+			var regs regbits.Table
+			if req.Workspace != nil {
+				regs = req.Workspace.Registers()
+			}
+			fillFindings(f, s, sess.Spec.Binary, regs)
 		}
 	}
 	if err != nil && f.Error == "" {
@@ -125,9 +131,20 @@ func LLDBSession(ctx context.Context, req SessionRequest) (*store.LLDBFindings, 
 	return f, nil
 }
 
+// Findings are the findings of a parsed session (what a record keeps):
+// how `triage lldb` shows the same values a bucket's record holds.
+func Findings(s *lldbscript.Session, binary string, regs regbits.Table) *store.LLDBFindings {
+	f := &store.LLDBFindings{}
+	fillFindings(f, s, binary, regs)
+	return f
+}
+
 // fillFindings copies the stop, the in-app backtrace frames and the
-// inspected frames' variables out of a parsed session.
-func fillFindings(f *store.LLDBFindings, s *lldbscript.Session) {
+// inspected frames' variables out of a parsed session. Values are rendered
+// by their DWARF types from binary (enums as their active variant,
+// registers with their bits named from regs), as `triage debug` shows them.
+func fillFindings(f *store.LLDBFindings, s *lldbscript.Session, binary string, regs regbits.Table) {
+	types, _ := lldbscript.LoadTypes(binary) // none: values are shown as lldb printed them
 	if st := s.Stop; st != nil {
 		f.StopKind = st.Kind()
 		f.Stop = st.Reason
@@ -153,7 +170,11 @@ func fillFindings(f *store.LLDBFindings, s *lldbscript.Session) {
 			if len(f.Variables) >= maxFindingVariables {
 				return
 			}
-			f.Variables = append(f.Variables, store.LLDBVariable{Frame: fv.Frame.Index, Function: symbolize.Normalize(fv.Frame.Function), Name: v.Name, Type: v.Type, Value: renderValue(v, 2, 240)})
+			var t *lldbscript.Type
+			if types != nil && v.Type != "" {
+				t, _ = types.Type(v.Type)
+			}
+			f.Variables = append(f.Variables, store.LLDBVariable{Frame: fv.Frame.Index, Function: symbolize.Normalize(fv.Frame.Function), Name: v.Name, Type: v.Type, Value: capLength(lldbscript.Render(t, v, 2, regs), maxValueLen)})
 		}
 	}
 }
@@ -162,50 +183,18 @@ func fillFindings(f *store.LLDBFindings, s *lldbscript.Session) {
 // has them all).
 const maxFindingVariables = 40
 
-// renderValue is a one-line rendering of a value and its children, depth
-// and length capped.
-func renderValue(v *lldbscript.Value, depth, max int) string {
-	var b strings.Builder
-	var walk func(v *lldbscript.Value, d int)
-	walk = func(v *lldbscript.Value, d int) {
-		if b.Len() > max {
-			return
-		}
-		if v.Value != "" {
-			b.WriteString(v.Value)
-			if len(v.Children) == 0 {
-				return
-			}
-			b.WriteString(" ")
-		}
-		if len(v.Children) == 0 {
-			if v.Value == "" {
-				b.WriteString("{}")
-			}
-			return
-		}
-		if d == 0 {
-			b.WriteString("{...}")
-			return
-		}
-		b.WriteString("{")
-		for i, c := range v.Children {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if b.Len() > max {
-				break
-			}
-			b.WriteString(c.Name)
-			b.WriteString(": ")
-			walk(c, d-1)
-		}
-		b.WriteString("}")
+// maxValueLen caps a value's rendering in a record.
+const maxValueLen = 240
+
+// capLength cuts s to at most max bytes (on a rune boundary) and marks
+// the cut.
+func capLength(s string, max int) string {
+	if len(s) <= max {
+		return s
 	}
-	walk(v, depth)
-	s := b.String()
-	if len(s) > max {
-		s = s[:max] + "..."
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
 	}
-	return s
+	return s[:cut] + "..."
 }

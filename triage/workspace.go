@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"github.com/fuzztriage/triage/dedupe"
+	"github.com/fuzztriage/triage/regbits"
 	"github.com/fuzztriage/triage/store"
 )
 
@@ -419,4 +421,20 @@ func crateUnderTest(fuzzDir string, m *cargoManifest, all map[string]*cargoManif
 		return deps[0].name, deps[0].dir
 	}
 	return "", ""
+}
+
+// registerTables caches each workspace's register definitions for the
+// process (reading the sources once).
+var registerTables sync.Map
+
+// Registers are the register types the workspace's sources define
+// (`bitflags!`, `#[bitfield(uN)]`), by which lldb findings and `triage
+// debug` name the set bits of a register value.
+func (w *Workspace) Registers() regbits.Table {
+	if t, ok := registerTables.Load(w.Root); ok {
+		return t.(regbits.Table)
+	}
+	t := regbits.Scan(w.Root)
+	registerTables.Store(w.Root, t)
+	return t
 }

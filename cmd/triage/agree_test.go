@@ -6,6 +6,7 @@ import (
 	"html"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -58,9 +59,11 @@ func TestRecordsAgreeAfterCodeMoves(t *testing.T) {
 			t.Fatalf("triage run: exit %d\n%s", code, errs)
 		}
 	}
-	add := func(data []byte) {
+	var addTo func(target string, data []byte)
+	add := func(data []byte) { addTo("fuzz_echo", data) }
+	addTo = func(target string, data []byte) {
 		t.Helper()
-		dir := filepath.Join(ws, "fuzz", "artifacts", "fuzz_echo")
+		dir := filepath.Join(ws, "fuzz", "artifacts", target)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -69,6 +72,8 @@ func TestRecordsAgreeAfterCodeMoves(t *testing.T) {
 		}
 	}
 	add([]byte{'I', 9})
+	// The same bug through the crate's second harness (framed input).
+	addTo("fuzz_echo_framed", []byte{2, 'I', 7})
 	run()
 	firstLine := markerLine(t, lib, "echo-index")
 
@@ -97,14 +102,17 @@ func TestRecordsAgreeAfterCodeMoves(t *testing.T) {
 	defer st.Close()
 	buckets, bad, err := st.LoadBuckets()
 	if err != nil || len(bad) != 0 || len(buckets) != 1 {
-		t.Fatalf("buckets: %d (want 1: both inputs are one bug), %v %v", len(buckets), bad, err)
+		t.Fatalf("buckets: %d (want 1: all inputs are one bug), %v %v", len(buckets), bad, err)
 	}
 	var b *store.BucketRecord
 	for _, r := range buckets {
 		b = r
 	}
-	if b.MemberCount != 2 {
-		t.Fatalf("bucket %s: %d members, want 2", b.ID, b.MemberCount)
+	if b.MemberCount != 3 {
+		t.Fatalf("bucket %s: %d members, want 3", b.ID, b.MemberCount)
+	}
+	if want := []store.TargetCount{{Target: "fuzz_echo", Members: 2}, {Target: "fuzz_echo_framed", Members: 1}}; !reflect.DeepEqual(b.Targets, want) {
+		t.Errorf("bucket targets %+v, want %+v", b.Targets, want)
 	}
 	loc := fmt.Sprintf("src/lib.rs:%d", line)
 	if b.Location == nil || !strings.HasSuffix(b.Location.File, "src/lib.rs") || b.Location.Line != line {
@@ -118,6 +126,9 @@ func TestRecordsAgreeAfterCodeMoves(t *testing.T) {
 	mdTitle, _, _ := strings.Cut(md, "\n")
 	if unmarkdown(mdTitle) != "# "+b.Title {
 		t.Errorf("report title %q, bucket.yaml title %q", mdTitle, b.Title)
+	}
+	if !strings.Contains(md, "(reached through 2 targets: `fuzz_echo` 2, `fuzz_echo_framed` 1)") {
+		t.Errorf("report does not list both targets:\n%s", md)
 	}
 	if !strings.Contains(md, "Location: `"+loc) {
 		t.Errorf("report does not show location %s:\n%s", loc, md)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/shell"
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/regbits"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/terminal"
 	"github.com/fuzztriage/triage/triage"
@@ -233,6 +234,7 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 			return nil, usagef("no fuzz target %q in %s (targets: %s)", target, ws.Root, strings.Join(names, ", "))
 		}
 		tc.Root = ws.Root
+		tc.Registers = ws.Registers()
 		tc.Binary = func(ctx context.Context, profile string) (string, error) {
 			return triage.EnsureBinary(ctx, ws, target, store.Profile(profile), cfg)
 		}
@@ -257,6 +259,7 @@ func debugConfig(ctx context.Context, a *app, o *debugOptions, args []string) (*
 			return other, nil
 		}
 		tc.Root = root
+		tc.Registers = regbits.Scan(root)
 		t = &triage.Target{}
 	}
 	tc.Flags = triage.ReproFlags(t, kind, &cfg.Reproduce)

@@ -396,18 +396,35 @@ func TestDebugInATerminal(t *testing.T) {
 	// and CloseableMutex; then Tab completes each field.
 	p.typ("print ide_device.\t\t")
 	p.waitFor("bus_master", 10*time.Second)
-	for _, l := range p.scr.text() {
-		if strings.Contains(l, "bus_master") && !strings.HasPrefix(l, "(triage)") {
-			for _, w := range []string{"channels", "host", "name", "pending"} {
-				if !strings.Contains(l, w) {
-					t.Errorf("completion list %q lacks %s", l, w)
-				}
+	// The list may wrap over several screen lines: join them up to the
+	// next prompt or blank line.
+	var listing []string
+	lines := p.scr.text()
+	for i, l := range lines {
+		if !strings.Contains(l, "bus_master") || strings.HasPrefix(l, "(triage)") {
+			continue
+		}
+		for _, m := range lines[i+1:] {
+			if strings.HasPrefix(m, "(triage)") || strings.TrimSpace(m) == "" {
+				break
 			}
-			for _, bad := range strings.Fields("ptr phantom alloc mutex value") {
-				for _, item := range strings.Fields(l) {
-					if item == bad {
-						t.Errorf("completion list %q offers wrapper internals %s", l, bad)
-					}
+			l += " " + m
+		}
+		listing = append(listing, l)
+	}
+	if len(listing) == 0 {
+		t.Errorf("no completion list on the screen:\n%s", p.dump())
+	}
+	for _, l := range listing {
+		for _, w := range []string{"channels", "host", "name", "pending", "collisions"} {
+			if !strings.Contains(l, w) {
+				t.Errorf("completion list %q lacks %s", l, w)
+			}
+		}
+		for _, bad := range strings.Fields("ptr phantom alloc mutex value") {
+			for _, item := range strings.Fields(l) {
+				if item == bad {
+					t.Errorf("completion list %q offers wrapper internals %s", l, bad)
 				}
 			}
 		}
@@ -427,8 +444,8 @@ func TestDebugInATerminal(t *testing.T) {
 	p.typ("\x03")
 	p.waitPrompt(10 * time.Second)
 
-	p.typ("break lib.rs:380\r")
-	p.waitFor("breakpoint 1: ide/src/lib.rs:380", 30*time.Second)
+	p.typ("break lib.rs:386\r")
+	p.waitFor("breakpoint 1: ide/src/lib.rs:386", 30*time.Second)
 	p.waitPrompt(10 * time.Second)
 
 	// Ctrl-C during an lldb run cancels that run only.
@@ -446,7 +463,7 @@ func TestDebugInATerminal(t *testing.T) {
 	p.waitFor("command file ", 2*time.Minute)
 	p.waitPrompt(10 * time.Second)
 	for _, w := range []string{
-		"stopped: thread #1, breakpoint 2.1 (-f ide/src/lib.rs -l 380)",
+		"stopped: thread #1, breakpoint 2.1 (-f ide/src/lib.rs -l 386)",
 		"ide_device.channels[0].state = Busy {command: '\\xc8', remaining: 256}",
 	} {
 		p.waitFor(w, time.Second)
@@ -470,7 +487,7 @@ func TestDebugInATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"frame " + runFrame, "print ide_device.channels[0].state", "break lib.rs:380", "save " + saved} {
+	for _, w := range []string{"frame " + runFrame, "print ide_device.channels[0].state", "break lib.rs:386", "save " + saved} {
 		if !strings.Contains(string(hist), w+"\n") {
 			t.Errorf("history lacks %q:\n%s", w, hist)
 		}
@@ -486,7 +503,7 @@ func TestDebugInATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range []string{
-		"breakpoint set -f ide/src/lib.rs -l 380\n",
+		"breakpoint set -f ide/src/lib.rs -l 386\n",
 		"# expr ide_device.channels[0].state: ide_device.channels[0].state\n",
 		"frame variable ide_device.ptr.pointer->data.value.value.channels[0].state\n",
 	} {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fuzztriage/triage/lldbscript"
+	"github.com/fuzztriage/triage/regbits"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/triage"
@@ -116,6 +117,9 @@ type lldbReport struct {
 	Exprs    []lldbscript.ExprResult  `json:"exprs,omitempty" yaml:"exprs,omitempty"`
 	Duration string                   `json:"lldb_duration" yaml:"lldb_duration"`
 	Plan     []lldbscript.PlannedExpr `json:"-" yaml:"-"`
+	// Findings are what a bucket record keeps of this session: values
+	// rendered by their types (enums, registers).
+	Findings *store.LLDBFindings `json:"findings,omitempty" yaml:"findings,omitempty"`
 }
 
 func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
@@ -257,6 +261,11 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 	rep.Plan = plan.Exprs
 	if s := res.Session; s != nil {
 		rep.Stop, rep.Exit, rep.Frames, rep.InApp = s.Stop, s.Exit, s.Backtrace, s.Frames
+		var regs regbits.Table
+		if req.Workspace != nil {
+			regs = req.Workspace.Registers()
+		}
+		rep.Findings = triage.Findings(s, sess.Spec.Binary, regs)
 	}
 	if !o.format.text() {
 		if werr := writeStructured(a.stdout, o.format.value, rep); werr != nil {
@@ -272,6 +281,19 @@ func (o *lldbCmd) run(ctx context.Context, a *app, args []string) error {
 		return exitError{code: exitFindings, err: fmt.Errorf("%s: %s", res.Status, res.Message)}
 	}
 	return nil
+}
+
+// rendered is a variable's value as the findings render it (by its type),
+// else as lldb printed it.
+func (r *lldbReport) rendered(frame int, v *lldbscript.Value) string {
+	if r.Findings != nil {
+		for _, fv := range r.Findings.Variables {
+			if fv.Frame == frame && fv.Name == v.Name && fv.Type == v.Type {
+				return fv.Value
+			}
+		}
+	}
+	return lldbscript.Compact(v, 2)
 }
 
 func printLLDBReport(w io.Writer, r *lldbReport) {
@@ -329,7 +351,7 @@ func printLLDBReport(w io.Writer, r *lldbReport) {
 		if len(fv.Variables) > 0 {
 			fmt.Fprintln(w, "  variables:")
 			for _, v := range fv.Variables {
-				fmt.Fprintf(w, "    %s: %s = %s\n", v.Name, v.Type, truncate(lldbscript.Compact(v, 2), 200))
+				fmt.Fprintf(w, "    %s: %s = %s\n", v.Name, v.Type, truncate(r.rendered(fv.Frame.Index, v), 200))
 			}
 		}
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +101,7 @@ func TestLLDBExprsAndText(t *testing.T) {
 		"message:    READ DMA without a PRD table",
 		"session:    stopped",
 		"frame #2 ide::IdeDevice::start_dma",
-		"->   387",
+		"->   393",
 		"remaining: unsigned int = 256",
 		"st = Busy {command: '\\xc8', remaining: 256}",
 		`serial = "TRIAGE-0001"`,
@@ -118,7 +121,7 @@ func TestLLDBPrintScriptAndType(t *testing.T) {
 	fixture.Build(t, root, "--dev")
 	dir := t.TempDir()
 	art := fixture.ArtifactPath(root, "fuzz_ide", "crash-50a484a1be43358521bd675930166a80cce9f94a")
-	code, out, errs := runCLI(t, "lldb", "--workspace", root, "--print-script", "--out", dir, "--break", "lib.rs:379:2", "fuzz_ide", art)
+	code, out, errs := runCLI(t, "lldb", "--workspace", root, "--print-script", "--out", dir, "--break", "lib.rs:385:2", "fuzz_ide", art)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -126,7 +129,7 @@ func TestLLDBPrintScriptAndType(t *testing.T) {
 	if err != nil || string(file) != out {
 		t.Fatalf("printed script differs from %s (%v)", filepath.Join(dir, "session.lldb"), err)
 	}
-	for _, want := range []string{"triage-frame ide::IdeDevice::start_dma", "breakpoint set -f lib.rs -l 379\nbreakpoint modify -i 2\n"} {
+	for _, want := range []string{"triage-frame ide::IdeDevice::start_dma", "breakpoint set -f lib.rs -l 385\nbreakpoint modify -i 2\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("script lacks %q", want)
 		}
@@ -205,5 +208,113 @@ func TestLLDBOOMOnASanBuild(t *testing.T) {
 	}
 	if !site {
 		t.Fatalf("%s is not on the stopped thread's stack: %+v", bug.Function, rep.Backtrace)
+	}
+}
+
+// TestRegisterDecoded: the fixture's IDE status register (a bitflags! type,
+// 0x58 at the ide-stats-borrow panic) is shown as hex, binary and its bit
+// names, read from the workspace's definition, in triage lldb's findings
+// and text and in triage debug.
+func TestRegisterDecoded(t *testing.T) {
+	needLLDB19(t)
+	root := fixture.Root()
+	fixture.Build(t, root, "--dev")
+	m, err := fixture.LoadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bug := m.Bug("ide-stats-borrow")
+	art := fixture.ArtifactPath(root, bug.Target, bug.Inputs[0].File)
+	const want = "0x58 = 0b0101_1000: DRQ | DSC | DRDY"
+
+	code, out, errs := runCLI(t, "lldb", "--workspace", root, "--format", "json", "--out", t.TempDir(), bug.Target, art)
+	if code != 0 {
+		t.Fatalf("lldb: exit %d\n%s", code, errs)
+	}
+	var rep struct {
+		Findings struct {
+			Variables []struct{ Name, Type, Value string } `json:"variables"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range rep.Findings.Variables {
+		if v.Name == "status" && v.Type == "ide::IdeStatus" {
+			found = true
+			if v.Value != want {
+				t.Errorf("findings: status = %q, want %q", v.Value, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("findings have no status variable: %+v", rep.Findings.Variables)
+	}
+	code, out, errs = runCLI(t, "lldb", "--workspace", root, "--out", t.TempDir(), bug.Target, art)
+	if code != 0 || !strings.Contains(out, "status: ide::IdeStatus = "+want) {
+		t.Errorf("lldb text: exit %d, want the decoded status\n%s\n%s", code, out, errs)
+	}
+
+	var dout, derr bytes.Buffer
+	code = run(context.Background(), []string{"debug", "--workspace", root, "--no-build", bug.Target, art}, strings.NewReader("vars\nquit\n"), &dout, &derr)
+	if code != exitOK || !strings.Contains(dout.String(), "  status: ide::IdeStatus = "+want+"\n") {
+		t.Errorf("debug: exit %d, want `status: ide::IdeStatus = %s`\n%s\n%s", code, want, dout.String(), derr.String())
+	}
+}
+
+// TestLLDBWrapperFieldCollisions: fields of the user's type named like a
+// std wrapper's own fields (inner, data, value, ptr, v) resolve to the
+// user's field through every wrapper kind: Arc<Mutex<T>>, Rc<RefCell<T>>,
+// Arc<RwLock<T>>, Cell<T>, Box<UnsafeCell<T>> and a user wrapper
+// (CloseableMutex<T>, whose own field is named `value`).
+func TestLLDBWrapperFieldCollisions(t *testing.T) {
+	needLLDB19(t)
+	root := fixture.Root()
+	fixture.Build(t, root, "--dev")
+	art := fixture.ArtifactPath(root, "fuzz_ide", "crash-50a484a1be43358521bd675930166a80cce9f94a")
+	wrappers := []struct {
+		field string
+		base  int
+	}{{"arc_mutex", 10}, {"rc_refcell", 20}, {"arc_rwlock", 30}, {"cell", 40}, {"boxed_unsafe", 50}}
+	fields := []string{"inner", "data", "value", "ptr", "v"}
+	args := []string{"lldb", "--workspace", root, "--format", "json", "--out", t.TempDir()}
+	want := map[string]string{}
+	for _, w := range wrappers {
+		for i, f := range fields {
+			name := w.field + "_" + f
+			args = append(args, "--expr", name+": self.collisions."+w.field+"."+f)
+			want[name] = fmt.Sprint(w.base + i + 1)
+		}
+	}
+	// CloseableMutex<T> has its own `value` field (an UnsafeCell<T>): in
+	// Rust, `.value` on it names that field, and the path goes on from
+	// there through the UnsafeCell to T's fields.
+	args = append(args, "--expr", "closeable_value_inner: self.collisions.closeable.value.inner", "--expr", "closeable_data: self.collisions.closeable.data")
+	want["closeable_value_inner"], want["closeable_data"] = "61", "62"
+	args = append(args, "fuzz_ide", art)
+	code, out, errs := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, errs, out)
+	}
+	var rep struct {
+		Exprs []struct {
+			Name, Text, Error, LLDB string
+		} `json:"exprs"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range rep.Exprs {
+		got[e.Name] = e.Text
+		if w, ok := want[e.Name]; ok && e.Text != w {
+			t.Errorf("%s = %q (lldb path %s, error %q), want %s", e.Name, e.Text, e.LLDB, e.Error, w)
+		}
+	}
+	for name := range want {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s: no result", name)
+		}
 	}
 }

@@ -119,6 +119,12 @@ func TestReportCommands(t *testing.T) {
 	if code, out, _ = runCLI(t, "report", "--workspace", ws, "--all-new"); code != 0 || out != "" {
 		t.Errorf("second --all-new: exit %d, output %q (want nothing new)", code, out)
 	}
+	// Reporting a bucket does not make it old for SARIF consumers: until a
+	// diff has seen it, it stays "new".
+	code, out, _ = runCLI(t, "export", "--format", "sarif", "--workspace", ws)
+	if n := strings.Count(out, `"baselineState": "new"`); code != 0 || n != 2 {
+		t.Errorf("export after report: exit %d, %d results with baselineState new, want 2\n%.600s", code, n, out)
+	}
 
 	// diff: both new (exit 1 for CI), then nothing (exit 0).
 	code, out, errs = runCLI(t, "diff", "--workspace", ws, "--no-build", "--tries", "1")

@@ -192,6 +192,8 @@ pub struct PendingCommand {
     pub channel: u8,
     pub command: u8,
     pub sectors: u32,
+    /// The status the command left while its data phase is pending.
+    pub status: IdeStatus,
 }
 
 pub struct IdeDevice {
@@ -206,6 +208,7 @@ pub struct IdeDevice {
     pub event_log: Rc<RefCell<Vec<Event>>>,
     pub pending: Option<Box<PendingCommand>>,
     selected_channel: usize,
+    pub collisions: WrapperCollisions,
 }
 
 impl IdeDevice {
@@ -264,6 +267,7 @@ impl IdeDevice {
             event_log: Rc::new(RefCell::new(Vec::new())),
             pending: None,
             selected_channel: 0,
+            collisions: WrapperCollisions::new_fixture(),
         }
     }
 
@@ -348,16 +352,18 @@ impl IdeDevice {
         let sectors = if count == 0 { 256 } else { count as u32 };
         match cmd {
             AtaCommand::ReadSectors | AtaCommand::WriteSectors => {
+                let status = IdeStatus::DRQ | IdeStatus::DSC | IdeStatus::DRDY;
                 self.pending = Some(Box::new(PendingCommand {
                     channel: ch as u8,
                     command: opcode,
                     sectors,
+                    status,
                 }));
                 self.channels[ch].state = ChannelState::Busy {
                     command: opcode,
                     remaining: sectors,
                 };
-                0x58
+                status.bits()
             }
             AtaCommand::ReadDma => {
                 self.channels[ch].state = ChannelState::Busy {
@@ -397,6 +403,8 @@ impl IdeDevice {
     }
 
     fn complete(&self, pending: &PendingCommand) {
+        #[allow(unused_variables)] // read by lldb at the panic below
+        let status = std::hint::black_box(pending.status);
         let mut stats = self.stats.borrow_mut(); // BUG(ide-stats-borrow)
         stats.commands += 1;
         drop(stats);
@@ -420,6 +428,63 @@ impl IdeDevice {
             if let ChannelState::Busy { .. } = channel.state {
                 channel.state = ChannelState::Idle;
             }
+        }
+    }
+}
+
+bitflags::bitflags! {
+    /// The ATA status register, as the guide decodes it by hand (0x58 is
+    /// DRQ | DSC | DRDY).
+    pub struct IdeStatus: u8 {
+        const ERR = 0x01;
+        const IDX = 0x02;
+        const CORR = 0x04;
+        const DRQ = 0x08;
+        const DSC = 0x10;
+        const DF = 0x20;
+        const DRDY = 0x40;
+        const BSY = 0x80;
+    }
+}
+
+/// Device state whose field names are those of std wrappers' own fields
+/// (Mutex's `inner` and `data`, Cell's `value`, Arc's `ptr`, atomics' `v`):
+/// a path through the wrappers around it must step by the DWARF types,
+/// never by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Shadowing {
+    pub inner: u32,
+    pub data: u32,
+    pub value: u32,
+    pub ptr: u32,
+    pub v: u32,
+}
+
+impl Shadowing {
+    const fn numbered(base: u32) -> Self {
+        Self { inner: base + 1, data: base + 2, value: base + 3, ptr: base + 4, v: base + 5 }
+    }
+}
+
+/// `Shadowing` behind each kind of wrapper (10s, 20s, ... tell them apart).
+pub struct WrapperCollisions {
+    pub arc_mutex: Arc<Mutex<Shadowing>>,
+    pub rc_refcell: Rc<RefCell<Shadowing>>,
+    pub arc_rwlock: Arc<RwLock<Shadowing>>,
+    pub cell: Cell<Shadowing>,
+    pub boxed_unsafe: Box<UnsafeCell<Shadowing>>,
+    pub closeable: CloseableMutex<Shadowing>,
+}
+
+impl WrapperCollisions {
+    pub fn new_fixture() -> Self {
+        Self {
+            arc_mutex: Arc::new(Mutex::new(Shadowing::numbered(10))),
+            rc_refcell: Rc::new(RefCell::new(Shadowing::numbered(20))),
+            arc_rwlock: Arc::new(RwLock::new(Shadowing::numbered(30))),
+            cell: Cell::new(Shadowing::numbered(40)),
+            boxed_unsafe: Box::new(UnsafeCell::new(Shadowing::numbered(50))),
+            closeable: CloseableMutex::new(Shadowing::numbered(60)),
         }
     }
 }
