@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks of symbolize/: parsing (parse + demangle + normalize + tag) per
+# Benchmarks of symbolize/ and dwarfsym/: parsing (parse + demangle + normalize + tag) per
 # trace, DWARF symbolization per frame (cold and cached), and the same
 # inputs through llvm-symbolizer and llvm-cxxfilt in the same run, with the
 # ratios (theirs / ours: above 1 means symbolize is faster).
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export GOMAXPROCS=${GOMAXPROCS:-1}
 go test -run '^$' -bench 'Benchmark(Parse|Normalize|Symbolize|LLVMComparison)$' \
-    -benchtime "${BENCHTIME:-1s}" -timeout 30m ./symbolize/ | tee /dev/stderr | awk '
+    -benchtime "${BENCHTIME:-1s}" -timeout 30m ./symbolize/ ./dwarfsym/ | tee /dev/stderr | awk '
     /^BenchmarkLLVMComparison/ {
         for (i = 1; i <= NF; i++) m[$(i+1)] = $i
         printf "\none 40-frame trace from nothing (a new llvm-symbolizer process vs a new Symbolizer):\n"

@@ -3,12 +3,13 @@ package dedupe
 import (
 	"sync"
 
+	"github.com/fuzztriage/triage/dwarfsym"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
 // symbolizer caches every binary's index for the whole process: keys of
 // thousands of crashes of one target read its DWARF once.
-var symbolizer = sync.OnceValue(symbolize.NewSymbolizer)
+var symbolizer = sync.OnceValue(dwarfsym.NewSymbolizer)
 
 // binaryResolver is a SiteResolver over one binary's debug info, through
 // symbolize's FunctionAt.

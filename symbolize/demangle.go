@@ -164,11 +164,11 @@ func stripDisambiguators(s string) string {
 // Normalize is idempotent and never fails; text it cannot make sense of
 // passes through.
 func Normalize(name string) string {
-	return normalizeDemangled(Demangle(name))
+	return NormalizeDemangled(Demangle(name))
 }
 
-// normalizeDemangled is Normalize for a name Demangle already produced.
-func normalizeDemangled(d string) string {
+// NormalizeDemangled is Normalize for a name Demangle already produced.
+func NormalizeDemangled(d string) string {
 	n := normalizeOnce(d)
 	// Removing brackets can change how what remains reads (a '<' that
 	// now follows "::", a second parameter list); repeat until nothing
@@ -333,13 +333,13 @@ func endsWithOperator(s string) bool {
 // qualified normalizes the inside of a qualified-path bracket: "<X as Y>"
 // keeps its shape, an inherent "<X>" followed by "::" loses its brackets.
 func qualified(inner string, followedByPath bool, depth int) string {
-	if k := topLevelIndex(inner, " as "); k >= 0 {
+	if k := TopLevelIndex(inner, " as "); k >= 0 {
 		return "<" + normPath(inner[:k], depth+1) + " as " + normPath(inner[k+len(" as "):], depth+1) + ">"
 	}
 	if followedByPath {
 		// Unwrap as long as what is left is itself one inherent "<X>".
 		r := normPath(inner, depth+1)
-		for len(r) >= 2 && r[0] == '<' && matchAngle(r, 0) == len(r)-1 && topLevelIndex(r[1:len(r)-1], " as ") < 0 {
+		for len(r) >= 2 && r[0] == '<' && matchAngle(r, 0) == len(r)-1 && TopLevelIndex(r[1:len(r)-1], " as ") < 0 {
 			r = normPath(r[1:len(r)-1], depth+1)
 		}
 		return r
@@ -350,7 +350,7 @@ func qualified(inner string, followedByPath bool, depth int) string {
 // implAsQualified turns a legacy "impl Trait for Type" into "<Type as
 // Trait>" and "impl Type" into "Type".
 func implAsQualified(rest string, depth int) string {
-	if k := topLevelIndex(rest, " for "); k >= 0 {
+	if k := TopLevelIndex(rest, " for "); k >= 0 {
 		return "<" + normPath(rest[k+len(" for "):], depth+1) + " as " + normPath(rest[:k], depth+1) + ">"
 	}
 	return normPath(rest, depth+1)
@@ -423,8 +423,8 @@ func matchBrace(s string, i int) int {
 	return -1
 }
 
-// topLevelIndex finds sep in s outside any <>, (), [] or {}.
-func topLevelIndex(s, sep string) int {
+// TopLevelIndex finds sep in s outside any <>, (), [] or {}.
+func TopLevelIndex(s, sep string) int {
 	depth := 0
 	for k := 0; k+len(sep) <= len(s); k++ {
 		switch s[k] {
@@ -448,8 +448,8 @@ func topLevelIndex(s, sep string) int {
 	return -1
 }
 
-// splitPath splits a path at its top-level "::" separators.
-func splitPath(s string) []string {
+// SplitPath splits a path at its top-level "::" separators.
+func SplitPath(s string) []string {
 	var parts []string
 	depth := 0
 	start := 0
@@ -545,7 +545,7 @@ func stripGenericGroups(s string) string {
 // IsQualified says a normalized name carries a path (a::b or <T as U>::m),
 // not just a DWARF short name.
 func IsQualified(name string) bool {
-	parts := splitPath(Normalize(name))
+	parts := SplitPath(Normalize(name))
 	return len(parts) > 1
 }
 

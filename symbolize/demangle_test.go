@@ -164,7 +164,7 @@ func TestNormalizeIdempotentOnCapturedLogs(t *testing.T) {
 	}
 }
 
-const llvmCxxfilt = "/usr/lib/llvm-16/bin/llvm-cxxfilt"
+var llvmCxxfilt = fixture.LLVMTool("llvm-cxxfilt")
 
 // Demangle agrees with llvm-cxxfilt on every Rust and C++ symbol of the
 // fixture binaries, up to what llvm-cxxfilt leaves undone on legacy Rust

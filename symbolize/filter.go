@@ -14,13 +14,24 @@ import (
 // FilterOptions configure Filter.
 type FilterOptions struct {
 	// Binary, when set, is the fuzz binary whose unsymbolized frames are
-	// resolved from its DWARF.
-	Binary string
-	// Symbolizer caches binaries across calls; nil makes a new one.
-	Symbolizer *Symbolizer
+	// resolved (package dwarfsym's Binary reads its DWARF).
+	Binary AddressSymbolizer
 	// Trace is the log parsed (for the binary's load address); Filter
 	// parses the log itself when it is nil.
 	Trace *Trace
+}
+
+// AddressSymbolizer is what the filter needs of a binary's debug info:
+// where a frame of the log is in the binary, and what is at an address.
+type AddressSymbolizer interface {
+	// FrameAddress is the binary's virtual address of a frame the log
+	// printed (by module offset, or by absolute address less the load
+	// bias), false when the frame is not in this binary.
+	FrameAddress(source string, f Frame, bias uint64, biasOK bool) (uint64, bool)
+	// Symbolize returns the frames at addr, innermost inlined first.
+	Symbolize(addr uint64) []Frame
+	// LoadBias is the binary's load address in the process that printed t.
+	LoadBias(t *Trace) (uint64, bool)
 }
 
 // Filter rewrites a crash log for people, line by line, like rustfilt and
@@ -34,7 +45,7 @@ type FilterOptions struct {
 // filtered.
 func Filter(log []byte, opts FilterOptions) ([]byte, error) {
 	var buf bytes.Buffer
-	if opts.Binary != "" && opts.Trace == nil {
+	if opts.Binary != nil && opts.Trace == nil {
 		t, err := Parse(log)
 		if err == nil {
 			opts.Trace = t
@@ -56,22 +67,11 @@ func Filter(log []byte, opts FilterOptions) ([]byte, error) {
 // should be set; without it frames printed with absolute addresses only
 // are left as they are.
 func FilterTo(w io.Writer, r io.Reader, opts FilterOptions) error {
-	var bin *Binary
+	bin := opts.Binary
 	var bias uint64
 	biasOK := false
-	if opts.Binary != "" {
-		s := opts.Symbolizer
-		if s == nil {
-			s = NewSymbolizer()
-		}
-		b, err := s.Open(opts.Binary)
-		if err != nil {
-			return err
-		}
-		bin = b
-		if opts.Trace != nil {
-			bias, biasOK = b.LoadBias(opts.Trace)
-		}
+	if bin != nil && opts.Trace != nil {
+		bias, biasOK = bin.LoadBias(opts.Trace)
 	}
 	bw := bufio.NewWriter(w)
 	lines := newLineReader(r)
@@ -178,7 +178,7 @@ type rustLine struct {
 	at     string // the frame's "at FILE:LINE:COL" line as printed, if any
 }
 
-func filterRustGroup(group []rustLine, bin *Binary, bias uint64, biasOK bool) []string {
+func filterRustGroup(group []rustLine, bin AddressSymbolizer, bias uint64, biasOK bool) []string {
 	var out []string
 	plain := func() []string {
 		for _, g := range group {
@@ -202,7 +202,7 @@ func filterRustGroup(group []rustLine, bin *Binary, bias uint64, biasOK bool) []
 	if bin == nil || !biasOK || group[0].f.Address == 0 || !missing {
 		return plain()
 	}
-	v, ok := bin.groupAddress(SourceRust, group[0].f, bias, true)
+	v, ok := bin.FrameAddress(SourceRust, group[0].f, bias, true)
 	if !ok {
 		return plain()
 	}
@@ -283,11 +283,11 @@ func parseRustFrameLine(line string) (Frame, string, bool) {
 	return f, line[:symStart], true
 }
 
-func filterSanitizerFrame(line string, f Frame, bin *Binary, bias uint64, biasOK bool) []string {
+func filterSanitizerFrame(line string, f Frame, bin AddressSymbolizer, bias uint64, biasOK bool) []string {
 	hash := strings.Index(line, "#")
 	head := line[:hash] + fmt.Sprintf("#%d 0x%x", f.Index, f.Address)
 	if bin != nil && (f.Raw == "" || f.File == "") {
-		if v, ok := bin.groupAddress(SourceSanitizer, f, bias, biasOK); ok {
+		if v, ok := bin.FrameAddress(SourceSanitizer, f, bias, biasOK); ok {
 			res := bin.Symbolize(v)
 			if len(res) > 1 || res[0].Function != "" && (f.Raw == "" || res[0].File != "") {
 				out := make([]string, 0, len(res))

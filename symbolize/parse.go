@@ -1286,7 +1286,7 @@ func demangledNames(raw string) (string, string) {
 	fn := Demangle(raw)
 	norm := ""
 	if fn != "" {
-		norm = normalizeDemangled(fn)
+		norm = NormalizeDemangled(fn)
 	}
 	nameCache.Lock()
 	if len(nameCache.m) >= maxNameCache {
@@ -1491,7 +1491,7 @@ func traceOf(s *segment, blocks int) *Trace {
 	if s == nil {
 		return t
 	}
-	t.counters = s.counters
+	t.Counters = s.counters
 	t.Summary = s.summary
 	t.Access = s.access
 	t.Backtraces = s.backtraces

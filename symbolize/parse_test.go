@@ -12,19 +12,12 @@ import (
 	"github.com/fuzztriage/triage/internal/fixture"
 )
 
-// panicKinds are the bugs.yaml kinds that are Rust panics.
-var panicKinds = map[string]bool{
-	"index-out-of-bounds": true, "divide-by-zero": true, "arithmetic-overflow": true,
-	"unwrap-none": true, "expect": true, "explicit-panic": true,
-	"refcell-already-borrowed": true, "assert-eq": true, "slice-range-out-of-bounds": true,
-}
-
 func isASanVariant(v string) bool { return strings.HasPrefix(v, "asan") }
 
 // expectedKind is the crash kind a planted bug must parse to.
 func expectedKind(b *fixture.Bug, variant string) CrashKind {
 	switch {
-	case panicKinds[b.Kind]:
+	case fixture.PanicKinds[b.Kind]:
 		return KindRustPanic
 	case b.Kind == "stack-overflow":
 		return KindStackOverflow
@@ -38,15 +31,6 @@ func expectedKind(b *fixture.Bug, variant string) CrashKind {
 		return KindAllocFailure
 	}
 	return ""
-}
-
-// inlinedAway lists the planted bugs whose function a release build
-// inlines and whose panic call LLVM merges with its siblings, so the log
-// names only the function it was inlined into (symbolize recovers the
-// real one through DWARF: see TestFunctionAtMergedPanicSite).
-var inlinedAway = map[string]string{
-	"wire-take-bytes": "decode_message",
-	"wire-alloc-huge": "decode_message",
 }
 
 // Every captured fixture log parses to its planted bug: kind, panic
@@ -208,7 +192,7 @@ func checkBacktraces(t *testing.T, c capturedLog, b *fixture.Bug, tr *Trace) {
 		t.Fatalf("no in-app frame among %d", len(tr.Frames))
 	}
 	want := ShortName(b.Function)
-	if alt, ok := inlinedAway[b.ID]; ok && ShortName(first.Normalized) == alt {
+	if alt, ok := fixture.InlinedAway[b.ID]; ok && ShortName(first.Normalized) == alt {
 		want = alt
 	}
 	if got := ShortName(first.Normalized); got != want {

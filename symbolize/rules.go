@@ -105,7 +105,7 @@ func (e RuleExample) Frame() Frame {
 	f := Frame{Raw: raw, File: e.File, Line: e.Line, Module: e.Module}
 	f.Function = Demangle(raw)
 	if f.Function != "" {
-		f.Normalized = normalizeDemangled(f.Function)
+		f.Normalized = NormalizeDemangled(f.Function)
 	}
 	return f
 }
@@ -338,7 +338,7 @@ func (r *Rules) checkExamples(rules []*Rule) error {
 func (r *Rules) Category(f Frame) (FrameCategory, string) {
 	name := f.Normalized
 	if name == "" && f.Function != "" {
-		name = normalizeDemangled(f.Function)
+		name = NormalizeDemangled(f.Function)
 	}
 	key := frameKey{name, f.File, f.Module}
 	r.mu.Lock()

@@ -180,8 +180,13 @@ type Trace struct {
 	// Backtraces are all stack traces found in the log, Frames among them.
 	Backtraces []Backtrace `json:"backtraces,omitempty" yaml:"backtraces,omitempty"`
 
-	// counters are the runtime address ranges of the modules' coverage
+	// Counters are the runtime address ranges of the modules' coverage
 	// counters libFuzzer printed at start-up: they give a PIE binary's
-	// load bias for symbolizing bare addresses (see Binary.LoadBias).
-	counters [][2]uint64
+	// load bias for symbolizing bare addresses (dwarfsym's
+	// Binary.LoadBias). Not recorded.
+	Counters [][2]uint64 `json:"-" yaml:"-"`
 }
+
+// ChooseFrames sets Frames again from the backtraces by the kind's rule
+// (crashkind.Stack), after a symbolizer filled in their frames.
+func (t *Trace) ChooseFrames() { t.Frames = chooseFrames(t.Backtraces, crashkind.Of(t.Kind).Stack) }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fuzztriage/triage/dedupe"
+	"github.com/fuzztriage/triage/dwarfsym"
 	"github.com/fuzztriage/triage/lldbscript"
 	"github.com/fuzztriage/triage/regbits"
 	"github.com/fuzztriage/triage/store"
@@ -23,10 +24,10 @@ func DefaultStages() Stages {
 }
 
 // symbolizer caches each binary's DWARF index for the process.
-var symbolizer = sync.OnceValue(symbolize.NewSymbolizer)
+var symbolizer = sync.OnceValue(dwarfsym.NewSymbolizer)
 
 // SymbolizeFrames completes a trace from the binary's DWARF
-// (symbolize.Symbolizer.SymbolizeTrace).
+// (dwarfsym.Symbolizer.SymbolizeTrace).
 func SymbolizeFrames(tr *symbolize.Trace, binary string) error {
 	_, err := symbolizer().SymbolizeTrace(tr, binary)
 	return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fuzztriage/triage/dwarfsym"
 	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/symbolize"
 )
@@ -77,7 +78,7 @@ Examples:
 					return err
 				}
 				defer log.Close()
-				sym := symbolize.NewSymbolizer()
+				sym := dwarfsym.NewSymbolizer()
 				if *rulesFile != "" {
 					r, err := symbolize.LoadRules(*rulesFile)
 					if err != nil {
@@ -89,8 +90,13 @@ Examples:
 					return printAllReports(a, name, log, format, sym, *binary)
 				}
 				if format.text() {
-					opts := symbolize.FilterOptions{Binary: *binary, Symbolizer: sym}
+					var opts symbolize.FilterOptions
 					if *binary != "" {
+						b, err := sym.Open(*binary)
+						if err != nil {
+							return err
+						}
+						opts.Binary = b
 						// The binary's load address comes from the log's
 						// report: read it once for that, then filter.
 						if t, err := symbolize.ParseReader(log); err == nil {
@@ -124,7 +130,7 @@ Examples:
 
 // printAllReports prints every report of the log: a line each as text,
 // the parsed reports as yaml or json.
-func printAllReports(a *app, name string, log io.Reader, format *formatFlag, sym *symbolize.Symbolizer, binary string) error {
+func printAllReports(a *app, name string, log io.Reader, format *formatFlag, sym *dwarfsym.Symbolizer, binary string) error {
 	var reports []*symbolize.Trace
 	err := symbolize.ParseEach(log, func(t *symbolize.Trace) error {
 		if sym.Rules != nil {

@@ -1,4 +1,4 @@
-package symbolize
+package dwarfsym
 
 import (
 	"context"
@@ -16,9 +16,13 @@ import (
 
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/symbolize"
 )
 
-const llvmSymbolizer = "/usr/lib/llvm-16/bin/llvm-symbolizer"
+var (
+	llvmSymbolizer = fixture.LLVMTool("llvm-symbolizer")
+	llvmCxxfilt    = fixture.LLVMTool("llvm-cxxfilt")
+)
 
 // liveRun runs a fixture binary on one committed input and returns what
 // it printed. Symbolization tests use fresh runs, not the committed logs,
@@ -26,7 +30,7 @@ const llvmSymbolizer = "/usr/lib/llvm-16/bin/llvm-symbolizer"
 func liveRun(t testing.TB, variant, target string, args []string, env ...string) []byte {
 	t.Helper()
 	root := fixture.Root()
-	bin := fixture.BinaryPath(t, root, target, variantArgs(root, variant)...)
+	bin := fixture.BinaryPath(t, root, target, fixture.VariantArgs(root, variant)...)
 	res, err := procrun.Run(context.Background(), procrun.Spec{
 		Path: bin, Args: args, Dir: root, Env: env,
 		Unset:   []string{"ASAN_OPTIONS", "RUST_BACKTRACE"},
@@ -54,7 +58,7 @@ func buildVariants(t testing.TB, variants ...string) string {
 	t.Helper()
 	root := fixture.Root()
 	for _, v := range variants {
-		fixture.Build(t, root, variantArgs(root, v)...)
+		fixture.Build(t, root, fixture.VariantArgs(root, v)...)
 	}
 	return root
 }
@@ -73,7 +77,7 @@ func bugRun(root string, b *fixture.Bug, input string) []string {
 // trace's frames point at: module offsets of sanitizer frames, and bare
 // addresses (std's full backtraces, symbolized sanitizer frames) minus the
 // load bias.
-func traceAddresses(t testing.TB, b *Binary, tr *Trace) []uint64 {
+func traceAddresses(t testing.TB, b *Binary, tr *symbolize.Trace) []uint64 {
 	t.Helper()
 	bias, ok := b.LoadBias(tr)
 	if !ok {
@@ -83,7 +87,7 @@ func traceAddresses(t testing.TB, b *Binary, tr *Trace) []uint64 {
 	var out []uint64
 	for _, bt := range tr.Backtraces {
 		for _, f := range bt.Frames {
-			v, ok := b.groupAddress(bt.Source, f, bias, true)
+			v, ok := b.FrameAddress(bt.Source, f, bias, true)
 			if ok && !seen[v] {
 				seen[v] = true
 				out = append(out, v)
@@ -177,11 +181,11 @@ func TestSymbolizeMatchesLLVMSymbolizer(t *testing.T) {
 			}
 			for _, in := range inputs {
 				log := liveRun(t, r.variant, b.Target, bugRun(root, b, in.File), r.env...)
-				tr, err := Parse(log)
+				tr, err := symbolize.Parse(log)
 				if err != nil {
 					t.Fatalf("%s %s: %v", b.ID, in.File, err)
 				}
-				bin := fixture.BinaryPath(t, root, b.Target, variantArgs(root, r.variant)...)
+				bin := fixture.BinaryPath(t, root, b.Target, fixture.VariantArgs(root, r.variant)...)
 				sb, err := testSymbolizer().Open(bin)
 				if err != nil {
 					t.Fatal(err)
@@ -199,11 +203,11 @@ func TestSymbolizeMatchesLLVMSymbolizer(t *testing.T) {
 	// The OOM bug's stack from ASan's malloc hook.
 	if b := m.Bug("wire-packed-oom"); b != nil {
 		log := liveRun(t, "asan", b.Target, bugRun(root, b, b.Inputs[0].File), "ASAN_OPTIONS=symbolize=0")
-		tr, err := Parse(log)
-		if err != nil || tr.Kind != KindOOM {
+		tr, err := symbolize.Parse(log)
+		if err != nil || tr.Kind != symbolize.KindOOM {
 			t.Fatalf("oom run: %v %v", err, tr)
 		}
-		sb, _ := testSymbolizer().Open(fixture.BinaryPath(t, root, b.Target, variantArgs(root, "asan")...))
+		sb, _ := testSymbolizer().Open(fixture.BinaryPath(t, root, b.Target, fixture.VariantArgs(root, "asan")...))
 		for _, a := range traceAddresses(t, sb, tr) {
 			addrs[sb.Path][a] = true
 		}
@@ -256,7 +260,7 @@ func TestFunctionAtMergedPanicSite(t *testing.T) {
 	m, _ := fixture.LoadManifest(root)
 	b := m.Bug("wire-take-bytes")
 	for _, v := range []string{"release", "dev", "asan"} {
-		bin := fixture.BinaryPath(t, root, b.Target, variantArgs(root, v)...)
+		bin := fixture.BinaryPath(t, root, b.Target, fixture.VariantArgs(root, v)...)
 		// The panic header prints the path relative to the workspace.
 		sf, err := testSymbolizer().FunctionAt(bin, b.File, b.Line)
 		if err != nil {
@@ -293,17 +297,17 @@ func TestFunctionAtEveryPanicBug(t *testing.T) {
 	root := buildVariants(t, "release", "dev")
 	m, _ := fixture.LoadManifest(root)
 	for _, b := range m.Bugs {
-		if !panicKinds[b.Kind] && b.Kind != "stack-overflow" && b.Kind != "alloc-failure" {
+		if !fixture.PanicKinds[b.Kind] && b.Kind != "stack-overflow" && b.Kind != "alloc-failure" {
 			continue
 		}
 		for _, v := range []string{"release", "dev"} {
-			bin := fixture.BinaryPath(t, root, b.Target, variantArgs(root, v)...)
+			bin := fixture.BinaryPath(t, root, b.Target, fixture.VariantArgs(root, v)...)
 			sf, err := testSymbolizer().FunctionAt(bin, b.File, b.Line)
 			if err != nil {
 				t.Errorf("%s %s: %v", b.ID, v, err)
 				continue
 			}
-			if sf.Normalized != Normalize(b.Function) {
+			if sf.Normalized != symbolize.Normalize(b.Function) {
 				t.Errorf("%s %s: FunctionAt(%s:%d) = %s (raw %s), want %s", b.ID, v, b.File, b.Line, sf.Function, sf.Raw, b.Function)
 			}
 		}
@@ -316,19 +320,19 @@ func TestSymbolizeTraceMatchesASanSymbolizer(t *testing.T) {
 	root := buildVariants(t, "asan")
 	m, _ := fixture.LoadManifest(root)
 	for _, b := range m.Bugs {
-		if !panicKinds[b.Kind] && b.Kind != "alloc-failure" {
+		if !fixture.PanicKinds[b.Kind] && b.Kind != "alloc-failure" {
 			continue
 		}
 		args := bugRun(root, b, b.Inputs[0].File)
-		raw, err := Parse(liveRun(t, "asan", b.Target, args, "ASAN_OPTIONS=symbolize=0"))
+		raw, err := symbolize.Parse(liveRun(t, "asan", b.Target, args, "ASAN_OPTIONS=symbolize=0"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		sym, err := Parse(liveRun(t, "asan", b.Target, args))
+		sym, err := symbolize.Parse(liveRun(t, "asan", b.Target, args))
 		if err != nil {
 			t.Fatal(err)
 		}
-		bin := fixture.BinaryPath(t, root, b.Target, variantArgs(root, "asan")...)
+		bin := fixture.BinaryPath(t, root, b.Target, fixture.VariantArgs(root, "asan")...)
 		n, err := testSymbolizer().SymbolizeTrace(raw, bin)
 		if err != nil || n == 0 {
 			t.Fatalf("%s: SymbolizeTrace: %d frames, %v", b.ID, n, err)
@@ -344,12 +348,12 @@ func TestSymbolizeTraceMatchesASanSymbolizer(t *testing.T) {
 		var got, want []string
 		for _, f := range raw.Frames {
 			if f.Module == bin {
-				got = append(got, fmt.Sprintf("%s %s:%d", Normalize(f.Raw), f.File, f.Line))
+				got = append(got, fmt.Sprintf("%s %s:%d", symbolize.Normalize(f.Raw), f.File, f.Line))
 			}
 		}
 		for _, f := range sym.Frames {
 			if v := f.Address - bias; v >= sb.textRange[0] && v < sb.textRange[1] {
-				want = append(want, fmt.Sprintf("%s %s:%d", Normalize(f.Raw), f.File, f.Line))
+				want = append(want, fmt.Sprintf("%s %s:%d", symbolize.Normalize(f.Raw), f.File, f.Line))
 			}
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -366,19 +370,19 @@ func TestSymbolizeTraceRelease(t *testing.T) {
 	root := buildVariants(t, "release")
 	m, _ := fixture.LoadManifest(root)
 	for _, b := range m.Bugs {
-		if !panicKinds[b.Kind] {
+		if !fixture.PanicKinds[b.Kind] {
 			continue
 		}
 		bin := fixture.BinaryPath(t, root, b.Target)
 		for _, bt := range []string{"full", "1"} {
-			tr, err := Parse(liveRun(t, "release", b.Target, bugRun(root, b, b.Inputs[0].File), "RUST_BACKTRACE="+bt))
+			tr, err := symbolize.Parse(liveRun(t, "release", b.Target, bugRun(root, b, b.Inputs[0].File), "RUST_BACKTRACE="+bt))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := testSymbolizer().SymbolizeTrace(tr, bin); err != nil {
 				t.Fatal(err)
 			}
-			var first *Frame
+			var first *symbolize.Frame
 			for i := range tr.Frames {
 				if tr.Frames[i].Category.InApp() {
 					first = &tr.Frames[i]
@@ -388,15 +392,15 @@ func TestSymbolizeTraceRelease(t *testing.T) {
 			if first == nil {
 				t.Fatalf("%s bt=%s: no in-app frame", b.ID, bt)
 			}
-			want := Normalize(b.Function)
-			if alt, ok := inlinedAway[b.ID]; ok && ShortName(first.Normalized) == alt {
+			want := symbolize.Normalize(b.Function)
+			if alt, ok := fixture.InlinedAway[b.ID]; ok && symbolize.ShortName(first.Normalized) == alt {
 				want = "wire_proto::" + alt
 			}
 			if first.Normalized != want {
 				t.Errorf("%s bt=%s: first in-app frame %s (%s:%d, rule %s), want %s", b.ID, bt, first.Normalized, first.File, first.Line, first.Rule, want)
 			}
 			for _, f := range tr.Frames {
-				if f.Category == CategoryUnknown && f.Function != "" {
+				if f.Category == symbolize.CategoryUnknown && f.Function != "" {
 					t.Errorf("%s bt=%s: frame %q still unknown", b.ID, bt, f.Function)
 				}
 			}
@@ -458,28 +462,28 @@ func TestLoadBiasSourcesAgree(t *testing.T) {
 	root := buildVariants(t, "asan")
 	m, _ := fixture.LoadManifest(root)
 	b := m.Bug("battery-unwrap-pack")
-	bin := fixture.BinaryPath(t, root, b.Target, variantArgs(root, "asan")...)
+	bin := fixture.BinaryPath(t, root, b.Target, fixture.VariantArgs(root, "asan")...)
 	sb, err := testSymbolizer().Open(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := Parse(liveRun(t, "asan", b.Target, bugRun(root, b, b.Inputs[0].File), "ASAN_OPTIONS=symbolize=0", "RUST_BACKTRACE=full"))
+	tr, err := symbolize.Parse(liveRun(t, "asan", b.Target, bugRun(root, b, b.Inputs[0].File), "ASAN_OPTIONS=symbolize=0", "RUST_BACKTRACE=full"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fromCounters, ok1 := sb.LoadBias(tr)
-	counters := tr.counters
-	tr.counters = nil
+	counters := tr.Counters
+	tr.Counters = nil
 	fromFrames, ok2 := sb.LoadBias(tr)
-	var saved []Backtrace
+	var saved []symbolize.Backtrace
 	for _, bt := range tr.Backtraces {
-		if bt.Source == SourceRust {
+		if bt.Source == symbolize.SourceRust {
 			saved = append(saved, bt)
 		}
 	}
 	tr.Backtraces = saved
 	fromSymbols, ok3 := sb.LoadBias(tr)
-	tr.counters = counters
+	tr.Counters = counters
 	if !ok1 || !ok2 || !ok3 || fromCounters != fromFrames || fromFrames != fromSymbols || fromCounters%0x1000 != 0 {
 		t.Errorf("bias: counters %#x %v, frames %#x %v, symbols %#x %v", fromCounters, ok1, fromFrames, ok2, fromSymbols, ok3)
 	}

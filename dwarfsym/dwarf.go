@@ -1,4 +1,10 @@
-package symbolize
+// Package dwarfsym reads a fuzz binary's DWARF: it turns code addresses into
+// frames (inlined ones included) for logs that left them unsymbolized, maps a
+// panic location (file:line) to the function whose code is there even where
+// a release build inlined it away, and names the crate a source file
+// belongs to from the compile units. One index per binary, built on demand
+// and cached for the process (Symbolizer).
+package dwarfsym
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package symbolize
+package dwarfsym
 
 import (
 	"debug/elf"
@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fuzztriage/triage/crashkind"
+	"github.com/fuzztriage/triage/symbolize"
 )
 
 // Symbolizer resolves code addresses of ELF binaries to functions, source
@@ -24,7 +24,7 @@ import (
 type Symbolizer struct {
 	// Rules re-tag frame categories after symbolization; nil means
 	// DefaultRules.
-	Rules *Rules
+	Rules *symbolize.Rules
 
 	mu     sync.Mutex
 	byPath map[string]pathEntry
@@ -85,11 +85,11 @@ func peekBuildID(p string) string {
 	return buildID(f)
 }
 
-func (s *Symbolizer) rules() *Rules {
+func (s *Symbolizer) rules() *symbolize.Rules {
 	if s.Rules != nil {
 		return s.Rules
 	}
-	return DefaultRules()
+	return symbolize.DefaultRules()
 }
 
 // Symbolize returns the frames at a virtual address of the binary (for a
@@ -104,26 +104,26 @@ func (s *Symbolizer) rules() *Rules {
 // qualified with the module path of the nearest enclosing frame defined
 // in the same source file ("wire_proto::take_bytes"), a best effort that
 // makes release and dev builds name a function the same way.
-func (b *Binary) Symbolize(addr uint64) []Frame {
+func (b *Binary) Symbolize(addr uint64) []symbolize.Frame {
 	rf := b.resolve(addr)
 	return b.frames(rf, addr)
 }
 
-func (b *Binary) frames(rf []resolvedFrame, addr uint64) []Frame {
-	out := make([]Frame, len(rf))
+func (b *Binary) frames(rf []resolvedFrame, addr uint64) []symbolize.Frame {
+	out := make([]symbolize.Frame, len(rf))
 	for i, r := range rf {
-		f := Frame{
+		f := symbolize.Frame{
 			Module: b.Path, Offset: addr, BuildID: b.BuildID,
 			Raw: r.raw, File: r.file, Line: r.line, Column: r.col,
 			Inlined: i < len(rf)-1, Resolved: true,
 		}
-		f.Function = Demangle(r.raw)
+		f.Function = symbolize.Demangle(r.raw)
 		out[i] = f
 	}
 	qualifyShortNames(out)
 	for i := range out {
 		if out[i].Function != "" {
-			out[i].Normalized = normalizeDemangled(out[i].Function)
+			out[i].Normalized = symbolize.NormalizeDemangled(out[i].Function)
 		}
 	}
 	return out
@@ -134,7 +134,7 @@ func (b *Binary) frames(rf []resolvedFrame, addr uint64) []Frame {
 // code is in the same file. For an enclosing trait method "<T as
 // Trait>::m" the path of T is used (a method's inlined callee is most
 // often another method of the same type).
-func qualifyShortNames(fr []Frame) {
+func qualifyShortNames(fr []symbolize.Frame) {
 	for i := range fr {
 		f := &fr[i]
 		if f.Function == "" || f.File == "" || strings.Contains(f.Function, "::") || strings.HasPrefix(f.Function, "<") || strings.HasPrefix(f.Function, "{") {
@@ -155,14 +155,14 @@ func qualifyShortNames(fr []Frame) {
 // parentPath is a demangled name without its last segment: the module
 // (or type) that defines it.
 func parentPath(name string) string {
-	parts := splitPath(name)
+	parts := symbolize.SplitPath(name)
 	if len(parts) < 2 {
 		return ""
 	}
 	head := parts[0]
 	if strings.HasPrefix(head, "<") && len(parts) == 2 {
 		inner := strings.TrimSuffix(strings.TrimPrefix(head, "<"), ">")
-		if k := topLevelIndex(inner, " as "); k >= 0 {
+		if k := symbolize.TopLevelIndex(inner, " as "); k >= 0 {
 			inner = inner[:k]
 		}
 		if strings.ContainsAny(inner, "<>&*[( ") {
@@ -192,12 +192,12 @@ func (b *Binary) matches(module, buildID string) bool {
 // coverage counters, from sanitizer frames that print both an address and
 // a module offset, or from frames whose symbol the binary defines (the
 // one page-aligned bias that fits them all). A non-PIE binary has bias 0.
-func (b *Binary) LoadBias(t *Trace) (uint64, bool) {
+func (b *Binary) LoadBias(t *symbolize.Trace) (uint64, bool) {
 	if !b.PIE {
 		return 0, true
 	}
 	if n := b.sancovCounters[1]; n > 0 {
-		for _, r := range t.counters {
+		for _, r := range t.Counters {
 			if r[1]-r[0] == n && r[0] >= b.sancovCounters[0] {
 				return r[0] - b.sancovCounters[0], true
 			}
@@ -216,13 +216,13 @@ func (b *Binary) LoadBias(t *Trace) (uint64, bool) {
 // biasFromSymbols intersects, over frames naming a symbol the binary
 // defines, the biases that put the frame's lookup address inside that
 // symbol, and accepts a unique page-aligned answer.
-func (b *Binary) biasFromSymbols(t *Trace) (uint64, bool) {
+func (b *Binary) biasFromSymbols(t *symbolize.Trace) (uint64, bool) {
 	byName := map[string][]symbol{}
 	for _, s := range b.syms {
 		if s.size == 0 {
 			continue
 		}
-		n := Normalize(s.name)
+		n := symbolize.Normalize(s.name)
 		byName[n] = append(byName[n], s)
 	}
 	var lo, hi uint64 = 0, ^uint64(0)
@@ -265,8 +265,8 @@ func (b *Binary) biasFromSymbols(t *Trace) (uint64, bool) {
 // lookupAddress is the address to symbolize for a printed frame: std's
 // RUST_BACKTRACE=full prints return addresses (look up the call, one byte
 // before); sanitizers print the return address minus one already.
-func lookupAddress(source string, f Frame) uint64 {
-	if source == SourceRust && f.Address > 0 {
+func lookupAddress(source string, f symbolize.Frame) uint64 {
+	if source == symbolize.SourceRust && f.Address > 0 {
 		return f.Address - 1
 	}
 	return f.Address
@@ -285,7 +285,7 @@ func lookupAddress(source string, f Frame) uint64 {
 // Frames of other modules (libc) are left alone. Categories are re-tagged
 // and Frames re-chosen, since symbolization can make another backtrace
 // the richest. It returns how many frames it changed.
-func (s *Symbolizer) SymbolizeTrace(t *Trace, binary string) (int, error) {
+func (s *Symbolizer) SymbolizeTrace(t *symbolize.Trace, binary string) (int, error) {
 	b, err := s.Open(binary)
 	if err != nil {
 		return 0, err
@@ -294,7 +294,7 @@ func (s *Symbolizer) SymbolizeTrace(t *Trace, binary string) (int, error) {
 	changed := 0
 	for bi := range t.Backtraces {
 		bt := &t.Backtraces[bi]
-		var out []Frame
+		var out []symbolize.Frame
 		fr := bt.Frames
 		for i := 0; i < len(fr); {
 			// A physical frame: consecutive entries with one address.
@@ -304,7 +304,7 @@ func (s *Symbolizer) SymbolizeTrace(t *Trace, binary string) (int, error) {
 			}
 			group := fr[i:j]
 			i = j
-			addr, ok := b.groupAddress(bt.Source, group[0], bias, biasOK)
+			addr, ok := b.FrameAddress(bt.Source, group[0], bias, biasOK)
 			if !ok {
 				n := b.qualifyByName(group)
 				changed += n
@@ -318,13 +318,13 @@ func (s *Symbolizer) SymbolizeTrace(t *Trace, binary string) (int, error) {
 		bt.Frames = out
 	}
 	s.rules().Tag(t)
-	t.Frames = chooseFrames(t.Backtraces, crashkind.Of(t.Kind).Stack)
+	t.ChooseFrames()
 	return changed, nil
 }
 
-// groupAddress is the virtual address to look up for a physical frame,
+// FrameAddress is the virtual address to look up for a physical frame,
 // when it belongs to this binary and needs anything.
-func (b *Binary) groupAddress(source string, f Frame, bias uint64, biasOK bool) (uint64, bool) {
+func (b *Binary) FrameAddress(source string, f symbolize.Frame, bias uint64, biasOK bool) (uint64, bool) {
 	switch {
 	case f.Module != "" && f.Offset != 0:
 		if !b.matches(f.Module, f.BuildID) {
@@ -347,7 +347,7 @@ func (b *Binary) groupAddress(source string, f Frame, bias uint64, biasOK bool) 
 
 // mergeResolved combines a printed physical frame with what the binary
 // says about its address.
-func mergeResolved(group, res []Frame) ([]Frame, int) {
+func mergeResolved(group, res []symbolize.Frame) ([]symbolize.Frame, int) {
 	named := 0
 	for _, f := range group {
 		if f.Function != "" {
@@ -379,7 +379,7 @@ func mergeResolved(group, res []Frame) ([]Frame, int) {
 			g.File, g.Line, g.Column = r.File, r.Line, r.Column
 			touched = true
 		}
-		if r.Function != "" && ShortName(g.Normalized) == ShortName(r.Normalized) && !IsQualified(g.Normalized) && IsQualified(r.Normalized) {
+		if r.Function != "" && symbolize.ShortName(g.Normalized) == symbolize.ShortName(r.Normalized) && !symbolize.IsQualified(g.Normalized) && symbolize.IsQualified(r.Normalized) {
 			g.Function, g.Normalized = r.Function, r.Normalized
 			touched = true
 		}
@@ -394,17 +394,17 @@ func mergeResolved(group, res []Frame) ([]Frame, int) {
 // qualifyByName qualifies short names of frames that have no address
 // (RUST_BACKTRACE=1): through the function at their file:line, or a
 // unique symbol whose name ends the same way.
-func (b *Binary) qualifyByName(group []Frame) int {
+func (b *Binary) qualifyByName(group []symbolize.Frame) int {
 	changed := 0
 	for k := range group {
 		f := &group[k]
-		if f.Normalized == "" || IsQualified(f.Normalized) || strings.HasPrefix(f.Normalized, "{") {
+		if f.Normalized == "" || symbolize.IsQualified(f.Normalized) || strings.HasPrefix(f.Normalized, "{") {
 			continue
 		}
-		short := ShortName(f.Normalized)
+		short := symbolize.ShortName(f.Normalized)
 		qualified := ""
 		if f.File != "" && f.Line > 0 {
-			if sf, err := b.FunctionAt(f.File, f.Line); err == nil && ShortName(sf.Normalized) == short && IsQualified(sf.Normalized) {
+			if sf, err := b.FunctionAt(f.File, f.Line); err == nil && symbolize.ShortName(sf.Normalized) == short && symbolize.IsQualified(sf.Normalized) {
 				qualified = sf.Function
 			}
 		}
@@ -413,7 +413,7 @@ func (b *Binary) qualifyByName(group []Frame) int {
 		}
 		if qualified != "" {
 			f.Function = qualified
-			f.Normalized = normalizeDemangled(qualified)
+			f.Normalized = symbolize.NormalizeDemangled(qualified)
 			f.Resolved = true
 			changed++
 		}
@@ -427,8 +427,8 @@ func (b *Binary) uniqueSymbolEndingIn(short string) string {
 		if s.size == 0 || !strings.HasSuffix(s.name, "E") && !strings.HasPrefix(s.name, "_R") {
 			continue
 		}
-		d := Demangle(s.name)
-		if !strings.HasSuffix(d, "::"+short) || ShortName(d) != short {
+		d := symbolize.Demangle(s.name)
+		if !strings.HasSuffix(d, "::"+short) || symbolize.ShortName(d) != short {
 			continue
 		}
 		if found != "" && found != d {
@@ -613,7 +613,7 @@ func (b *Binary) functionAtFile(key fileLine, fid int, file string, line int) (*
 		return nil, fmt.Errorf("%s: no code at %s:%d (matched %s; the line may have been optimized away)", b.Path, file, line, b.files[fid])
 	}
 	type vote struct {
-		f       Frame
+		f       symbolize.Frame
 		n       int
 		inlined bool
 		callers map[string]bool
