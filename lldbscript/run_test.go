@@ -147,7 +147,7 @@ func TestCommandFileByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"settings set auto-confirm true", "settings set target.output-path", "settings set target.error-path",
-		"breakpoint set -r panic_fmt", "\nrun\n", "\nbt 30\n", "triage-frame ide::IdeDevice::start_dma", "frame variable\n",
+		"breakpoint set -r panic_fmt", "\nrun\n", "\nbt 64\n", "triage-frame ide::IdeDevice::start_dma", "frame variable\n",
 		"breakpoint set -f lib.rs -l 385", "command script import", "type synthetic add", "\nquit\n"} {
 		if !strings.Contains(plan.Script, want) {
 			t.Errorf("command file lacks %q:\n%s", want, plan.Script)

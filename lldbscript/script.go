@@ -41,7 +41,10 @@ type Spec struct {
 	Breakpoints []Breakpoint `json:"breakpoints,omitempty" yaml:"breakpoints,omitempty"`
 	// Exprs are values to read, as Rust paths (see Translate).
 	Exprs []Expr `json:"exprs,omitempty" yaml:"exprs,omitempty"`
-	// BacktraceDepth is N of `bt N` (default 30).
+	// BacktraceDepth is N of `bt N` (default 64: a stop inside a
+	// sanitizer's or libFuzzer's report, such as an RSS-limit stop that
+	// finds thread 1 printing the malloc-limit report, has 30 and more
+	// frames of runtime above the input's).
 	BacktraceDepth int `json:"backtrace_depth,omitempty" yaml:"backtrace_depth,omitempty"`
 	// SourceContext is the source lines shown on each side of a frame's
 	// line (default 5).
@@ -314,7 +317,7 @@ type PrepareOptions struct {
 func (s *Spec) withDefaults(script string) *Spec {
 	c := *s
 	if c.BacktraceDepth <= 0 {
-		c.BacktraceDepth = 30
+		c.BacktraceDepth = 64
 	}
 	if c.SourceContext <= 0 {
 		c.SourceContext = 5
