@@ -234,6 +234,17 @@ func RunPlan(ctx context.Context, plan *Plan, opt RunOptions) (*Result, error) {
 		return res, err
 	}
 	env := append([]string{"RUST_BACKTRACE=0"}, opt.Env...)
+	// A sanitizer symbolizes its own report through a forked
+	// llvm-symbolizer; under lldb the fork races the session's stops (an
+	// OOM session once stopped in internal_fork instead of libFuzzer's
+	// report, under load) and lldb reads the stack itself: no symbolizer.
+	// Not for a run that also gives the reproduction's verdict (Finish):
+	// its report is parsed and keyed as printed.
+	if !plan.Spec.Finish {
+		for _, name := range []string{"ASAN_OPTIONS", "UBSAN_OPTIONS"} {
+			env = append(env, name+"="+withOption(lookupEnv(env, name), "symbolize=0"))
+		}
+	}
 	pr, err := procrun.Run(ctx, procrun.Spec{
 		Path:      "/bin/sh",
 		Args:      args,
@@ -384,4 +395,24 @@ func (ip *inferiorPipes) close() {
 		f.Close()
 		_ = os.Remove(ip.paths[i])
 	}
+}
+
+// lookupEnv is name's value in env ("K=V", later entries win), else in
+// the process environment.
+func lookupEnv(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v
+		}
+	}
+	return os.Getenv(name)
+}
+
+// withOption appends a sanitizer option ("k=v") to an options string
+// (colon-separated; a later option wins).
+func withOption(opts, opt string) string {
+	if opts == "" {
+		return opt
+	}
+	return opts + ":" + opt
 }
