@@ -56,7 +56,10 @@ type Binary struct {
 	files     []string                 // interned file names
 	fileIDs   map[string]int
 	functions map[fileLine]*SourceFunction
-	allLoaded bool
+	crates    map[string]crateOfFile // CrateOf's answers by file
+	// functionErrs are FunctionAt's and FunctionInCrate's misses.
+	functionErrs map[fileLine]error
+	allLoaded    bool
 }
 
 type symbol struct {

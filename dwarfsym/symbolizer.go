@@ -516,6 +516,26 @@ func (b *Binary) FunctionAt(file string, line int) (*SourceFunction, error) {
 	if sf, ok := b.functions[key]; ok {
 		return sf, nil
 	}
+	if err, ok := b.functionErrs[key]; ok {
+		return nil, err
+	}
+	sf, err := b.functionAt(key, file, line)
+	if err != nil {
+		b.noFunction(key, err)
+	}
+	return sf, err
+}
+
+// noFunction caches a failed lookup: keys of thousands of logs ask the
+// same question, and a miss scans every unit. b.mu held.
+func (b *Binary) noFunction(key fileLine, err error) {
+	if b.functionErrs == nil {
+		b.functionErrs = map[fileLine]error{}
+	}
+	b.functionErrs[key] = err
+}
+
+func (b *Binary) functionAt(key fileLine, file string, line int) (*SourceFunction, error) {
 	if b.dw == nil {
 		return nil, fmt.Errorf("%s: no DWARF debug info", b.Path)
 	}
@@ -538,6 +558,17 @@ func (b *Binary) FunctionInCrate(crate, rel string, line int) (*SourceFunction, 
 	if sf, ok := b.functions[key]; ok {
 		return sf, nil
 	}
+	if err, ok := b.functionErrs[key]; ok {
+		return nil, err
+	}
+	sf, err := b.functionInCrate(key, crate, rel, line)
+	if err != nil {
+		b.noFunction(key, err)
+	}
+	return sf, err
+}
+
+func (b *Binary) functionInCrate(key fileLine, crate, rel string, line int) (*SourceFunction, error) {
 	if b.dw == nil {
 		return nil, fmt.Errorf("%s: no DWARF debug info", b.Path)
 	}
@@ -569,6 +600,25 @@ func (b *Binary) FunctionInCrate(crate, rel string, line int) (*SourceFunction, 
 func (b *Binary) CrateOf(file string) (crate, rel string, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if c, ok := b.crates[file]; ok {
+		return c.crate, c.rel, c.err
+	}
+	crate, rel, err = b.crateOf(file)
+	if b.crates == nil {
+		b.crates = map[string]crateOfFile{}
+	}
+	b.crates[file] = crateOfFile{crate, rel, err}
+	return crate, rel, err
+}
+
+// crateOfFile is a cached CrateOf answer.
+type crateOfFile struct {
+	crate, rel string
+	err        error
+}
+
+// crateOf is CrateOf uncached. b.mu held.
+func (b *Binary) crateOf(file string) (crate, rel string, err error) {
 	if b.dw == nil {
 		return "", "", fmt.Errorf("%s: no DWARF debug info", b.Path)
 	}
