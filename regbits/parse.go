@@ -58,7 +58,7 @@ func Parse(file, src string) []*Layout {
 	for _, m := range bitfieldRE.FindAllStringSubmatchIndex(code, -1) {
 		width := intWidth(code[m[2]:m[3]])
 		s := structRE.FindStringSubmatchIndex(code[m[1]:])
-		if s == nil || width == 0 || strings.TrimSpace(between(code, m[1], m[1]+s[0])) != "" && !onlyAttrsAndVis(between(code, m[1], m[1]+s[0])) {
+		if s == nil || width == 0 || !onlyAttrsAndVis(code[m[1]:m[1]+s[0]]) {
 			continue
 		}
 		name := code[m[1]+s[2] : m[1]+s[3]]
@@ -102,15 +102,18 @@ func Parse(file, src string) []*Layout {
 	return out
 }
 
-func between(s string, i, j int) string { return s[i:j] }
-
 // onlyAttrsAndVis says whether what lies between #[bitfield] and `struct`
 // is other attributes, doc comments (blanked) and visibility.
 func onlyAttrsAndVis(s string) bool {
-	s = regexp.MustCompile(`#\[[^\]]*\]`).ReplaceAllString(s, "")
-	s = regexp.MustCompile(`\bpub(\s*\([^)]*\))?`).ReplaceAllString(s, "")
+	s = attrRE.ReplaceAllString(s, "")
+	s = visRE.ReplaceAllString(s, "")
 	return strings.TrimSpace(s) == ""
 }
+
+var (
+	attrRE = regexp.MustCompile(`#\[[^\]]*\]`)
+	visRE  = regexp.MustCompile(`\bpub(\s*\([^)]*\))?`)
+)
 
 // intWidth is the width of an unsigned or signed integer type name, or 0.
 func intWidth(t string) int {
