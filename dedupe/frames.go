@@ -115,7 +115,7 @@ func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver, cra
 	if r != nil {
 		fn, file, err := resolveSite(r, loc, frames, crates)
 		if err == nil && fn != "" {
-			at := func(next int) site {
+			mapped := func(next int) site {
 				s := at(fn, "debug-info", next)
 				if file != "" {
 					s.file = file
@@ -125,12 +125,12 @@ func findSite(t *symbolize.Trace, frames []*symbolize.Frame, r SiteResolver, cra
 			s := symbolize.ShortName(fn)
 			for i := range frames {
 				if symbolize.ShortName(frameName(frames[i])) == s {
-					return at(i + 1)
+					return mapped(i + 1)
 				}
 			}
 			// Inlined away: the first app frame is the function it was
 			// inlined into, the first of its callers.
-			return at(0)
+			return mapped(0)
 		}
 		if err != nil {
 			resolveErr = err.Error()

@@ -512,39 +512,7 @@ func (s *Symbolizer) FunctionInCrate(binary, crate, rel string, line int) (*Sour
 func (b *Binary) FunctionAt(file string, line int) (*SourceFunction, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	key := fileLine{file, line}
-	if sf, ok := b.functions[key]; ok {
-		return sf, nil
-	}
-	if err, ok := b.functionErrs[key]; ok {
-		return nil, err
-	}
-	sf, err := b.functionAt(key, file, line)
-	if err != nil {
-		b.noFunction(key, err)
-	}
-	return sf, err
-}
-
-// noFunction caches a failed lookup: keys of thousands of logs ask the
-// same question, and a miss scans every unit. b.mu held.
-func (b *Binary) noFunction(key fileLine, err error) {
-	if b.functionErrs == nil {
-		b.functionErrs = map[fileLine]error{}
-	}
-	b.functionErrs[key] = err
-}
-
-func (b *Binary) functionAt(key fileLine, file string, line int) (*SourceFunction, error) {
-	if b.dw == nil {
-		return nil, fmt.Errorf("%s: no DWARF debug info", b.Path)
-	}
-	b.loadAll()
-	fid, err := b.matchFile(file)
-	if err != nil {
-		return nil, err
-	}
-	return b.functionAtFile(key, fid, file, line)
+	return b.cachedFunction(fileLine{file, line}, file, func() (int, error) { return b.matchFile(file) })
 }
 
 // FunctionInCrate is FunctionAt for a file named by its crate and its path
@@ -554,26 +522,45 @@ func (b *Binary) functionAt(key fileLine, file string, line int) (*SourceFunctio
 func (b *Binary) FunctionInCrate(crate, rel string, line int) (*SourceFunction, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	key := fileLine{crate + "\x00" + rel, line}
+	return b.cachedFunction(fileLine{crate + "\x00" + rel, line}, crate+"/"+rel, func() (int, error) { return b.crateFile(crate, rel) })
+}
+
+// cachedFunction answers a function lookup once per key, hits and misses
+// alike: keys of thousands of logs ask the same question, and a miss
+// scans every unit. file finds the interned file the key names; name
+// names it in errors. b.mu held.
+func (b *Binary) cachedFunction(key fileLine, name string, file func() (int, error)) (*SourceFunction, error) {
 	if sf, ok := b.functions[key]; ok {
 		return sf, nil
 	}
 	if err, ok := b.functionErrs[key]; ok {
 		return nil, err
 	}
-	sf, err := b.functionInCrate(key, crate, rel, line)
+	sf, err := b.uncachedFunction(key, name, file)
 	if err != nil {
-		b.noFunction(key, err)
+		if b.functionErrs == nil {
+			b.functionErrs = map[fileLine]error{}
+		}
+		b.functionErrs[key] = err
 	}
 	return sf, err
 }
 
-func (b *Binary) functionInCrate(key fileLine, crate, rel string, line int) (*SourceFunction, error) {
+func (b *Binary) uncachedFunction(key fileLine, name string, file func() (int, error)) (*SourceFunction, error) {
 	if b.dw == nil {
 		return nil, fmt.Errorf("%s: no DWARF debug info", b.Path)
 	}
 	b.loadAll()
-	fid := -1
+	fid, err := file()
+	if err != nil {
+		return nil, err
+	}
+	return b.functionAtFile(key, fid, name, key.line)
+}
+
+// crateFile finds the interned file of a crate-relative path through the
+// crate's directory in the compile units. b.mu held, units loaded.
+func (b *Binary) crateFile(crate, rel string) (int, error) {
 	found := false
 	for _, u := range b.cus {
 		if u.crate != crate || u.crateDir == "" {
@@ -581,17 +568,13 @@ func (b *Binary) functionInCrate(key fileLine, crate, rel string, line int) (*So
 		}
 		found = true
 		if id, ok := b.fileIDs[path.Join(u.crateDir, rel)]; ok {
-			fid = id
-			break
+			return id, nil
 		}
 	}
-	switch {
-	case !found:
-		return nil, fmt.Errorf("%s: no crate %s in its DWARF", b.Path, crate)
-	case fid < 0:
-		return nil, fmt.Errorf("%s: crate %s has no source file %s in its DWARF", b.Path, crate, rel)
+	if !found {
+		return 0, fmt.Errorf("%s: no crate %s in its DWARF", b.Path, crate)
 	}
-	return b.functionAtFile(key, fid, crate+"/"+rel, line)
+	return 0, fmt.Errorf("%s: crate %s has no source file %s in its DWARF", b.Path, crate, rel)
 }
 
 // CrateOf names the crate of a source file the binary was built from, and
