@@ -184,6 +184,7 @@ func normalizeHang(s string) string {
 	s = firstFrameLineRE.ReplaceAllString(s, "${1}<L>`")
 	s = frameIndexRE.ReplaceAllString(s, "- #<N> ")
 	s = stackLineRE.ReplaceAllString(s, "${1}<L>`")
+	s = stopSourceRE.ReplaceAllString(s, "${1}   `<the source line at the stop>`")
 	s = varsTableRE.ReplaceAllString(s, "Variables at the stop: <wherever the process was>\n\n")
 	return repeatRE.ReplaceAllString(s, "(<N> identical frames")
 }
@@ -194,6 +195,7 @@ var (
 	frameIndexRE     = regexp.MustCompile(`(?m)^- #\d+(–#\d+)? `)
 	repeatRE         = regexp.MustCompile(`\(\d+ identical frames`)
 	stackLineRE      = regexp.MustCompile("(?m)^(\\d+\\. `[^`\n]*` at `[^`\n]*:)\\d+`")
+	stopSourceRE     = regexp.MustCompile("(?m)^(0\\. `[^`\n]*` at `[^`\n]*`[^\n]*\n)   `[^\n]*`$")
 	varsTableRE      = regexp.MustCompile("(?s)Variables at the stop[^\n]*:\n\n\\| frame .*?\n\n")
 )
 
