@@ -270,6 +270,9 @@ func sarifStack(b *Bug) *sarif.Stack {
 		if f.File != "" && f.Line > 0 {
 			loc.WithPhysicalLocation(sarif.NewPhysicalLocation().WithArtifactLocation(artifactLocation(f.File, !filepath.IsAbs(f.File))).WithRegion(region(f.Line, f.Column)))
 		}
+		if f.Repeat > 1 {
+			loc.WithMessage(sarif.NewTextMessage(fmt.Sprintf("%d identical frames: recursion", f.Repeat)))
+		}
 		st.AddFrame(sarif.NewStackFrame().WithLocation(loc))
 	}
 	return st

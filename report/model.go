@@ -233,7 +233,7 @@ func (s *Snapshot) Bug(b *store.BucketRecord) *Bug {
 			if !f.Category.InApp() {
 				continue
 			}
-			bug.Frames = append(bug.Frames, s.frame(f))
+			bug.Frames = appendCollapsed(bug.Frames, s.frame(f))
 		}
 	}
 	for _, prof := range []store.Profile{store.Dev, store.Release} {
@@ -327,6 +327,23 @@ func (s *Snapshot) frame(f symbolize.Frame) Frame {
 	return out
 }
 
+// appendCollapsed appends fm to frames, folding it into the last frame
+// when both are the same call site. A recursion fills a trace with one
+// call site, and how many of them fit depends on the stack size and on
+// where the overflow struck: one line says it, with the count, instead
+// of hundreds.
+func appendCollapsed(frames []Frame, fm Frame) []Frame {
+	if n := len(frames); n > 0 {
+		last := &frames[n-1]
+		if last.Function == fm.Function && last.File == fm.File && last.Line == fm.Line {
+			last.Repeat = max(last.Repeat, 1) + 1
+			last.LastIndex = fm.Index
+			return frames
+		}
+	}
+	return append(frames, fm)
+}
+
 func (s *Snapshot) session(prof store.Profile, f *store.LLDBFindings) Session {
 	out := Session{Profile: string(prof), Stop: f.Stop, Error: f.Error}
 	for _, fr := range f.Frames {
@@ -337,17 +354,7 @@ func (s *Snapshot) session(prof store.Profile, f *store.LLDBFindings) Session {
 			}
 			fm.Source = strings.TrimSpace(s.sources.line(abs, fr.Line))
 		}
-		// A recursion fills the backtrace with one call site: one line
-		// says it, with the count, instead of thirty.
-		if n := len(out.Frames); n > 0 {
-			last := &out.Frames[n-1]
-			if last.Function == fm.Function && last.File == fm.File && last.Line == fm.Line {
-				last.Repeat = max(last.Repeat, 1) + 1
-				last.LastIndex = fm.Index
-				continue
-			}
-		}
-		out.Frames = append(out.Frames, fm)
+		out.Frames = appendCollapsed(out.Frames, fm)
 	}
 	for _, v := range f.Variables {
 		out.Variables = append(out.Variables, Variable{Frame: v.Frame, Name: v.Name, Type: v.Type, Value: v.Value})

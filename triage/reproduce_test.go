@@ -269,7 +269,7 @@ func TestStacklessIDsAgreeAcrossBuilds(t *testing.T) {
 				t.Fatal(err)
 			}
 			if rep.Status != store.Reproducible {
-				t.Errorf("%s on %s: %s (%s)", id, name, rep.Status, rep.Outcome)
+				t.Errorf("%s on %s: %s (%s, exit %d, stack from %q, tries %+v)\n%s", id, name, rep.Status, rep.Outcome, rep.ExitCode, rep.StackFrom, rep.Detail, tailText(rep.Log, 3000))
 				continue
 			}
 			ref, err := DedupeBucket(rep.Trace, BucketRequest{Target: tg.Name, Binary: bin, Config: &cfg.Bucket})
