@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/campaign"
+
 	"github.com/fuzztriage/triage/dedupe"
 	"gopkg.in/yaml.v3"
 )
@@ -46,6 +48,7 @@ type Config struct {
 	Minimize  MinimizeConfig  `yaml:"minimize,omitempty"`
 	LLDB      LLDBConfig      `yaml:"lldb,omitempty"`
 	Watch     WatchConfig     `yaml:"watch,omitempty"`
+	Campaign  CampaignConfig  `yaml:"campaign,omitempty"`
 }
 
 // BuildConfig says how fuzz binaries are built.
@@ -200,6 +203,34 @@ type WatchConfig struct {
 	ForcePoll bool `yaml:"force_poll,omitempty"`
 }
 
+// CampaignConfig configures `triage fuzz` and `triage cmin`.
+type CampaignConfig struct {
+	// Duration of a campaign when --duration is not given. Default 1h.
+	Duration Duration `yaml:"duration,omitempty"`
+	// Targets gives per-target settings.
+	Targets map[string]CampaignTargetConfig `yaml:"targets,omitempty"`
+	// TriageCores are the cores left to triage while fuzzing (--triage
+	// during). Default 1 (0 with a single core).
+	TriageCores int `yaml:"triage_cores,omitempty"`
+	// Flags are extra libFuzzer flags for every target's fuzzer (after the
+	// guide's defaults and the target's options, so they may override
+	// -ignore_crashes=1 and the like).
+	Flags []string `yaml:"flags,omitempty"`
+	// Cmin minimizes each corpus at the end of a campaign. Default true.
+	Cmin *bool `yaml:"cmin,omitempty"`
+	// LogCap bounds each target's kept output in bytes (the older half
+	// rotates into <log>.1). Default 16 MiB.
+	LogCap int64 `yaml:"log_cap,omitempty"`
+}
+
+// CampaignTargetConfig is one target's campaign settings.
+type CampaignTargetConfig struct {
+	// Weight is the target's share of the cores: a positive number or
+	// heavy (20), medium (15), light (8), the fuzzing guide's classes.
+	// Default: the target's instrumented edges, measured.
+	Weight string `yaml:"weight,omitempty"`
+}
+
 // Duration is a time.Duration written as "30s", "5m" in YAML.
 type Duration time.Duration
 
@@ -335,6 +366,16 @@ func (c *Config) applyDefaults() {
 	}
 	if l.Enabled == nil {
 		l.Enabled = boolPtr(true)
+	}
+	cp := &c.Campaign
+	if cp.Duration == 0 {
+		cp.Duration = Duration(time.Hour)
+	}
+	if cp.Cmin == nil {
+		cp.Cmin = boolPtr(true)
+	}
+	if cp.LogCap == 0 {
+		cp.LogCap = 16 << 20
 	}
 	if c.Watch.Poll == 0 {
 		c.Watch.Poll = Duration(2 * time.Second)
@@ -479,6 +520,28 @@ func (c *Config) validate(file string) error {
 	for _, re := range c.Bucket.IgnoreFrames {
 		if _, err := regexp.Compile(re); err != nil {
 			return bad("bucket.ignore_frames", "%q: %v", re, err)
+		}
+	}
+	cp := c.Campaign
+	if cp.Duration < 0 {
+		return bad("campaign.duration", "must be positive, not %s", cp.Duration.D())
+	}
+	if cp.TriageCores < 0 {
+		return bad("campaign.triage_cores", "must be 0 or more, not %d", cp.TriageCores)
+	}
+	if cp.LogCap < 0 {
+		return bad("campaign.log_cap", "must be positive, not %d", cp.LogCap)
+	}
+	for name, t := range cp.Targets {
+		if t.Weight != "" {
+			if _, err := campaign.ParseWeight(t.Weight); err != nil {
+				return bad("campaign.targets."+name+".weight", "%v", err)
+			}
+		}
+	}
+	for _, f := range cp.Flags {
+		if !strings.HasPrefix(f, "-") || strings.ContainsAny(f, "\x00\n") {
+			return bad("campaign.flags", "%q is not a libFuzzer flag (-name=value)", f)
 		}
 	}
 	m := c.Minimize

@@ -80,6 +80,7 @@ type command struct {
 // Command groups, in the order `triage help` shows them.
 var groups = []*cobra.Group{
 	{ID: "pipeline", Title: "The nightly job and its service:"},
+	{ID: "fuzzing", Title: "Fuzzing campaigns and corpora:"},
 	{ID: "input", Title: "One input:"},
 	{ID: "logs", Title: "Crash logs:"},
 	{ID: "store", Title: "Reports from the store:"},

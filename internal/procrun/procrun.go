@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -55,6 +56,10 @@ type Spec struct {
 	// KillGrace is how long the group gets between SIGTERM and SIGKILL on
 	// timeout or cancellation. Zero means SIGKILL at once.
 	KillGrace time.Duration
+	// Tee, when set, also receives both streams as they arrive (the
+	// captured copies stay capped; Tee sees everything). Writes to it are
+	// serialized.
+	Tee io.Writer
 	// Leaf says the program starts no processes of its own: the
 	// parent-death signal alone ends it with triage, and no guard is
 	// needed. Never for a fuzz binary: Linux carries the RSS high-water
@@ -143,6 +148,11 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 	cmd.Dir = spec.Dir
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
+	if spec.Tee != nil {
+		tee := &lockedWriter{w: spec.Tee}
+		cmd.Stdout = io.MultiWriter(stdout, tee)
+		cmd.Stderr = io.MultiWriter(stderr, tee)
+	}
 	if spec.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(spec.Stdin)
 	}
@@ -355,4 +365,16 @@ func (h *Capture) Bytes() ([]byte, int64) {
 		out = append(out, fmt.Sprintf("\n[... %d bytes of output elided by triage ...]\n", elided)...)
 	}
 	return append(out, tail...), max(elided, 0)
+}
+
+// lockedWriter serializes the writes of the two stream copiers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
