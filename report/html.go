@@ -27,6 +27,7 @@ type SiteData struct {
 	Open      int
 	Fixed     int
 	Chart     *Chart
+	Campaigns []Campaign
 	Problems  []string
 }
 
@@ -174,7 +175,7 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 	}
 	bugs := snap.Bugs()
 	counts := snap.CrashesPerRun()
-	data := SiteData{Workspace: snap.Root, Store: snap.StoreDir, Generated: now, Bugs: bugs, Runs: snap.Runs}
+	data := SiteData{Workspace: snap.Root, Store: snap.StoreDir, Generated: now, Bugs: bugs, Runs: snap.Runs, Campaigns: snap.Campaigns}
 	for _, p := range snap.Problems {
 		data.Problems = append(data.Problems, p.Error())
 	}
@@ -210,6 +211,15 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 	}
 	if err := write("index.html", buf.Bytes()); err != nil {
 		return nil, err
+	}
+	for _, c := range snap.Campaigns {
+		buf.Reset()
+		if err := set.ExecuteTemplate(&buf, templates.CampaignHTML, campaignPage(c)); err != nil {
+			return nil, fmt.Errorf("rendering the page of campaign %s: %w", c.Name, err)
+		}
+		if err := write(filepath.Join("campaigns", c.Name+".html"), buf.Bytes()); err != nil {
+			return nil, err
+		}
 	}
 	known := map[string]bool{}
 	for _, b := range bugs {
@@ -249,7 +259,7 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 
 func htmlTemplates() (*template.Template, error) {
 	set := template.New("site").Funcs(template.FuncMap(Funcs))
-	for _, name := range []string{templates.SummaryHTML, templates.ReportHTML} {
+	for _, name := range []string{templates.SummaryHTML, templates.ReportHTML, templates.CampaignHTML} {
 		text, err := templates.Report(name)
 		if err != nil {
 			return nil, err

@@ -37,7 +37,7 @@ func checkHTML(t *testing.T, snap *Snapshot) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 1 + 2*len(snap.Buckets); len(files) != want {
+	if want := 1 + 2*len(snap.Buckets) + len(snap.Campaigns); len(files) != want {
 		t.Fatalf("%d files written, want %d", len(files), want)
 	}
 	for _, f := range files {
@@ -50,22 +50,7 @@ func checkHTML(t *testing.T, snap *Snapshot) {
 		}
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
+	ctx := headlessChromium(t, browser)
 
 	artifacts := filepath.Join(fixture.ModuleRoot(), "test-artifacts", "report-html")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
@@ -197,6 +182,30 @@ func checkHTML(t *testing.T, snap *Snapshot) {
 	if heading != snap.Bug(snap.Buckets[id]).Title || barsOne != wantOne {
 		t.Errorf("bucket page: heading %q (want %q), %d chart bars (want %d)", heading, snap.Bug(snap.Buckets[id]).Title, barsOne, wantOne)
 	}
+}
+
+// headlessChromium starts Chromium for one test (stopped at its end; every
+// step bounded by 90 s).
+func headlessChromium(t *testing.T, browser string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelT)
+
+	return ctx
 }
 
 // externalRE finds what would load something from elsewhere (the SVG

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ type Snapshot struct {
 	Artifacts map[string]*store.ArtifactRecord
 	// Runs are the run records, oldest first.
 	Runs []Run
+	// Campaigns are the fuzzing campaigns' records, oldest first.
+	Campaigns []Campaign
 	// State is this package's own state (report/state.yaml).
 	State *State
 	// Problems are everything that could not be read: Damaged, and a
@@ -57,6 +60,14 @@ type Run struct {
 	Name   string
 	Path   string
 	Record *store.RunRecord
+}
+
+var campaignName = regexp.MustCompile(`^\d{8}T\d{6}\.\d{9}Z$`)
+
+// Campaign is one campaign record and its name.
+type Campaign struct {
+	Name   string
+	Record *store.CampaignRecord
 }
 
 // ErrUnknownRun says a run name matches no run record (or several).
@@ -111,6 +122,24 @@ func Load(root, storeDir string) (*Snapshot, error) {
 			continue
 		}
 		s.Runs = append(s.Runs, Run{Name: strings.TrimSuffix(filepath.Base(p), ".yaml"), Path: p, Record: r})
+	}
+	cpaths, err := st.Campaigns()
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, p := range cpaths {
+		r, err := st.LoadCampaign(p)
+		if err != nil {
+			s.Problems = append(s.Problems, err)
+			continue
+		}
+		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
+		if !campaignName.MatchString(name) {
+			// The name becomes a page's file name and link.
+			s.Problems = append(s.Problems, &store.MalformedError{Path: p, Err: errors.New("a campaign record is named by its start time (20060102T150405.000000000Z)")})
+			continue
+		}
+		s.Campaigns = append(s.Campaigns, Campaign{Name: name, Record: r})
 	}
 	// A bucket the artifact records name but whose record is gone (its
 	// directory deleted) is damage too, not a bucket that never was.

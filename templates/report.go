@@ -8,7 +8,7 @@ import (
 // The report templates (`triage report`, `triage html`); they have their
 // own embed so that this file is all the report commands need here.
 //
-//go:embed report.md.tmpl report.html.tmpl summary.html.tmpl
+//go:embed report.md.tmpl report.html.tmpl summary.html.tmpl campaign.html.tmpl
 var reportFiles embed.FS
 
 // Names of the report templates.
@@ -19,6 +19,9 @@ const (
 	ReportHTML = "report.html.tmpl"
 	// SummaryHTML is the index page of `triage html` (html/template).
 	SummaryHTML = "summary.html.tmpl"
+	// CampaignHTML is a fuzzing campaign's page of `triage html`
+	// (html/template).
+	CampaignHTML = "campaign.html.tmpl"
 )
 
 // Report returns an embedded report template's text.
