@@ -164,7 +164,11 @@ func printPlan(w io.Writer, plan *triage.CampaignPlan, root string) {
 		fmt.Fprintf(w, "fewer cores than targets: each target gets one and they share the cores\n\n")
 	}
 	for _, pt := range plan.Targets {
-		fmt.Fprintf(w, "%s: %d cores (weight %g, %s)\n", pt.Target.Name, pt.Cores, pt.Weight, inert.Line(pt.WeightFrom))
+		unit := "cores"
+		if pt.Cores == 1 {
+			unit = "core"
+		}
+		fmt.Fprintf(w, "%s: %d %s (weight %g, %s)\n", pt.Target.Name, pt.Cores, unit, pt.Weight, inert.Line(pt.WeightFrom))
 		argv := pt.Job.Command(plan.Duration)
 		q := make([]string, len(argv))
 		for i, s := range argv {

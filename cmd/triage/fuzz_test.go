@@ -22,7 +22,7 @@ func TestFuzzDryRunSplitsByWeight(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
-	line := regexp.MustCompile(`(?m)^(\w+): (\d+) cores \(weight ([\d.e+]+), (.*)\)$`)
+	line := regexp.MustCompile(`(?m)^(\w+): (\d+) cores? \(weight ([\d.e+]+), (.*)\)$`)
 	cores := map[string]int{}
 	total := 0
 	for _, m := range line.FindAllStringSubmatch(out, -1) {
@@ -52,6 +52,14 @@ func TestFuzzDryRunSplitsByWeight(t *testing.T) {
 	}
 	if !strings.Contains(out, "-fork="+strconv.Itoa(cores["fuzz_ide"])+" -max_total_time=3600 -artifact_prefix=") {
 		t.Errorf("fuzz_ide's command lacks its cores or the duration:\n%s", out)
+	}
+
+	// This machine's two cores for the fixture's five targets: one each,
+	// shared, and said so.
+	code, out, errs = runCLI(t, "fuzz", "--dry-run", "--no-build", "--cores", "2", "--triage", "after", ws)
+	if code != 0 || !strings.Contains(out, "2 cores: 2 for the fuzzers, 0 for triage") || !strings.Contains(out, "fewer cores than targets") ||
+		len(regexp.MustCompile(`(?m)^\w+: 1 core `).FindAllString(out, -1)) != 5 {
+		t.Errorf("2 cores, 5 targets: exit %d\n%s\n%s", code, out, errs)
 	}
 
 	os.WriteFile(filepath.Join(ws, "triage.yaml"), []byte("campaign:\n  targets:\n    fuzz_ide:\n      weight: enormous\n"), 0o644)
@@ -113,6 +121,40 @@ func TestFuzzCampaignFeedsTriage(t *testing.T) {
 	if _, err := st.LoadCampaign(recs[0]); err != nil {
 		t.Errorf("record does not load back: %v", err)
 	}
+	// Every bucket is one of the target's planted bugs (its representative's
+	// panic message and function are the bug's), each bug in one bucket.
+	m, err := fixture.LoadManifest(fixture.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts, _, err := st.LoadArtifacts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bugOf := map[string]string{}
+	for _, nb := range rec.NewBuckets {
+		b, err := st.LookupBucket(nb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := arts[b.Representative.SHA1]
+		if a == nil || a.Crash == nil {
+			t.Fatalf("bucket %s: representative %s has no crash record", nb.ID, b.Representative.SHA1)
+		}
+		for _, bug := range m.Bugs {
+			fn := bug.Function[strings.LastIndex(bug.Function, "::")+2:]
+			if bug.Target == "fuzz_chipset_cmos_rtc" && regexp.MustCompile(bug.Message).MatchString(a.Crash.Message) && strings.Contains(b.Title, fn) {
+				if other, dup := bugOf[bug.ID]; dup {
+					t.Errorf("planted bug %s in two buckets: %s and %s", bug.ID, other, nb.ID)
+				}
+				bugOf[bug.ID] = nb.ID
+			}
+		}
+	}
+	if len(bugOf) != len(rec.NewBuckets) {
+		t.Errorf("%d new buckets, %d of them planted bugs: %v", len(rec.NewBuckets), len(bugOf), bugOf)
+	}
+	t.Logf("planted bugs found: %v", bugOf)
 	logData, err := os.ReadFile(st.Path(tg.Log))
 	if err != nil || !strings.Contains(string(logData), "oom/timeout/crash:") {
 		t.Errorf("target log %s: %v (%d bytes)", tg.Log, err, len(logData))
