@@ -16,9 +16,9 @@ var importRules = []struct {
 	allowed []string // the only importers (module-relative; "" = none)
 	why     string
 }{
-	{"os/exec", []string{"internal/procrun", "bench"}, "every program runs through internal/procrun (timeout, process group, guard)"},
-	{"github.com/fuzztriage/triage/internal/procrun", []string{"triage", "lldbscript", "internal/fixture", "bench"},
-		"fuzz binaries run only through triage's reproduction path, lldb only through lldbscript"},
+	{"os/exec", []string{"internal/procrun", "bench", "bench/campaign"}, "every program runs through internal/procrun (timeout, process group, guard)"},
+	{"github.com/fuzztriage/triage/internal/procrun", []string{"triage", "lldbscript", "internal/fixture", "bench", "campaign", "cmin"},
+		"fuzz binaries run only through triage's reproduction path (fuzzing through campaign, corpus merges through cmin), lldb only through lldbscript"},
 }
 
 const module = "github.com/fuzztriage/triage"
