@@ -14,6 +14,9 @@ const (
 	Release Profile = "release"
 	// Dev is `cargo fuzz build --dev` (unoptimized, full debug info).
 	Dev Profile = "dev"
+	// Coverage is the release build with -Cinstrument-coverage (what
+	// `triage coverage` replays corpora on). No record holds it.
+	Coverage Profile = "coverage"
 )
 
 // Profiles lists the profiles in the order the pipeline uses them.

@@ -14,6 +14,11 @@ import (
 	"github.com/fuzztriage/triage/store"
 )
 
+// CoverageRustflags are the flags a coverage build adds (see
+// ../shared notes: counter relocation for continuous mode, one codegen
+// unit for honest denominators).
+const CoverageRustflags = "-Cinstrument-coverage -Cllvm-args=-runtime-counter-relocation -Ccodegen-units=1"
+
 // buildPresets are the default build commands per preset and profile, with
 // the placeholders of BuildConfig.
 var buildPresets = map[string]map[store.Profile][]string{
@@ -21,6 +26,13 @@ var buildPresets = map[string]map[store.Profile][]string{
 	PresetCargoFuzz: {
 		store.Release: {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}"},
 		store.Dev:     {"cargo", "+nightly", "fuzz", "build", "{target}", "--fuzz-dir", "{dir}", "--dev"},
+		// `cargo fuzz coverage`'s build without its replay: cargo-fuzz adds
+		// its flags to RUSTFLAGS; these add coverage with counter
+		// relocation (continuous mode keeps a crashing input's counts) and
+		// one codegen unit (unused code is counted, not dropped), into
+		// cargo-fuzz's coverage target directory.
+		store.Coverage: {"env", "RUSTFLAGS=" + CoverageRustflags, "cargo", "+nightly", "fuzz", "build", "-O", "{target}", "--fuzz-dir", "{dir}",
+			"--target-dir", "{dir}/target/" + HostTriple + "/coverage"},
 	},
 	// OpenVMM's wrapper around cargo-fuzz.
 	PresetXtask: {
@@ -29,8 +41,9 @@ var buildPresets = map[string]map[store.Profile][]string{
 	},
 	// The fixture workspace's stand-in for cargo fuzz build.
 	PresetFuzzBuild: {
-		store.Release: {"{workspace}/fuzz-build", "{target}"},
-		store.Dev:     {"{workspace}/fuzz-build", "--dev", "{target}"},
+		store.Release:  {"{workspace}/fuzz-build", "{target}"},
+		store.Dev:      {"{workspace}/fuzz-build", "--dev", "{target}"},
+		store.Coverage: {"{workspace}/fuzz-build", "--coverage", "{target}"},
 	},
 }
 
@@ -62,16 +75,18 @@ func ResolvePreset(ws *Workspace, cfg *BuildConfig) string {
 // would find it, and a bare name (make) on PATH.
 func BuildCommand(ws *Workspace, t *Target, p store.Profile, cfg *BuildConfig) (argv []string, dir string, err error) {
 	tmpl := cfg.Release
-	if p == store.Dev {
+	switch p {
+	case store.Dev:
 		tmpl = cfg.Dev
+	case store.Coverage:
+		tmpl = cfg.Coverage
 	}
 	if len(tmpl) == 0 {
 		preset := ResolvePreset(ws, cfg)
-		cmds, ok := buildPresets[preset]
-		if !ok {
+		tmpl = buildPresets[preset][p]
+		if len(tmpl) == 0 {
 			return nil, "", fmt.Errorf("build preset %q has no %s command: set build.%s in %s", preset, p, p, ConfigFile)
 		}
-		tmpl = cmds[p]
 	}
 	fill := strings.NewReplacer(
 		"{target}", t.Name,

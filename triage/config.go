@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -49,6 +50,7 @@ type Config struct {
 	LLDB      LLDBConfig      `yaml:"lldb,omitempty"`
 	Watch     WatchConfig     `yaml:"watch,omitempty"`
 	Campaign  CampaignConfig  `yaml:"campaign,omitempty"`
+	Coverage  CoverageConfig  `yaml:"coverage,omitempty"`
 }
 
 // BuildConfig says how fuzz binaries are built.
@@ -64,6 +66,10 @@ type BuildConfig struct {
 	// the preset's.
 	Release []string `yaml:"release,omitempty"`
 	Dev     []string `yaml:"dev,omitempty"`
+	// Coverage is the argv of the coverage build (`triage coverage`):
+	// the release build with CoverageRustflags. Default: the preset's
+	// (cargo-fuzz and fuzz-build have one; xtask has none).
+	Coverage []string `yaml:"coverage,omitempty"`
 	// Binary is where the build leaves a target's binary, for builds that
 	// do not use cargo-fuzz's layout (a Makefile or CI script building into
 	// a directory of its own): a path relative to the workspace root or
@@ -223,6 +229,39 @@ type CampaignConfig struct {
 	LogCap int64 `yaml:"log_cap,omitempty"`
 }
 
+// CoverageConfig configures `triage coverage`.
+type CoverageConfig struct {
+	// Goal is the primary scope's line-coverage goal in percent. Default
+	// 85 (the fuzzing guide's).
+	Goal float64 `yaml:"goal,omitempty"`
+	// Tolerance is how many percentage points the primary scope's line
+	// coverage may fall below the last recorded value before --ratchet
+	// fails. Default 0.5.
+	Tolerance float64 `yaml:"tolerance,omitempty"`
+	// Exclude are files left out of every scope's denominator and
+	// reported apart (the guide's structurally unreachable save_restore.rs,
+	// resolver.rs). Patterns: see Targets.
+	Exclude []string `yaml:"exclude,omitempty"`
+	// Targets give per-target scopes: path patterns relative to the
+	// workspace root ("dir/" or "dir/**" a directory, a bare name a file
+	// name anywhere, else path.Match). Default: primary is the crate under
+	// test (minus its fuzz directory), secondary the rest of the
+	// workspace, out everything else.
+	Targets map[string]CoverageTargetConfig `yaml:"targets,omitempty"`
+	// Timeout bounds one replay process. Default 10m.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// Toolchain is the rustup toolchain whose LLVM version picks the
+	// tools ("": the default one).
+	Toolchain string `yaml:"toolchain,omitempty"`
+}
+
+// CoverageTargetConfig is one target's scopes.
+type CoverageTargetConfig struct {
+	Primary   []string `yaml:"primary,omitempty"`
+	Secondary []string `yaml:"secondary,omitempty"`
+	Out       []string `yaml:"out,omitempty"`
+}
+
 // CampaignTargetConfig is one target's campaign settings.
 type CampaignTargetConfig struct {
 	// Weight is the target's share of the cores: a positive number or
@@ -377,6 +416,16 @@ func (c *Config) applyDefaults() {
 	if cp.LogCap == 0 {
 		cp.LogCap = 16 << 20
 	}
+	cv := &c.Coverage
+	if cv.Goal == 0 {
+		cv.Goal = 85
+	}
+	if cv.Tolerance == 0 {
+		cv.Tolerance = 0.5
+	}
+	if cv.Timeout == 0 {
+		cv.Timeout = Duration(10 * time.Minute)
+	}
 	if c.Watch.Poll == 0 {
 		c.Watch.Poll = Duration(2 * time.Second)
 	}
@@ -466,7 +515,7 @@ func (c *Config) validate(file string) error {
 	for _, f := range []struct {
 		name string
 		argv []string
-	}{{"build.release", b.Release}, {"build.dev", b.Dev}} {
+	}{{"build.release", b.Release}, {"build.dev", b.Dev}, {"build.coverage", b.Coverage}} {
 		for _, a := range f.argv {
 			if err := checkPlaceholders(a); err != nil {
 				return bad(f.name, "%v", err)
@@ -544,6 +593,28 @@ func (c *Config) validate(file string) error {
 			return bad("campaign.flags", "%q is not a libFuzzer flag (-name=value)", f)
 		}
 	}
+	cv := c.Coverage
+	if cv.Goal < 0 || cv.Goal > 100 {
+		return bad("coverage.goal", "must be a percentage (0-100), not %v", cv.Goal)
+	}
+	if cv.Tolerance < 0 || cv.Tolerance > 100 {
+		return bad("coverage.tolerance", "must be 0-100 percentage points, not %v", cv.Tolerance)
+	}
+	if strings.ContainsAny(cv.Toolchain, " /\x00+") {
+		return bad("coverage.toolchain", "%q is not a rustup toolchain name", cv.Toolchain)
+	}
+	for field, pats := range map[string][]string{"coverage.exclude": cv.Exclude} {
+		if err := checkGlobs(pats); err != nil {
+			return bad(field, "%v", err)
+		}
+	}
+	for name, t := range cv.Targets {
+		for field, pats := range map[string][]string{"primary": t.Primary, "secondary": t.Secondary, "out": t.Out} {
+			if err := checkGlobs(pats); err != nil {
+				return bad("coverage.targets."+name+"."+field, "%v", err)
+			}
+		}
+	}
 	m := c.Minimize
 	if m.Mode != "" && !oneOf(m.Mode, MinimizeBuckets, MinimizeAll, MinimizeOff) {
 		return bad("minimize.mode", "must be buckets, all or off, not %q", m.Mode)
@@ -553,6 +624,16 @@ func (c *Config) validate(file string) error {
 	}
 	if m.Rounds < 0 || m.Rounds > 50 {
 		return bad("minimize.rounds", "must be 1..50, not %d", m.Rounds)
+	}
+	return nil
+}
+
+// checkGlobs rejects patterns path.Match cannot read.
+func checkGlobs(pats []string) error {
+	for _, p := range pats {
+		if _, err := path.Match(strings.TrimSuffix(strings.TrimSuffix(p, "**"), "/"), "x"); err != nil || p == "" {
+			return fmt.Errorf("%q is not a path pattern", p)
+		}
 	}
 	return nil
 }

@@ -66,6 +66,10 @@ func (t *Target) BinaryPath(p store.Profile) string {
 		return strings.NewReplacer("{target}", t.Name, "{profile}", string(p), "{cargo_profile}", outputDir(p),
 			"{triple}", HostTriple, "{dir}", t.FuzzDir).Replace(t.binaryLayout)
 	}
+	if p == store.Coverage {
+		// cargo fuzz coverage's own target directory.
+		return filepath.Join(t.TargetDir, HostTriple, "coverage", HostTriple, outputDir(p), t.Name)
+	}
 	return filepath.Join(t.TargetDir, HostTriple, outputDir(p), t.Name)
 }
 

@@ -17,8 +17,8 @@ var importRules = []struct {
 	why     string
 }{
 	{"os/exec", []string{"internal/procrun", "bench", "bench/campaign"}, "every program runs through internal/procrun (timeout, process group, guard)"},
-	{"github.com/fuzztriage/triage/internal/procrun", []string{"triage", "lldbscript", "internal/fixture", "bench", "campaign", "cmin"},
-		"fuzz binaries run only through triage's reproduction path (fuzzing through campaign, corpus merges through cmin), lldb only through lldbscript"},
+	{"github.com/fuzztriage/triage/internal/procrun", []string{"triage", "lldbscript", "internal/fixture", "bench", "campaign", "cmin", "llvmcov"},
+		"fuzz binaries run only through triage's reproduction path (fuzzing through campaign, corpus merges through cmin, LLVM's coverage tools through llvmcov), lldb only through lldbscript"},
 }
 
 const module = "github.com/fuzztriage/triage"

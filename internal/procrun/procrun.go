@@ -60,6 +60,9 @@ type Spec struct {
 	// captured copies stay capped; Tee sees everything). Writes to it are
 	// serialized.
 	Tee io.Writer
+	// StdoutTee, when set, receives stdout alone as it arrives (a tool
+	// whose output is parsed while it runs; Stdout stays capped).
+	StdoutTee io.Writer
 	// Leaf says the program starts no processes of its own: the
 	// parent-death signal alone ends it with triage, and no guard is
 	// needed. Never for a fuzz binary: Linux carries the RSS high-water
@@ -152,6 +155,9 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 		tee := &lockedWriter{w: spec.Tee}
 		cmd.Stdout = io.MultiWriter(stdout, tee)
 		cmd.Stderr = io.MultiWriter(stderr, tee)
+	}
+	if spec.StdoutTee != nil {
+		cmd.Stdout = io.MultiWriter(cmd.Stdout, spec.StdoutTee)
 	}
 	if spec.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(spec.Stdin)

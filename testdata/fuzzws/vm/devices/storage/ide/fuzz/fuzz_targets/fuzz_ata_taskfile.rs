@@ -8,5 +8,7 @@ fuzz_target!(|data: &[u8]| -> Corpus {
         return Corpus::Reject;
     };
     std::hint::black_box(ide::ata::validate(&transfer));
+    let mut log = ide::ata::TransferLog { transfers: 0 };
+    std::hint::black_box(ide::ata::record(&mut log, &transfer));
     Corpus::Keep
 });
