@@ -102,3 +102,24 @@ func minus(a, b []int) []int {
 	}
 	return out
 }
+
+// Detail is a report with its per-line counts: what `triage html` draws
+// source views from (the history records keep only covered ranges).
+type Detail struct {
+	Report *Report `json:"report"`
+	// Counts are the executable lines' counts of the primary, secondary
+	// and excluded files, by the file's report path.
+	Counts map[string]map[int]int64 `json:"counts"`
+}
+
+// Detail returns the report with its line counts.
+func (r *Report) Detail() *Detail {
+	d := &Detail{Report: r, Counts: map[string]map[int]int64{}}
+	for _, f := range r.Files {
+		if f.Scope == Out {
+			continue
+		}
+		d.Counts[f.Path] = f.lines
+	}
+	return d
+}

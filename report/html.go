@@ -28,6 +28,7 @@ type SiteData struct {
 	Fixed     int
 	Chart     *Chart
 	Campaigns []Campaign
+	Coverage  []CoverageTarget
 	Problems  []string
 }
 
@@ -175,7 +176,7 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 	}
 	bugs := snap.Bugs()
 	counts := snap.CrashesPerRun()
-	data := SiteData{Workspace: snap.Root, Store: snap.StoreDir, Generated: now, Bugs: bugs, Runs: snap.Runs, Campaigns: snap.Campaigns}
+	data := SiteData{Workspace: snap.Root, Store: snap.StoreDir, Generated: now, Bugs: bugs, Runs: snap.Runs, Campaigns: snap.Campaigns, Coverage: snap.Coverage}
 	for _, p := range snap.Problems {
 		data.Problems = append(data.Problems, p.Error())
 	}
@@ -221,6 +222,15 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 			return nil, err
 		}
 	}
+	for _, ct := range snap.Coverage {
+		buf.Reset()
+		if err := set.ExecuteTemplate(&buf, templates.CoverageHTML, snap.coveragePage(ct)); err != nil {
+			return nil, fmt.Errorf("rendering the coverage page of %s: %w", ct.Target, err)
+		}
+		if err := write(filepath.Join("coverage", ct.Target+".html"), buf.Bytes()); err != nil {
+			return nil, err
+		}
+	}
 	known := map[string]bool{}
 	for _, b := range bugs {
 		known[b.ID] = true
@@ -259,7 +269,7 @@ func WriteSite(snap *Snapshot, dir string, md *Template, now time.Time) ([]strin
 
 func htmlTemplates() (*template.Template, error) {
 	set := template.New("site").Funcs(template.FuncMap(Funcs))
-	for _, name := range []string{templates.SummaryHTML, templates.ReportHTML, templates.CampaignHTML} {
+	for _, name := range []string{templates.SummaryHTML, templates.ReportHTML, templates.CampaignHTML, templates.CoverageHTML} {
 		text, err := templates.Report(name)
 		if err != nil {
 			return nil, err

@@ -37,7 +37,7 @@ func checkHTML(t *testing.T, snap *Snapshot) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 1 + 2*len(snap.Buckets) + len(snap.Campaigns); len(files) != want {
+	if want := 1 + 2*len(snap.Buckets) + len(snap.Campaigns) + len(snap.Coverage); len(files) != want {
 		t.Fatalf("%d files written, want %d", len(files), want)
 	}
 	for _, f := range files {

@@ -12,6 +12,7 @@
 package report
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fuzztriage/triage/coverage"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
@@ -41,6 +43,8 @@ type Snapshot struct {
 	Runs []Run
 	// Campaigns are the fuzzing campaigns' records, oldest first.
 	Campaigns []Campaign
+	// Coverage is each target's coverage history and latest report.
+	Coverage []CoverageTarget
 	// State is this package's own state (report/state.yaml).
 	State *State
 	// Problems are everything that could not be read: Damaged, and a
@@ -63,6 +67,57 @@ type Run struct {
 }
 
 var campaignName = regexp.MustCompile(`^\d{8}T\d{6}\.\d{9}Z$`)
+
+// CoverageTarget is one target's coverage: its history, oldest first,
+// and its latest full report (nil when there is none).
+type CoverageTarget struct {
+	Target  string
+	History []*store.CoverageRecord
+	Detail  *coverage.Detail
+}
+
+var targetName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// loadCoverage reads the coverage histories and latest reports.
+func (s *Snapshot) loadCoverage(st *store.Store) error {
+	targets, err := st.CoverageTargets()
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		dir := st.CoverageDir(t)
+		if !targetName.MatchString(t) {
+			// The name becomes a page's file name and link.
+			s.Problems = append(s.Problems, &store.MalformedError{Path: dir, Err: errors.New("a coverage directory is named by its fuzz target")})
+			continue
+		}
+		ct := CoverageTarget{Target: t}
+		hist, bad, err := st.CoverageHistory(t)
+		if err != nil {
+			return err
+		}
+		s.Problems = append(s.Problems, bad...)
+		ct.History = hist
+		p := filepath.Join(dir, store.CoverageDetailName)
+		if data, err := st.ReadFile(p); err == nil {
+			var d coverage.Detail
+			if err := json.Unmarshal(data, &d); err != nil || d.Report == nil {
+				if err == nil {
+					err = errors.New("no report")
+				}
+				s.Problems = append(s.Problems, &store.MalformedError{Path: p, Err: err})
+			} else {
+				ct.Detail = &d
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			s.Problems = append(s.Problems, err)
+		}
+		if ct.Detail != nil || len(ct.History) > 0 {
+			s.Coverage = append(s.Coverage, ct)
+		}
+	}
+	return nil
+}
 
 // Campaign is one campaign record and its name.
 type Campaign struct {
@@ -140,6 +195,9 @@ func Load(root, storeDir string) (*Snapshot, error) {
 			continue
 		}
 		s.Campaigns = append(s.Campaigns, Campaign{Name: name, Record: r})
+	}
+	if err := s.loadCoverage(st); err != nil {
+		return nil, err
 	}
 	// A bucket the artifact records name but whose record is gone (its
 	// directory deleted) is damage too, not a bucket that never was.

@@ -163,3 +163,34 @@ func ParseLineRanges(s string) ([]int, error) {
 	}
 	return out, nil
 }
+
+// CoverageDetailName is the latest full report of a target, beside its
+// history (coverage/<target>/latest.json).
+const CoverageDetailName = "latest.json"
+
+// WriteCoverageDetail replaces a target's latest full report (JSON).
+func (s *Store) WriteCoverageDetail(target string, data []byte) error {
+	if target == "" || strings.ContainsAny(target, "/\\\x00") || target == "." || target == ".." {
+		return fmt.Errorf("target %q is not a target name", target)
+	}
+	return s.WriteFile(path.Join(s.CoverageDir(target), CoverageDetailName), data)
+}
+
+// CoverageTargets lists the targets with coverage in the store.
+func (s *Store) CoverageTargets() ([]string, error) {
+	entries, err := fs.ReadDir(s.root.FS(), DirCoverage)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -8,7 +8,7 @@ import (
 // The report templates (`triage report`, `triage html`); they have their
 // own embed so that this file is all the report commands need here.
 //
-//go:embed report.md.tmpl report.html.tmpl summary.html.tmpl campaign.html.tmpl
+//go:embed report.md.tmpl report.html.tmpl summary.html.tmpl campaign.html.tmpl coverage.html.tmpl
 var reportFiles embed.FS
 
 // Names of the report templates.
@@ -22,6 +22,9 @@ const (
 	// CampaignHTML is a fuzzing campaign's page of `triage html`
 	// (html/template).
 	CampaignHTML = "campaign.html.tmpl"
+	// CoverageHTML is a fuzz target's coverage page of `triage html`
+	// (html/template).
+	CoverageHTML = "coverage.html.tmpl"
 )
 
 // Report returns an embedded report template's text.

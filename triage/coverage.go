@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,6 +174,13 @@ func coverageOf(ctx context.Context, ws *Workspace, t *Target, st *store.Store, 
 	}
 	if !opts.NoRecord {
 		if _, err := st.WriteCoverage(res.Record); err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(rep.Detail())
+		if err != nil {
+			return nil, err
+		}
+		if err := st.WriteCoverageDetail(t.Name, data); err != nil {
 			return nil, err
 		}
 	}
