@@ -65,14 +65,7 @@ func TestCampaignPage(t *testing.T) {
 	if len(snap.Campaigns) != 1 || !strings.Contains(strings.Join(errorsText(snap.Problems), "\n"), "named by its start time") {
 		t.Fatalf("campaigns %d, problems %v", len(snap.Campaigns), snap.Problems)
 	}
-	tm, err := DefaultTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	if _, err := WriteSite(snap, out, tm, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	out := writeSite(t, snap)
 	page := filepath.Join(out, "campaigns", snap.Campaigns[0].Name+".html")
 	data, err := os.ReadFile(page)
 	if err != nil {
@@ -82,33 +75,17 @@ func TestCampaignPage(t *testing.T) {
 		t.Fatalf("the page loads something external or holds unescaped markup")
 	}
 	ctx := headlessChromium(t, browser)
-	count := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+filepath.Join(out, "index.html")), chromedp.WaitReady(`#campaigns`)); err != nil {
-		t.Fatal(err)
-	}
-	links := count(`document.querySelectorAll('#campaigns a[href^="campaigns/"]').length`)
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+page), chromedp.WaitReady(`#targets`)); err != nil {
-		t.Fatal(err)
-	}
-	rows := count(`document.querySelectorAll('#targets tbody tr').length`)
-	lines := count(`document.querySelectorAll('svg.plot polyline.series').length`)
-	health := count(`document.querySelectorAll('#health li').length`)
+	openPage(t, ctx, filepath.Join(out, "index.html"), `#campaigns`)
+	links := evalInt(t, ctx, `document.querySelectorAll('#campaigns a[href^="campaigns/"]').length`)
+	openPage(t, ctx, page, `#targets`)
+	rows := evalInt(t, ctx, `document.querySelectorAll('#targets tbody tr').length`)
+	lines := evalInt(t, ctx, `document.querySelectorAll('svg.plot polyline.series').length`)
+	health := evalInt(t, ctx, `document.querySelectorAll('#health li').length`)
 	points, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Array.from(document.querySelectorAll('svg.plot polyline.series')).map(p => p.points.numberOfItems)`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-		artifacts := filepath.Join(fixture.ModuleRoot(), "test-artifacts", "report-html")
-		os.MkdirAll(artifacts, 0o755)
-		writeShot(t, filepath.Join(artifacts, "campaign.png"), png)
-	}
+	screenshot(t, ctx, "campaign.png")
 	if links != 1 || rows != 2 || lines != 4 || health != 1 {
 		t.Errorf("index links %d, rows %d, polylines %d, health items %d; want 1, 2, 4, 1", links, rows, lines, health)
 	}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -58,14 +57,7 @@ func TestCoveragePage(t *testing.T) {
 	if len(snap.Coverage) != 1 || snap.Coverage[0].Detail == nil || len(snap.Coverage[0].History) != 2 {
 		t.Fatalf("coverage in the snapshot: %+v", snap.Coverage)
 	}
-	tm, err := DefaultTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	if _, err := WriteSite(snap, out, tm, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	out := writeSite(t, snap)
 	page := filepath.Join(out, "coverage", tg.Name+".html")
 	data, err := os.ReadFile(page)
 	if err != nil {
@@ -75,23 +67,12 @@ func TestCoveragePage(t *testing.T) {
 		t.Fatal("the page loads something external")
 	}
 	ctx := headlessChromium(t, browser)
-	count := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+filepath.Join(out, "index.html")), chromedp.WaitReady(`#coverage`)); err != nil {
-		t.Fatal(err)
-	}
+	count := func(js string) int { t.Helper(); return evalInt(t, ctx, js) }
+	openPage(t, ctx, filepath.Join(out, "index.html"), `#coverage`)
 	if n := count(`document.querySelectorAll('#coverage a[href="coverage/fuzz_ata_taskfile.html"]').length`); n != 1 {
 		t.Errorf("index links the coverage page %d times", n)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+page), chromedp.WaitReady(`#scopes`)); err != nil {
-		t.Fatal(err)
-	}
+	openPage(t, ctx, page, `#scopes`)
 	rep := snap.Coverage[0].Detail.Report
 	if n := count(`document.querySelectorAll('#gaps tbody tr').length`); n != len(rep.Gaps) || n == 0 {
 		t.Errorf("%d gap rows, the report has %d", n, len(rep.Gaps))
@@ -124,9 +105,5 @@ func TestCoveragePage(t *testing.T) {
 	if checked != 4 {
 		t.Errorf("checked %d planted lines, want 4", checked)
 	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-		artifacts := filepath.Join(fixture.ModuleRoot(), "test-artifacts", "report-html")
-		os.MkdirAll(artifacts, 0o755)
-		writeShot(t, filepath.Join(artifacts, "coverage.png"), png)
-	}
+	screenshot(t, ctx, "coverage.png")
 }

@@ -208,6 +208,52 @@ func headlessChromium(t *testing.T, browser string) context.Context {
 	return ctx
 }
 
+// writeSite writes snap's HTML summary into a new directory.
+func writeSite(t *testing.T, snap *Snapshot) string {
+	t.Helper()
+	tm, err := DefaultTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, err := WriteSite(snap, out, tm, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// evalInt evaluates js in the page and returns its number.
+func evalInt(t *testing.T, ctx context.Context, js string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// openPage loads file and waits for sel.
+func openPage(t *testing.T, ctx context.Context, file, sel string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+file), chromedp.WaitReady(sel)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// screenshot saves the page as test-artifacts/report-html/NAME.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(fixture.ModuleRoot(), "test-artifacts", "report-html")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeShot(t, filepath.Join(dir, name), png)
+}
+
 // externalRE finds what would load something from elsewhere (the SVG
 // namespace URI is a name, not a load).
 var externalRE = regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//|<link\b|url\(|@import|<script[^>]+src`)

@@ -143,15 +143,19 @@ func (s *Store) WriteCampaign(r *CampaignRecord) (string, error) {
 }
 
 // Campaigns lists the campaign records' paths, oldest first.
-func (s *Store) Campaigns() ([]string, error) {
-	entries, err := fs.ReadDir(s.root.FS(), DirCampaigns)
+func (s *Store) Campaigns() ([]string, error) { return s.records(DirCampaigns) }
+
+// records lists the .yaml records of a store directory (no hidden or
+// temporary files, no links), sorted: by name is by time.
+func (s *Store) records(dir string) ([]string, error) {
+	entries, err := fs.ReadDir(s.root.FS(), dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, e := range entries {
 		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".yaml") && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, s.Path(path.Join(DirCampaigns, e.Name())))
+			out = append(out, s.Path(path.Join(dir, e.Name())))
 		}
 	}
 	sort.Strings(out)

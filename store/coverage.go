@@ -91,25 +91,18 @@ func (s *Store) WriteCoverage(r *CoverageRecord) (string, error) {
 // CoverageHistory reads target's coverage records, oldest first; records
 // that cannot be read are returned as errors beside them.
 func (s *Store) CoverageHistory(target string) ([]*CoverageRecord, []error, error) {
-	entries, err := fs.ReadDir(s.root.FS(), path.Join(DirCoverage, target))
+	paths, err := s.records(path.Join(DirCoverage, target))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, nil
 		}
 		return nil, nil, err
 	}
-	var names []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".yaml") && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
 	var out []*CoverageRecord
 	var bad []error
-	for _, n := range names {
+	for _, p := range paths {
 		var r CoverageRecord
-		if err := s.ReadRecord(path.Join(s.CoverageDir(target), n), &r); err != nil {
+		if err := s.ReadRecord(p, &r); err != nil {
 			bad = append(bad, err)
 			continue
 		}

@@ -162,14 +162,7 @@ func selectTargets(ws *Workspace, names []string) ([]*Target, error) {
 // campaign record. Interrupted (ctx done), it stops the fuzzers and still
 // triages nothing more but writes the record of what ran.
 func Fuzz(ctx context.Context, ws *Workspace, plan *CampaignPlan, opts FuzzOptions) (*store.CampaignRecord, error) {
-	cfg := opts.Config
-	if cfg == nil {
-		cfg = DefaultConfig()
-	}
-	log := opts.Log
-	if log == nil {
-		log = logrus.New()
-	}
+	cfg, log := configAndLog(opts.Config, opts.Log)
 	st, err := store.Open(cfg.StoreDir(ws.Root))
 	if err != nil {
 		return nil, err
@@ -281,6 +274,18 @@ func Fuzz(ctx context.Context, ws *Workspace, plan *CampaignPlan, opts FuzzOptio
 		return rec, err
 	}
 	return rec, nil
+}
+
+// configAndLog are cfg and log, or the defaults (and a logger of our own)
+// for a caller that gave none.
+func configAndLog(cfg *Config, log logrus.FieldLogger) (*Config, logrus.FieldLogger) {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	if log == nil {
+		log = logrus.New()
+	}
+	return cfg, log
 }
 
 func targetNames(plan *CampaignPlan) []string {

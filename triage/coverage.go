@@ -62,14 +62,7 @@ type CoverageResult struct {
 // match rustc, and reports it by scope with classified gaps; each target's
 // summary joins its history in the store.
 func Coverage(ctx context.Context, ws *Workspace, opts CoverageOptions) ([]*CoverageResult, error) {
-	cfg := opts.Config
-	if cfg == nil {
-		cfg = DefaultConfig()
-	}
-	log := opts.Log
-	if log == nil {
-		log = logrus.New()
-	}
+	cfg, log := configAndLog(opts.Config, opts.Log)
 	targets, err := selectTargets(ws, opts.Targets)
 	if err != nil {
 		return nil, err

@@ -61,9 +61,7 @@ Examples:
 				if err := format.check(); err != nil {
 					return err
 				}
-				wsArgs, targets := splitWorkspaceTargets(args)
-				pf.targets = targets
-				ws, cfg, err := pf.load(a, wsArgs)
+				ws, cfg, targets, err := pf.loadWithTargets(a, args)
 				if err != nil {
 					return err
 				}

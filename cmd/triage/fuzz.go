@@ -94,10 +94,7 @@ Examples:
 				if *cores < 0 || *duration < 0 {
 					return usagef("--cores and --duration must be positive")
 				}
-				wsArgs, targets := splitWorkspaceTargets(args)
-				pf.targets = append(pf.targets, targets...)
-				targets = pf.targets
-				ws, cfg, err := pf.load(a, wsArgs)
+				ws, cfg, targets, err := pf.loadWithTargets(a, args)
 				if err != nil {
 					return err
 				}
@@ -144,6 +141,15 @@ Examples:
 			}
 		},
 	})
+}
+
+// loadWithTargets is load for the [WORKSPACE] [TARGET...] commands: the
+// targets are the positional ones and --target's.
+func (pf *pipelineFlags) loadWithTargets(a *app, args []string) (*triage.Workspace, *triage.Config, []string, error) {
+	wsArgs, targets := splitWorkspaceTargets(args)
+	pf.targets = append(pf.targets, targets...)
+	ws, cfg, err := pf.load(a, wsArgs)
+	return ws, cfg, pf.targets, err
 }
 
 // splitWorkspaceTargets reads [WORKSPACE] [TARGET...]: the first argument
