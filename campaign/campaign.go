@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +41,7 @@ var Method = map[string]string{
 	"artifacts":     "files that appeared in the artifact directory, by libFuzzer's name prefix (one file per distinct input)",
 	"reported":      "fork mode's oom/timeout/crash counters: every failing job, repeats included",
 	"samples":       "one per status line (evenly thinned to at most 300): seconds since the start, execs, cov, ft, corpus",
+	"max_len":       "the last -max_len= of the target's flags; corpus_at_max_len counts corpus files at least that long",
 	"edges":         "the inline 8-bit counters of libFuzzer's start-up line (INFO: Loaded N modules (M inline 8-bit counters))",
 }
 
@@ -78,6 +81,9 @@ func Run(ctx context.Context, jobs []*Job, opts Options) ([]store.CampaignTarget
 		out[i] = s.result()
 		after := countDir(jobs[i].Artifacts, jobs[i].Corpus)
 		out[i].CorpusBefore, out[i].CorpusAfter = before[i].corpus, after.corpus
+		if n := maxLen(jobs[i].Flags); n > 0 {
+			out[i].MaxLen, out[i].CorpusAtMaxLen = n, countAtLeast(jobs[i].Corpus, int64(n))
+		}
 		out[i].Artifacts = map[store.ArtifactKind]int{}
 		for name := range after.artifacts {
 			if !before[i].artifacts[name] {
@@ -144,4 +150,29 @@ func MeasureEdges(ctx context.Context, binary, scratch string) (int, error) {
 		return 0, fmt.Errorf("%s printed no \"INFO: Loaded N modules (M inline 8-bit counters)\" line (exit status %d): not a libFuzzer binary built with inline 8-bit counters?", binary, res.ExitCode)
 	}
 	return n, nil
+}
+
+// maxLen is the last -max_len= of flags (0 when none).
+func maxLen(flags []string) int {
+	n := 0
+	for _, f := range flags {
+		if v, ok := strings.CutPrefix(f, "-max_len="); ok {
+			if x, err := strconv.Atoi(v); err == nil && x > 0 {
+				n = x
+			}
+		}
+	}
+	return n
+}
+
+// countAtLeast counts dir's regular files of at least size bytes.
+func countAtLeast(dir string, size int64) int {
+	n := 0
+	es, _ := os.ReadDir(dir)
+	for _, e := range es {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() >= size {
+			n++
+		}
+	}
+	return n
 }

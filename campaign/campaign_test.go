@@ -103,6 +103,9 @@ func TestCampaignRealTargets(t *testing.T) {
 	if c.Artifacts[store.ArtifactCrash] == 0 || c.Artifacts[store.ArtifactCrash] != files || c.Reported.Crashes < files-cmos.Cores {
 		t.Errorf("cmos_rtc: %d crash files counted, %d on disk, %d reported", c.Artifacts[store.ArtifactCrash], files, c.Reported.Crashes)
 	}
+	if b := got[1]; b.MaxLen != 256 || b.CorpusAtMaxLen > b.CorpusAfter {
+		t.Errorf("battery: max_len %d, %d of %d corpus inputs at it", b.MaxLen, b.CorpusAtMaxLen, b.CorpusAfter)
+	}
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("fork mode's temporary directories left behind: %v", left)
 	}

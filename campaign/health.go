@@ -27,6 +27,7 @@ const (
 	failRate         = 0.1  // timeouts+OOMs per finished job
 	crashRate        = 0.5  // crashing jobs per finished job
 	shallowEdges     = 0.05 // coverage below this fraction of the edges
+	maxLenFraction   = 0.1  // corpus inputs at -max_len
 )
 
 // HealthChecks are the checks, in the order they are reported.
@@ -91,6 +92,28 @@ var HealthChecks = []HealthCheck{
 			jobs := jobsOf(t)
 			if jobs > 0 && float64(t.Reported.Crashes) >= crashRate*float64(jobs) {
 				return fmt.Sprintf("%d of %d jobs crashed", t.Reported.Crashes, jobs)
+			}
+			return ""
+		},
+	},
+	{
+		Name:   "slow-units",
+		Means:  "libFuzzer wrote slow-unit- inputs (-report_slow_units: an input ran for seconds)",
+		Advice: "Performance: find what those inputs make slow (triage repro on a slow-unit- file); smaller backing stores, fixed guest memory.",
+		Test: func(t *store.CampaignTarget, _ []store.CampaignTarget) string {
+			if n := t.Artifacts[store.ArtifactSlowUnit]; n > 0 {
+				return fmt.Sprintf("%d slow-unit- inputs", n)
+			}
+			return ""
+		},
+	},
+	{
+		Name:   "max-len",
+		Means:  "a tenth or more of the corpus is -max_len bytes long: inputs want more room than they get",
+		Advice: "Entropy efficiency: raise -max_len, or make every byte count (Arbitrary enums instead of ratio() calls, one arbitrary call per composite value).",
+		Test: func(t *store.CampaignTarget, _ []store.CampaignTarget) string {
+			if t.MaxLen > 0 && t.CorpusAtMaxLen >= 3 && float64(t.CorpusAtMaxLen) >= maxLenFraction*float64(t.CorpusAfter) {
+				return fmt.Sprintf("%d of %d corpus inputs are %d bytes (-max_len)", t.CorpusAtMaxLen, t.CorpusAfter, t.MaxLen)
 			}
 			return ""
 		},

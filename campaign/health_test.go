@@ -18,8 +18,10 @@ func samples(ft ...int) []store.CampaignSample {
 // healthy target.
 func TestHealthChecks(t *testing.T) {
 	healthy := store.CampaignTarget{Name: "healthy", ExecsPerSec: 5000, Jobs: 100, Reported: store.FuzzerCounts{Crashes: 2}, Edges: 800, CovEnd: 400,
+		MaxLen: 64, CorpusAfter: 40, CorpusAtMaxLen: 1,
 		Samples: samples(10, 20, 30, 40, 50, 60, 70, 80, 90, 100)}
 	sick := store.CampaignTarget{Name: "sick", ExecsPerSec: 100, Jobs: 100, Reported: store.FuzzerCounts{Crashes: 60, Timeouts: 8, OOMs: 4}, Edges: 800, CovEnd: 20,
+		Artifacts: map[store.ArtifactKind]int{store.ArtifactSlowUnit: 2}, MaxLen: 64, CorpusAfter: 40, CorpusAtMaxLen: 12,
 		Samples: samples(10, 20, 30, 40, 50, 60, 70, 70, 70, 70)}
 	other := healthy
 	other.Name = "other"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -135,12 +136,20 @@ func parseData(dec *json.Decoder, e *Export) error {
 				err = eachElement(dec, func() error {
 					var f struct {
 						Function
+						Count   json.Number     `json:"count"`
 						Regions [][]json.Number `json:"regions"`
 					}
 					if err := dec.Decode(&f); err != nil {
 						return fmt.Errorf("functions[%d]: %w", len(e.Functions), err)
 					}
 					fn := f.Function
+					if f.Count != "" {
+						c, err := parseCount(string(f.Count))
+						if err != nil {
+							return fmt.Errorf("functions[%d] %s: count %q", len(e.Functions), fn.Name, f.Count)
+						}
+						fn.Count = c
+					}
 					for _, rg := range f.Regions {
 						region, err := parseRegion(rg)
 						if err != nil {
@@ -177,8 +186,8 @@ func parseRegion(v []json.Number) (Region, error) {
 	}
 	n := make([]int64, 8)
 	for i := range 8 {
-		x, err := v[i].Int64()
-		if err != nil || x < 0 {
+		x, err := parseCount(string(v[i]))
+		if err != nil {
 			return Region{}, fmt.Errorf("region field %d is %q", i, v[i])
 		}
 		n[i] = x
@@ -263,7 +272,7 @@ func ParseLCOV(r io.Reader) (map[string]*LCOVFile, error) {
 			}
 			ln, cnt, ok := strings.Cut(rest, ",")
 			l, err1 := strconv.Atoi(ln)
-			c, err2 := strconv.ParseInt(strings.Split(cnt, ",")[0], 10, 64)
+			c, err2 := parseCount(strings.Split(cnt, ",")[0])
 			if !ok || err1 != nil || err2 != nil || l <= 0 || c < 0 {
 				return nil, fmt.Errorf("line %d: bad DA %q", n, rest)
 			}
@@ -283,4 +292,20 @@ func ParseLCOV(r io.Reader) (map[string]*LCOVFile, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// parseCount reads an execution count: an unsigned 64-bit number. A count
+// above the int64 range is kept as the largest int64: LLVM prints counters
+// that an interrupted process left inconsistent (a region's expression
+// counter below zero, seen as 2^64-33 after a crash in continuous mode)
+// as such numbers, and llvm-cov itself takes them as executed.
+func parseCount(s string) (int64, error) {
+	u, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if u > math.MaxInt64 {
+		return math.MaxInt64, nil
+	}
+	return int64(u), nil
 }

@@ -23,6 +23,10 @@ func TestParseExport(t *testing.T) {
 	if fn.Count != 243 || len(fn.Regions) != 2 || fn.Regions[0] != (Region{L1: 28, C1: 54, L2: 30, C2: 57, Count: 243}) {
 		t.Errorf("function %+v", fn)
 	}
+	wrapped := strings.Replace(strings.Replace(sampleExport, `"count":243,`, `"count":18446744073709551583,`, 1), `[28,54,30,57,243,`, `[28,54,30,57,18446744073709551583,`, 1)
+	if w, err := ParseExport(strings.NewReader(wrapped)); err != nil || w.Functions[0].Count <= 0 || w.Functions[0].Regions[0].Count <= 0 {
+		t.Errorf("wrapped counters: %v", err)
+	}
 	for _, bad := range []string{``, `{}`, `[]`, `{"type":"other","data":[]}`, `{"data":[{"functions":[{"regions":[[1,2]]}]}]}`,
 		`{"data":[{"functions":[{"regions":[[1,2,3,4,-5,0,0,0]]}]}]}`, `{"data":[{"files":[`} {
 		if _, err := ParseExport(strings.NewReader(bad)); err == nil {
@@ -40,6 +44,11 @@ func TestParseLCOV(t *testing.T) {
 	a := files["/ws/a.rs"]
 	if a == nil || a.Lines[3] != 4 || a.Lines[4] != 2 || a.Functions["_RNvf"] != 3 || files["/ws/b.rs"].Lines[1] != 0 {
 		t.Fatalf("%+v", files)
+	}
+	// A counter left inconsistent by a crash (seen on a real replay).
+	odd, err := ParseLCOV(strings.NewReader("SF:/ws/a.rs\nDA:428,18446744073709551583\nend_of_record\n"))
+	if err != nil || odd["/ws/a.rs"].Lines[428] <= 0 {
+		t.Errorf("a wrapped counter: %v %+v", err, odd)
 	}
 	for _, bad := range []string{"DA:1,1\n", "SF:x\nDA:x,1\n", "SF:x\nDA:0,1\n", "SF:x\nDA:3,-1\n", "SF:x\nFN:a,b\n"} {
 		if _, err := ParseLCOV(strings.NewReader(bad)); err == nil {

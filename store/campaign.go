@@ -77,6 +77,11 @@ type CampaignTarget struct {
 	CorpusBefore    int `json:"corpus_before" yaml:"corpus_before"`
 	CorpusAfter     int `json:"corpus_after" yaml:"corpus_after"`
 	CorpusAfterCmin int `json:"corpus_after_cmin,omitempty" yaml:"corpus_after_cmin,omitempty"`
+	// MaxLen is the target's -max_len (0: libFuzzer's own choice) and
+	// CorpusAtMaxLen the corpus inputs that long: inputs that hit the
+	// limit.
+	MaxLen         int `json:"max_len,omitempty" yaml:"max_len,omitempty"`
+	CorpusAtMaxLen int `json:"corpus_at_max_len,omitempty" yaml:"corpus_at_max_len,omitempty"`
 	// Artifacts counts the new files of the artifact directory by kind.
 	Artifacts map[ArtifactKind]int `json:"artifacts" yaml:"artifacts"`
 	// Reported are libFuzzer's own oom/timeout/crash counters (summed

@@ -150,7 +150,9 @@ func overhead(d time.Duration, cores int, names []string) error {
 			defer wg.Done()
 			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Dir = pt.Job.Dir
-			cmd.Env = append(os.Environ(), "RUST_BACKTRACE=")
+			// As triage fuzz runs them: RUST_BACKTRACE unset (set, even
+			// empty, Rust captures a backtrace at every panic).
+			cmd.Env = withoutEnv(os.Environ(), "RUST_BACKTRACE")
 			stderr, _ := cmd.StderrPipe()
 			if err := cmd.Start(); err != nil {
 				fmt.Fprintln(os.Stderr, err)
@@ -284,4 +286,15 @@ func plantedBugs(d time.Duration, cores int, names []string) error {
 	fmt.Printf("a %s campaign on %d cores (%s with triage and cmin, %d execs, %d new buckets) found %d of %d planted bugs\n",
 		d, cores, campaignWall.Round(time.Second), execs, len(rec.NewBuckets), n, len(ids))
 	return nil
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

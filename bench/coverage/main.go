@@ -132,7 +132,7 @@ func run(n int) error {
 	start = time.Now()
 	for _, in := range inputs {
 		c := exec.Command(covBin, "-artifact_prefix="+per+"/", in)
-		c.Env = append(os.Environ(), "LLVM_PROFILE_FILE="+filepath.Join(per, "%m_%p.profraw"), "RUST_BACKTRACE=")
+		c.Env = append(withoutEnv(os.Environ(), "RUST_BACKTRACE"), "LLVM_PROFILE_FILE="+filepath.Join(per, "%m_%p.profraw"))
 		_ = c.Run()
 	}
 	perLines, err := mergeAndReport(per, covBin, primary)
@@ -146,7 +146,7 @@ func run(n int) error {
 	os.MkdirAll(filepath.Join(mrg, "out"), 0o755)
 	start = time.Now()
 	c := exec.Command(covBin, "-merge=1", "-artifact_prefix="+mrg+"/", filepath.Join(mrg, "out"), corpus)
-	c.Env = append(os.Environ(), "LLVM_PROFILE_FILE="+filepath.Join(mrg, "%m.profraw"), "RUST_BACKTRACE=")
+	c.Env = append(withoutEnv(os.Environ(), "RUST_BACKTRACE"), "LLVM_PROFILE_FILE="+filepath.Join(mrg, "%m.profraw"))
 	_ = c.Run()
 	mergeLines, err := mergeAndReport(mrg, covBin, primary)
 	if err != nil {
@@ -189,4 +189,15 @@ func mergeAndReport(dir, bin string, files []string) (string, error) {
 		}
 	}
 	return fmt.Sprintf("%d/%d", found-missed, found), nil
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

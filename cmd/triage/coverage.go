@@ -166,7 +166,7 @@ func printCoverage(w io.Writer, o coverageOutput, maxGaps int, ratchet, diff boo
 	}
 	fmt.Fprintln(w)
 	for _, f := range r.Files {
-		if f.Scope == coverage.Primary || f.Scope == coverage.Excluded {
+		if f.Scope != coverage.Out {
 			fmt.Fprintf(w, "    %-9s %-50s lines %s\n", f.Scope, inert.Line(f.Path), cnt(f.Figures.Lines))
 		}
 	}
