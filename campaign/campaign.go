@@ -9,6 +9,7 @@ package campaign
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,6 +45,8 @@ var Method = map[string]string{
 	"max_len":       "the last -max_len= of the target's flags; corpus_at_max_len counts corpus files at least that long",
 	"edges":         "the inline 8-bit counters of libFuzzer's start-up line (INFO: Loaded N modules (M inline 8-bit counters))",
 }
+
+var errNoJobs = errors.New("campaign: no targets to fuzz")
 
 // Run fuzzes every job until the duration has passed or ctx is done
 // (then every fuzzer is stopped, and the figures so far are returned).

@@ -3,7 +3,6 @@ package campaign
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -342,5 +341,3 @@ func (i ignoreErrors) Write(p []byte) (int, error) {
 	_, _ = i.w.Write(p)
 	return len(p), nil
 }
-
-var errNoJobs = errors.New("campaign: no targets to fuzz")

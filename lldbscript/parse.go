@@ -53,6 +53,11 @@ type Exit struct {
 	Text   string `json:"text" yaml:"text"`
 }
 
+// Lost says lldb lost the process (its connection to lldb-server failed,
+// "exited with status = -1 ... lost connection"): the status is lldb's,
+// not one the program returned.
+func (e *Exit) Lost() bool { return e != nil && e.Status == -1 }
+
 // Frame is one backtrace frame as lldb printed it.
 type Frame struct {
 	Index   int    `json:"index" yaml:"index"`

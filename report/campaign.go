@@ -42,6 +42,11 @@ const (
 	plotH = 180.0
 )
 
+// newLineChart is an empty plot of the pages' size and margins.
+func newLineChart(id, label string) *LineChart {
+	return &LineChart{ID: id, Label: label, Width: plotW, Height: int(chartTop + plotH + chartBottom), AxisX: chartLeft, AxisY: chartTop + plotH}
+}
+
 // campaignPage lays out a campaign's page.
 func campaignPage(c Campaign) CampaignPage {
 	p := CampaignPage{Name: c.Name, Record: c.Record}
@@ -71,8 +76,7 @@ func coveragePlot(t store.CampaignTarget) *LineChart {
 	step := niceStep(top)
 	top = int(math.Ceil(float64(top)/float64(step))) * step
 	tMax := max(s[len(s)-1].T, 1)
-	ch := &LineChart{ID: t.Name, Label: "Coverage (cov) and features (ft) of " + t.Name + " over the campaign's seconds",
-		Width: plotW, Height: int(chartTop + plotH + chartBottom), AxisX: chartLeft, AxisY: chartTop + plotH}
+	ch := newLineChart(t.Name, "Coverage (cov) and features (ft) of "+t.Name+" over the campaign's seconds")
 	x := func(sec float64) float64 { return round1(chartLeft + sec/tMax*(plotW-chartLeft-10)) }
 	y := func(v int) float64 { return round1(chartTop + plotH - float64(v)/float64(top)*plotH) }
 	for v := 0; v <= top; v += step {

@@ -100,8 +100,7 @@ func historyPlot(ct CoverageTarget) *LineChart {
 	if len(h) == 0 {
 		return nil
 	}
-	ch := &LineChart{ID: "history-" + ct.Target, Label: "Primary-scope line coverage of " + ct.Target + " over the recorded runs (percent)",
-		Width: plotW, Height: int(chartTop + plotH + chartBottom), AxisX: chartLeft, AxisY: chartTop + plotH}
+	ch := newLineChart("history-"+ct.Target, "Primary-scope line coverage of "+ct.Target+" over the recorded runs (percent)")
 	x := func(i int) float64 {
 		if len(h) == 1 {
 			return chartLeft + (plotW-chartLeft)/2

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,11 +114,10 @@ func coverageOf(ctx context.Context, ws *Workspace, t *Target, st *store.Store, 
 	}
 	defer os.RemoveAll(scratch)
 	start := time.Now()
-	crashers, err := replay(ctx, bin, inputs, scratch, t, cfg)
+	crashers, raws, err := replay(ctx, bin, inputs, scratch, t, cfg)
 	if err != nil {
 		return nil, err
 	}
-	raws, _ := filepath.Glob(filepath.Join(scratch, "raw", "*.profraw"))
 	profdata := filepath.Join(scratch, "merged.profdata")
 	if err := tools.Merge(ctx, profdata, raws); err != nil {
 		return nil, err
@@ -223,13 +223,14 @@ const replayBatchBytes = 512 << 10
 // process over many files (libFuzzer runs each file once), counters in
 // continuous mode (%c) so that a crashing input's counts are kept, and on
 // a crash a new process from the input after the one that crashed (the
-// last "Running:" line names it). It returns the crashing inputs.
-func replay(ctx context.Context, bin string, inputs []string, scratch string, t *Target, cfg *Config) ([]string, error) {
+// last "Running:" line names it). It returns the crashing inputs and the
+// raw profiles written.
+func replay(ctx context.Context, bin string, inputs []string, scratch string, t *Target, cfg *Config) (crashers, raws []string, err error) {
 	raw := filepath.Join(scratch, "raw")
 	art := filepath.Join(scratch, "artifacts")
 	for _, d := range []string{raw, art} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	timeout := cfg.Reproduce.LibFuzzerTimeout
@@ -246,7 +247,6 @@ func replay(ctx context.Context, bin string, inputs []string, scratch string, t 
 			flags = append(flags, o)
 		}
 	}
-	var crashers []string
 	rest := inputs
 	for len(rest) > 0 {
 		batch, size := rest, 0
@@ -261,30 +261,30 @@ func replay(ctx context.Context, bin string, inputs []string, scratch string, t 
 			Env: append([]string{"LLVM_PROFILE_FILE=" + filepath.Join(raw, "%c%m.profraw")}, cfg.Reproduce.Env...), Unset: []string{"RUST_BACKTRACE"},
 			Timeout: cfg.Coverage.Timeout.D(), KillGrace: 2 * time.Second, OutputCap: 4 << 20})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if res.Canceled {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		if bytes.Contains(res.Stderr, []byte("LLVM Profile Error")) {
-			return nil, fmt.Errorf("%s cannot write its profile in continuous mode (%s): build it with %s", bin, lastLine(res.Stderr, "LLVM Profile Error"), CoverageRustflags)
+			return nil, nil, fmt.Errorf("%s cannot write its profile in continuous mode (%s): build it with %s", bin, lineWith(res.Stderr, "LLVM Profile Error"), CoverageRustflags)
 		}
 		if res.ExitCode == 0 && !res.TimedOut {
 			rest = rest[len(batch):]
 			continue
 		}
 		last := lastRunning(res.Stderr)
-		i := indexOf(batch, last)
+		i := slices.Index(batch, last)
 		if i < 0 {
-			return nil, fmt.Errorf("the coverage binary failed before running an input (exit status %d, timed out %v): %s", res.ExitCode, res.TimedOut, tailText(string(res.Stderr), 600))
+			return nil, nil, fmt.Errorf("the coverage binary failed before running an input (exit status %d, timed out %v): %s", res.ExitCode, res.TimedOut, tailText(string(res.Stderr), 600))
 		}
 		crashers = append(crashers, batch[i])
 		rest = rest[i+1:]
 	}
-	if raws, _ := filepath.Glob(filepath.Join(raw, "*.profraw")); len(raws) == 0 {
-		return nil, fmt.Errorf("%s wrote no profile (LLVM_PROFILE_FILE in %s): is it built with -Cinstrument-coverage?", bin, raw)
+	if raws, _ = filepath.Glob(filepath.Join(raw, "*.profraw")); len(raws) == 0 {
+		return nil, nil, fmt.Errorf("%s wrote no profile (LLVM_PROFILE_FILE in %s): is it built with -Cinstrument-coverage?", bin, raw)
 	}
-	return crashers, nil
+	return crashers, raws, nil
 }
 
 // lastRunning is the input of libFuzzer's last "Running: PATH" line.
@@ -300,25 +300,14 @@ func lastRunning(stderr []byte) string {
 	return last
 }
 
-func lastLine(b []byte, prefix string) string {
+// lineWith is the first line of b that contains s, trimmed.
+func lineWith(b []byte, prefix string) string {
 	for _, l := range strings.Split(string(b), "\n") {
 		if strings.Contains(l, prefix) {
 			return strings.TrimSpace(l)
 		}
 	}
 	return ""
-}
-
-func indexOf(list []string, s string) int {
-	if s == "" {
-		return -1
-	}
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // ErrNoCorpus says a target has nothing to replay.

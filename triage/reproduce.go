@@ -381,7 +381,7 @@ func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symboli
 		Env: append([]string{"RUST_BACKTRACE=" + o.RustBacktrace}, o.Env...)}
 	start := time.Now()
 	res, err := lldbscript.Run(ctx, spec, opt)
-	if err == nil && res.Session != nil && res.Session.Ended != nil && res.Session.Ended.Status == lldbLostProcess {
+	if err == nil && res.Session != nil && res.Session.Ended.Lost() {
 		// Once more: lldb losing its process is lldb's own hiccup (a loaded
 		// machine), and the stack is worth a second run.
 		start = time.Now()
@@ -398,7 +398,7 @@ func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symboli
 		return nil, why
 	}
 	code := res.Session.Ended.Status
-	if code == lldbLostProcess {
+	if res.Session.Ended.Lost() {
 		// lldb's failure, not the program's: no verdict, no stack.
 		return nil, "lldb lost the process: " + res.Session.Ended.Text
 	}
@@ -420,10 +420,6 @@ func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symboli
 	}
 	return t, stackFound
 }
-
-// lldbLostProcess is the exit status lldb reports for a process it lost
-// (its connection to lldb-server failed), not one the program returned.
-const lldbLostProcess = -1
 
 // lldbFrames are a session backtrace's frames as parsed-trace frames,
 // demangled, normalized and tagged.

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/fuzztriage/triage/campaign"
 	"github.com/fuzztriage/triage/cmin"
+	"github.com/fuzztriage/triage/internal/inert"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/triage"
 )
@@ -76,7 +76,7 @@ Examples:
 					if len(targets) > 0 && !slices.Contains(targets, t.Name) {
 						continue
 					}
-					if len(targets) == 0 && countCorpus(t) == 0 {
+					if n, _ := t.CorpusSize(); len(targets) == 0 && n == 0 {
 						continue
 					}
 					r := cminResult{Target: t.Name}
@@ -100,12 +100,12 @@ Examples:
 				} else {
 					for _, r := range out {
 						if r.Error != "" {
-							fmt.Fprintf(a.stdout, "%s: not minimized: %s\n", r.Target, r.Error)
+							fmt.Fprintf(a.stdout, "%s: not minimized: %s\n", inert.Line(r.Target), inert.Line(r.Error))
 							continue
 						}
 						x := r.Result
 						fmt.Fprintf(a.stdout, "%s: %d -> %d inputs (%s), features %d -> %d, edges %d -> %d; old corpus kept in %s\n",
-							r.Target, x.Before, x.After, x.Method, x.FeaturesBefore, x.FeaturesAfter, x.EdgesBefore, x.EdgesAfter, st.Rel(x.Previous))
+							inert.Line(r.Target), x.Before, x.After, x.Method, x.FeaturesBefore, x.FeaturesAfter, x.EdgesBefore, x.EdgesAfter, st.Rel(x.Previous))
 						if x.Resumed != "" {
 							fmt.Fprintf(a.stdout, "  resumed: %s\n", x.Resumed)
 						}
@@ -122,5 +122,3 @@ Examples:
 		},
 	})
 }
-
-func countCorpus(t *triage.Target) int { return campaign.CountFiles(t.CorpusDir()) }

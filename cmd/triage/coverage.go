@@ -90,7 +90,7 @@ Examples:
 				}
 				if len(targets) == 0 {
 					for _, t := range ws.Targets {
-						if countCorpus(t) > 0 {
+						if n, _ := t.CorpusSize(); n > 0 {
 							targets = append(targets, t.Name)
 						}
 					}
@@ -149,7 +149,7 @@ Examples:
 
 func printCoverage(w io.Writer, o coverageOutput, maxGaps int, ratchet, diff bool) {
 	r := o.Report
-	fmt.Fprintf(w, "%s: %d inputs replayed (%d crashed; their counts are in), %s\n", o.Target, o.Inputs, o.Crashers, o.Tools)
+	fmt.Fprintf(w, "%s: %d inputs replayed (%d crashed; their counts are in), %s\n", inert.Line(o.Target), o.Inputs, o.Crashers, o.Tools)
 	fmt.Fprintf(w, "  build: %s\n", inert.Line(r.Build))
 	fmt.Fprintf(w, "  %-10s %5s %17s %17s %17s %17s\n", "scope", "files", "lines", "functions", "regions", "branches")
 	for _, s := range r.Scopes {

@@ -174,7 +174,7 @@ func printPlan(w io.Writer, plan *triage.CampaignPlan, root string) {
 		if pt.Cores == 1 {
 			unit = "core"
 		}
-		fmt.Fprintf(w, "%s: %d %s (weight %g, %s)\n", pt.Target.Name, pt.Cores, unit, pt.Weight, inert.Line(pt.WeightFrom))
+		fmt.Fprintf(w, "%s: %d %s (weight %g, %s)\n", inert.Line(pt.Target.Name), pt.Cores, unit, pt.Weight, inert.Line(pt.WeightFrom))
 		argv := pt.Job.Command(plan.Duration)
 		q := make([]string, len(argv))
 		for i, s := range argv {
@@ -203,7 +203,7 @@ func printCampaign(w io.Writer, rec *store.CampaignRecord) {
 				arts = append(arts, fmt.Sprintf("%s %d", k, n))
 			}
 		}
-		fmt.Fprintf(w, "%-24s %5d %12d %10.0f %11s %11s %13s %9d %s\n", t.Name, t.Cores, t.Execs, t.ExecsPerSec,
+		fmt.Fprintf(w, "%-24s %5d %12d %10.0f %11s %11s %13s %9d %s\n", inert.Line(t.Name), t.Cores, t.Execs, t.ExecsPerSec,
 			fmt.Sprintf("%d->%d", t.CovStart, t.CovEnd), fmt.Sprintf("%d->%d", t.FeaturesStart, t.FeaturesEnd), corpus, len(t.Restarts), strings.Join(arts, ", "))
 		if t.Error != "" {
 			fmt.Fprintf(w, "  stopped: %s\n", inert.Line(t.Error))
@@ -220,13 +220,13 @@ func printCampaign(w io.Writer, rec *store.CampaignRecord) {
 	if len(rec.Health) > 0 {
 		fmt.Fprintf(w, "\nhealth:\n")
 		for _, h := range rec.Health {
-			fmt.Fprintf(w, "  %s %s: %s\n    %s\n", h.Target, h.Check, inert.Line(h.Detail), h.Advice)
+			fmt.Fprintf(w, "  %s %s: %s\n    %s\n", inert.Line(h.Target), h.Check, inert.Line(h.Detail), h.Advice)
 		}
 	}
 	if len(rec.Failures) > 0 {
 		fmt.Fprintf(w, "\nfailures: %d\n", len(rec.Failures))
 		for _, f := range rec.Failures {
-			fmt.Fprintf(w, "  %s %s: %s\n", f.Target, f.Stage, inert.Line(f.Error))
+			fmt.Fprintf(w, "  %s %s: %s\n", inert.Line(f.Target), f.Stage, inert.Line(f.Error))
 		}
 	}
 }
