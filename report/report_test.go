@@ -186,6 +186,13 @@ func normalizeHang(s string) string {
 	s = stackLineRE.ReplaceAllString(s, "${1}<L>`")
 	s = stopSourceRE.ReplaceAllString(s, "${1}   `<the source line at the stop>`")
 	s = varsTableRE.ReplaceAllString(s, "Variables at the stop: <wherever the process was>\n\n")
+	// A stop inside an inlined loop body has no variable information: the
+	// same hang may show a table or none, by where the alarm caught it.
+	s = noVarsRE.ReplaceAllString(s, "Variables at the stop: <wherever the process was>\n")
+	// The release session of a hang is the run that reproduced one of its
+	// inputs (kept by input) unless the representative was minimized into
+	// new bytes, which get a session of their own (kept by bucket).
+	s = sessionDirRE.ReplaceAllString(s, "${1}<session dir>/")
 	return repeatRE.ReplaceAllString(s, "(<N> identical frames")
 }
 
@@ -197,6 +204,8 @@ var (
 	stackLineRE      = regexp.MustCompile("(?m)^(\\d+\\. `[^`\n]*` at `[^`\n]*:)\\d+`")
 	stopSourceRE     = regexp.MustCompile("(?m)^(0\\. `[^`\n]*` at `[^`\n]*`[^\n]*\n)   `[^\n]*`$")
 	varsTableRE      = regexp.MustCompile("(?s)Variables at the stop[^\n]*:\n\n\\| frame .*?\n\n")
+	noVarsRE         = regexp.MustCompile(`No variables were read[^\n]*\.\n`)
+	sessionDirRE     = regexp.MustCompile("(`\\.triage/)(?:sessions/[^/`]+/release|buckets/[^/`]+)/")
 )
 
 // lineDiff shows the first differing lines.

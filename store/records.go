@@ -105,6 +105,10 @@ type BucketRecord struct {
 	Minimized *MinimizedInput `json:"minimized,omitempty" yaml:"minimized,omitempty"`
 	// LLDB holds the lldb session findings per build profile.
 	LLDB map[Profile]*LLDBFindings `json:"lldb,omitempty" yaml:"lldb,omitempty"`
+	// Answers say which run answered each question about the
+	// representative (does it reproduce, where is its stack, what did lldb
+	// find, on which build): one run can answer several.
+	Answers []Answer `json:"answers,omitempty" yaml:"answers,omitempty"`
 	// ReportedMembers is how many members the last finished run reported;
 	// zero means the bucket has not been reported yet (it is new).
 	ReportedMembers int `json:"reported_members" yaml:"reported_members"`
@@ -157,6 +161,14 @@ type MinimizedInput struct {
 	DurationMS      int64    `json:"duration_ms" yaml:"duration_ms"`
 }
 
+// Answer is one question about a bucket's representative and the run that
+// answered it.
+type Answer struct {
+	Question string  `json:"question" yaml:"question"`
+	Build    Profile `json:"build" yaml:"build"`
+	Run      string  `json:"run" yaml:"run"`
+}
+
 // LLDBFindings is one lldb session at the crash.
 type LLDBFindings struct {
 	// Input is the SHA1 of the input debugged (the minimized input when
@@ -181,6 +193,12 @@ type LLDBFindings struct {
 	// Error says why the session could not run or stopped short (lldb
 	// absent, timed out, ...).
 	Error string `json:"error,omitempty" yaml:"error,omitempty"`
+	// Exit is the program's exit status when the session let it run to its
+	// end after the stop: the session was also the build's reproduction.
+	Exit *int `json:"exit,omitempty" yaml:"exit,omitempty"`
+	// Log is that run's stderr, for the reproduction it answers (kept in
+	// the session's files, not in the record).
+	Log string `json:"-" yaml:"-"`
 }
 
 // LLDBFrame is one frame lldb showed.

@@ -62,7 +62,11 @@ const (
 	DirMinimized = "minimized"
 	DirReport    = "report"
 	DirTmp       = "tmp"
-	lockName     = "lock"
+	// DirSessions holds the lldb sessions that were also an input's
+	// reproduction run (a timeout's or an OOM's run under lldb), by input
+	// and build: a bucket's findings may point there.
+	DirSessions = "sessions"
+	lockName    = "lock"
 )
 
 // lockPatience is how long Lock waits for a held lock.
@@ -254,6 +258,12 @@ func (s *Store) BucketDir(id string) string { return s.Path(path.Join(DirBuckets
 // BucketRecordPath is a bucket's record.
 func (s *Store) BucketRecordPath(id string) string {
 	return s.Path(path.Join(DirBuckets, id, "bucket.yaml"))
+}
+
+// SessionDir is where the lldb session that reproduced an input on a build
+// keeps its files.
+func (s *Store) SessionDir(sha string, prof Profile) string {
+	return s.Path(path.Join(DirSessions, sha, string(prof)))
 }
 
 // MinimizedPath is where --minimize all puts an input's minimized form.

@@ -11,7 +11,9 @@ command that finds the frame at run time, in the same lldb process:
 selects the NTH (default 0) frame whose function is FUNCTION -- or, with
 --under, the NTH distinct function whose source file is under one of the
 DIRs (the crate under test, the fuzz target: used when the crash report had
-no stack to name the frames) -- searching the selected thread first and then
+no stack to name the frames; a relative DIR, the crate's path in its
+workspace, matches those path components anywhere, for a binary built in
+another checkout) -- searching the selected thread first and then
 the other threads, and prints what `frame select N` prints (the frame and
 the source around its line).
 FUNCTION is compared by function_key, which ignores symbol hashes, generic
@@ -127,7 +129,11 @@ def select_frame(debugger, command, result, internal_dict):
     i = 0
     while i < len(args):
         if args[i] == "--under" and i + 1 < len(args):
-            under.append(args[i + 1].rstrip("/") + "/")
+            d = args[i + 1]
+            if d.startswith("/"):
+                under.append((True, d.rstrip("/") + "/"))
+            elif d.strip("/") not in ("", "."):
+                under.append((False, "/" + d.strip("/") + "/"))
             i += 2
             continue
         rest.append(args[i])
@@ -156,7 +162,7 @@ def select_frame(debugger, command, result, internal_dict):
             key = function_key(_frame_name(frame))
             if under:
                 path = frame.GetLineEntry().GetFileSpec().fullpath or ""
-                if not any(path.startswith(d) for d in under) or key in functions:
+                if not any(_under(path, d) for d in under) or key in functions:
                     continue
                 functions.append(key)
             elif key != want:
@@ -174,8 +180,16 @@ def select_frame(debugger, command, result, internal_dict):
             if not sub.Succeeded():
                 result.SetError(sub.GetError() or "frame select failed")
             return
-    what = ("a function under " + ", ".join(under)) if under else ("%s (key %s)" % (rest[0], want))
+    what = ("a function under " + ", ".join(d for _, d in under)) if under else ("%s (key %s)" % (rest[0], want))
     result.SetError("triage-frame: no frame of %s, occurrence %d, in %d thread(s)" % (what, nth, len(threads)))
+
+
+def _under(path, d):
+    """Whether path is under d, an (absolute, dir) pair: an absolute
+    directory is a prefix; a relative one (kept as /DIR/) is a run of whole
+    path components anywhere."""
+    absolute, prefix = d
+    return path.startswith(prefix) if absolute else prefix in path
 
 
 def __lldb_init_module(debugger, internal_dict):

@@ -12,24 +12,22 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/fuzztriage/triage/crashkind"
+	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/lldbscript"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 )
 
-// bucketWork does the expensive steps once per bucket, as tasks on -j
-// workers: minimize the representative; then, in parallel, the lldb session
-// on the release build, and the dev reproduction followed by the dev lldb
-// session (both sessions debug the minimized input). Each step is skipped
-// when its recorded result is for the current representative, so a killed
-// run resumes where it stopped. Slow buckets (timeouts, OOMs) start first.
+// bucketWork does what is left of the per-bucket work once every first
+// run has ended and the groups are final: the buckets whose work has not
+// started, and those whose early job worked on a representative a later
+// input displaced (checked when that job ends). Slow buckets (timeouts,
+// OOMs) start first. It returns when every bucket task has ended.
 func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 	var ids []string
-	for id, g := range groups {
-		b := p.buckets[id]
-		if b == nil || b.Malformed() {
-			continue
-		}
-		if p.needsWork(b, g) {
+	for id := range groups {
+		if b := p.buckets[id]; b != nil && !b.Malformed() {
 			ids = append(ids, id)
 		}
 	}
@@ -40,60 +38,162 @@ func (p *pass) bucketWork(ctx context.Context, groups map[string]*group) {
 		}
 		return ids[i] < ids[j]
 	})
-	if len(ids) == 0 {
-		return
-	}
-	// Every bucket submits at most four tasks (start, two steps and one
-	// redone session); the buffer holds them all so a task can submit its
-	// follow-ups without blocking.
-	queue := make(chan func(), 4*len(ids))
-	var pending sync.WaitGroup
-	submit := func(f func()) {
-		pending.Add(1)
-		queue <- f
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < p.cfg.JobCount(); i++ {
-		wg.Add(1)
+	var waits sync.WaitGroup
+	for _, id := range ids {
+		b, g := p.buckets[id], groups[id]
+		p.mu.Lock()
+		early := p.jobs[id]
+		p.mu.Unlock()
+		if early == nil {
+			if p.needsWork(b, g) {
+				p.launch(ctx, b, g)
+			}
+			continue
+		}
+		waits.Add(1)
 		go func() {
-			defer wg.Done()
-			for f := range queue {
-				if ctx.Err() == nil {
-					f()
-				}
-				pending.Done()
+			defer waits.Done()
+			select {
+			case <-early.done:
+			case <-ctx.Done():
+				return
+			}
+			// Redone only for another representative: what failed for
+			// this one (lldb missing, say) is not retried in the same pass.
+			if g.members[0].SHA1 != early.g.members[0].SHA1 && p.needsWork(b, g) {
+				p.launch(ctx, b, g)
 			}
 		}()
 	}
-	done := 0
-	p.progress("buckets", 0, len(ids), "")
-	for _, id := range ids {
-		bw := &bucketJob{pass: p, b: p.buckets[id], g: groups[id]}
-		bw.finished = func() {
-			p.mu.Lock()
-			done++
-			d := done
-			p.rec.Work.BucketsWorkedOn++
-			p.mu.Unlock()
-			p.progress("buckets", d, len(ids), id)
-		}
-		submit(func() { bw.start(ctx, submit) })
+	waits.Wait()
+	p.bucketTasks.Wait()
+}
+
+// startReady is called when w's first run has ended: every bucket seen this
+// pass whose representative is now settled starts its work.
+func (p *pass) startReady(ctx context.Context, w *work) {
+	p.mu.Lock()
+	w.ended = true
+	c := kindCost(w.art.Kind)
+	for p.open[c] < len(p.queued[c]) && p.queued[c][p.open[c]].ended {
+		p.open[c]++
 	}
-	pending.Wait()
-	close(queue)
-	wg.Wait()
+	var ready []*group
+	for id := range p.waiting {
+		if g := p.settledLocked(id); g != nil {
+			delete(p.waiting, id)
+			p.earlyStarted[id] = true
+			ready = append(ready, g)
+		}
+	}
+	p.mu.Unlock()
+	sort.Slice(ready, func(i, j int) bool { return ready[i].id < ready[j].id })
+	for _, g := range ready {
+		if ctx.Err() != nil {
+			return
+		}
+		p.startBucket(ctx, g)
+	}
+}
+
+// settledLocked returns bucket id's members, representative first, when its
+// work can start: the representative (the smallest reproducible member) is
+// confirmed reproducible, its file is there, and no input of its class
+// whose first run has not ended is smaller (inputs run smallest first, so
+// this is known early). An input of another class landing in the bucket may
+// still displace it; bucketWork then redoes the work. p.mu is held.
+func (p *pass) settledLocked(id string) *group {
+	g := &group{id: id}
+	seen := map[string]bool{}
+	for _, sha := range p.members[id] {
+		r := p.arts[sha]
+		if seen[sha] || r == nil || r.Malformed() || r.Bucket == nil || r.Bucket.ID != id {
+			continue
+		}
+		seen[sha] = true
+		g.members = append(g.members, r)
+		g.key = r.Bucket.Key
+		if p.triaged[sha] {
+			g.seen = true
+		}
+	}
+	if len(g.members) == 0 {
+		return nil
+	}
+	sort.Slice(g.members, func(i, j int) bool { return representsBetter(g.members[i], g.members[j]) })
+	rep := g.members[0]
+	if rep.Status != store.Reproducible {
+		return nil
+	}
+	if _, err := os.Stat(p.abs(rep.Path)); err != nil {
+		return nil
+	}
+	c := kindCost(rep.Kind)
+	if p.open[c] < len(p.queued[c]) {
+		if u := p.queued[c][p.open[c]]; u.size < rep.Size || (u.size == rep.Size && u.sha < rep.SHA1) {
+			return nil
+		}
+	}
+	return g
+}
+
+// startBucket writes a settled bucket's record and starts its work.
+func (p *pass) startBucket(ctx context.Context, g *group) {
+	mu := p.lockOf(g.id)
+	mu.Lock()
+	p.applyGroup(g, p.now().UTC())
+	p.mu.Lock()
+	b := p.buckets[g.id]
+	p.mu.Unlock()
+	needs := !b.Malformed() && p.needsWork(b, g)
+	mu.Unlock()
+	if needs {
+		p.launch(ctx, b, g)
+	}
+}
+
+// launch starts a bucket's job: its first task (minimization, then the
+// sessions and the dev reproduction it submits) goes in the bucket lane.
+func (p *pass) launch(ctx context.Context, b *store.BucketRecord, g *group) {
+	j := &bucketJob{pass: p, b: b, g: g, mu: p.lockOf(b.ID), done: make(chan struct{})}
+	p.mu.Lock()
+	p.jobs[b.ID] = j
+	p.mu.Unlock()
+	j.finished = func() {
+		p.mu.Lock()
+		p.bucketsDone++
+		d, total := p.bucketsDone, len(p.jobs)
+		p.rec.Work.BucketsWorkedOn++
+		p.mu.Unlock()
+		p.progress("buckets", d, total, b.ID)
+		close(j.done)
+	}
+	submit := func(f func()) { p.submitBucket(ctx, f) }
+	submit(func() { j.start(ctx, submit) })
+}
+
+// submitBucket runs f in a bucket-lane slot, counted in bucketTasks.
+func (p *pass) submitBucket(ctx context.Context, f func()) {
+	p.bucketTasks.Add(1)
+	go func() {
+		defer p.bucketTasks.Done()
+		p.cores.run(ctx, laneBucket, f)
+	}()
 }
 
 // bucketJob is one bucket's work; its tasks share the bucket record under mu.
 type bucketJob struct {
 	*pass
-	b        *store.BucketRecord
-	g        *group
-	t        *Target
-	log      logrus.FieldLogger
-	mu       sync.Mutex
+	b   *store.BucketRecord
+	g   *group
+	t   *Target
+	log logrus.FieldLogger
+	// mu is the bucket's lock (pass.lockOf), shared with regroup.
+	mu       *sync.Mutex
 	left     int // tasks still running
 	finished func()
+	// done is closed when the job's last task has ended.
+	done chan struct{}
 }
 
 // start minimizes, then submits the lldb release and dev tasks.
@@ -115,7 +215,11 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 	in := j.debugInput(b, rep)
 	var tasks []func()
 	if j.needsLLDB(b, store.Release, in.sha) {
-		tasks = append(tasks, func() { j.lldbStep(ctx, store.Release, in, j.releaseTrace(rep)) })
+		if f := j.reproductionSession(in.sha); f != nil {
+			j.adopt(store.Release, f)
+		} else {
+			tasks = append(tasks, func() { j.lldbStep(ctx, store.Release, in, j.releaseTrace(rep), false) })
+		}
 	}
 	// Each task is wrapped so the bucket finishes when its last task does;
 	// a task may add a follow-up (counted before the task itself ends).
@@ -143,7 +247,7 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 		devLLDB := j.needsLLDB(b, store.Dev, in.sha)
 		relTrace := j.releaseTrace(rep)
 		switch {
-		case devLLDB && relTrace != nil && relTrace.Kind == symbolize.KindOOM && in.sha == rep.SHA1 && j.needsDev(rep):
+		case devLLDB && relTrace != nil && oneRun(relTrace.Kind) && in.sha == rep.SHA1 && j.needsDev(rep):
 			tasks = append(tasks, func() { j.devThroughLLDB(ctx, in, relTrace) })
 		case devLLDB && !hasInAppFrames(relTrace):
 			tasks = append(tasks, j.devBesideLLDB(ctx, in, relTrace, follow)...)
@@ -151,7 +255,7 @@ func (j *bucketJob) start(ctx context.Context, submit func(func())) {
 			tasks = append(tasks, func() {
 				tr := j.devStep(ctx)
 				if ctx.Err() == nil && devLLDB {
-					j.lldbStep(ctx, store.Dev, in, tr)
+					j.lldbStep(ctx, store.Dev, in, tr, false)
 				}
 			})
 		}
@@ -180,7 +284,7 @@ func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *
 	var devDone, lldbDone bool
 	redo := func() {
 		if ctx.Err() == nil {
-			j.lldbStep(ctx, store.Dev, in, devTrace)
+			j.lldbStep(ctx, store.Dev, in, devTrace, false)
 		}
 	}
 	// whenBoth runs in whichever task ends second.
@@ -201,7 +305,7 @@ func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *
 	}
 	session := func() {
 		if ctx.Err() == nil {
-			j.lldbStep(ctx, store.Dev, in, relTrace)
+			j.lldbStep(ctx, store.Dev, in, relTrace, false)
 		}
 		j.mu.Lock()
 		lldbDone = true
@@ -214,59 +318,76 @@ func (j *bucketJob) devBesideLLDB(ctx context.Context, in debugInput, relTrace *
 	return []func(){dev, session}
 }
 
-// devThroughLLDB is an OOM's dev reproduction and dev lldb session in one
-// process. An unoptimized build fills memory slowly (the fixture's OOM
-// takes 10 s on dev against 1 s on release), and the session runs the
-// representative with the reproduction's flags until libFuzzer's RSS-limit
-// report, where it stops: that stop answers the dev question ("does it run
-// out of memory there too?"), so the input runs once, not twice. Only a
-// session that does not stop there is followed by a reproduction of its
-// own (and redone, should the dev build crash another way).
+// devThroughLLDB is the dev reproduction and the dev lldb session of a
+// kind reproduced under a limit (a timeout, an OOM) in one process. An
+// unoptimized build hangs or fills memory slowly (the fixture's OOM takes
+// 10 s on dev against 1 s on release), so the session runs the
+// representative with the reproduction's flags, stops where the limit
+// fires, reads its frames, then lets the program end: its exit and
+// libFuzzer's report are the dev verdict, and the input runs once, not
+// twice. Only a session that gives no verdict is followed by a
+// reproduction of its own (and redone, should the dev build crash another
+// way).
 func (j *bucketJob) devThroughLLDB(ctx context.Context, in debugInput, relTrace *symbolize.Trace) {
-	f := j.lldbStep(ctx, store.Dev, in, relTrace)
+	f := j.lldbStep(ctx, store.Dev, in, relTrace, true)
 	if ctx.Err() != nil {
 		return
 	}
-	if f != nil && f.StopKind == symbolize.KindOOM {
-		j.devFromSession(ctx, f)
+	if tr := j.devFromSession(ctx, f); tr != nil {
+		if crashkind.Of(tr.Kind).KeyFamily() != crashkind.Of(relTrace.Kind).KeyFamily() {
+			// Its stops were chosen for the release kind.
+			j.lldbStep(ctx, store.Dev, in, tr, false)
+		}
 		return
 	}
 	tr := j.devStep(ctx)
 	if ctx.Err() == nil && tr != nil && tr.Kind != relTrace.Kind {
-		j.lldbStep(ctx, store.Dev, in, tr)
+		j.lldbStep(ctx, store.Dev, in, tr, false)
 	}
 }
 
-// devFromSession records the dev reproduction an lldb session's stop
-// showed: one run, crashed as f.StopKind, vouched for by the session.
-func (j *bucketJob) devFromSession(ctx context.Context, f *store.LLDBFindings) {
+// devFromSession records the dev reproduction a finished lldb session
+// gave (one run, vouched for by the session) and returns its trace; nil
+// when the session gave no failing verdict.
+func (j *bucketJob) devFromSession(ctx context.Context, f *store.LLDBFindings) *symbolize.Trace {
+	if f == nil || f.Exit == nil {
+		return nil
+	}
 	t, rep := j.t, j.g.members[0]
 	dev, err := j.ensure(ctx, t, store.Dev)
 	if err != nil {
-		return
+		return nil
 	}
-	tr := &symbolize.Trace{Kind: f.StopKind, Summary: "libFuzzer: out-of-memory (the lldb session stopped in its RSS-limit report)"}
-	// The key's frames are the session's stack of the allocating thread
-	// (its in-app frames, as the findings keep them).
-	if len(f.Frames) > 0 {
+	run := &RunResult{Try: store.Try{ExitCode: *f.Exit, Backtrace: true, LLDB: true}, Log: []byte(f.Log)}
+	run.Outcome = outcomeOf(&procrun.Result{ExitCode: *f.Exit}, run.Log)
+	if !run.Outcome.Failed() {
+		return nil
+	}
+	tr := parseOrFallback(j.stages.Parse, run)
+	if !hasInAppFrames(tr) && len(f.Frames) > 0 {
+		// The key's frames are the session's stack at the stop (its in-app
+		// frames, as the findings keep them).
 		frames := make([]symbolize.Frame, len(f.Frames))
 		for i, fr := range f.Frames {
 			frames[i] = symbolize.Frame{Index: fr.Index, Function: fr.Function, Normalized: symbolize.Normalize(fr.Function), File: fr.File, Line: fr.Line}
 		}
 		symbolize.DefaultRules().TagFrames(frames)
-		tr.Backtraces = []symbolize.Backtrace{{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames}}
-		tr.Frames = tr.Backtraces[0].Frames
+		tr.Backtraces = append(tr.Backtraces, symbolize.Backtrace{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames})
+		tr.Frames = tr.Backtraces[len(tr.Backtraces)-1].Frames
 	}
+	run.Same = true
 	r := &store.Reproduction{
-		Profile: store.Dev, Binary: dev, Flags: sessionFlags(t, rep.Kind, &j.cfg.Reproduce),
-		Status: store.Reproducible, Tries: 1, Crashes: 1, Rate: 1,
-		ConfirmedBy: "lldb session " + f.Transcript + " (" + f.Stop + ")",
-		Outcome:     store.OutcomeOOM, Crash: crashRecord(tr), Trace: tr,
+		Profile: store.Dev, Binary: dev, Flags: ReproFlags(t, rep.Kind, &j.cfg.Reproduce),
+		Status: store.Reproducible, Tries: 1, Crashes: 1, Rate: 1, StackFrom: "lldb",
+		ConfirmedBy: fmt.Sprintf("one run: the lldb session %s (stopped at %s, then ran to its exit %d)", f.Transcript, f.Stop, *f.Exit),
+		Outcome:     run.Outcome, ExitCode: run.ExitCode, Log: string(run.Log),
+		Crash: crashRecord(tr), Trace: tr, Detail: []store.Try{run.Try},
 	}
 	if ref, err := j.stages.Bucket(tr, BucketRequest{Target: t.Name, Binary: dev, Config: &j.cfg.Bucket}); err == nil {
 		r.BucketID = ref.ID
 	}
 	j.recordDev(r)
+	return tr
 }
 
 // hasInAppFrames says whether a trace has a frame of the code being fuzzed.
@@ -320,9 +441,9 @@ func (j *bucketJob) devStep(ctx context.Context) *symbolize.Trace {
 	return j.devReproduce(ctx, j)
 }
 
-func (j *bucketJob) lldbStep(ctx context.Context, prof store.Profile, in debugInput, tr *symbolize.Trace) *store.LLDBFindings {
+func (j *bucketJob) lldbStep(ctx context.Context, prof store.Profile, in debugInput, tr *symbolize.Trace, finish bool) *store.LLDBFindings {
 	b, rep := j.b, j.g.members[0]
-	f := j.lldbSession(ctx, j.t, b, rep, prof, in, tr)
+	f := j.lldbSession(ctx, j.t, b, rep, prof, in, tr, finish)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -338,6 +459,38 @@ func (j *bucketJob) lldbStep(ctx context.Context, prof store.Profile, in debugIn
 	} else {
 		j.log.WithFields(logrus.Fields{"profile": prof, "stop": f.Stop}).Info("lldb session")
 	}
+	return f
+}
+
+// reproductionSession is the findings of the session that reproduced an
+// input this pass (a timeout's or an OOM's run under lldb), or nil.
+func (p *pass) reproductionSession(sha string) *store.LLDBFindings {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tryFindings[sha]
+}
+
+// adopt records findings of a session that already ran as the bucket's.
+func (j *bucketJob) adopt(prof store.Profile, f *store.LLDBFindings) {
+	j.mu.Lock()
+	if j.b.LLDB == nil {
+		j.b.LLDB = map[store.Profile]*store.LLDBFindings{}
+	}
+	j.b.LLDB[prof] = f
+	j.mu.Unlock()
+	j.save()
+	j.log.WithFields(logrus.Fields{"profile": prof, "stop": f.Stop, "transcript": f.Transcript}).Info("lldb session (the reproduction's run)")
+}
+
+// findingsOf are the findings of a session that reproduced an input, with
+// its paths relative to the store; nil when it fell short.
+func (p *pass) findingsOf(plan *lldbscript.Plan, res *lldbscript.Result, input, binary string) *store.LLDBFindings {
+	f := sessionFindings(plan, res, binary, p.ws.Registers())
+	if f.Error != "" {
+		return nil
+	}
+	f.Input = input
+	f.CommandFile, f.Transcript, f.Log = p.st.Rel(f.CommandFile), p.st.Rel(f.Transcript), ""
 	return f
 }
 
@@ -402,7 +555,15 @@ func (p *pass) debugInput(b *store.BucketRecord, rep *store.ArtifactRecord) debu
 	return debugInput{rep.SHA1, p.abs(rep.Path)}
 }
 
+// saveBucket writes a bucket record, with the answers its representative's
+// records give. The bucket's lock is held (or no job is running).
 func (p *pass) saveBucket(b *store.BucketRecord) {
+	p.mu.Lock()
+	rep := p.arts[b.Representative.SHA1]
+	p.mu.Unlock()
+	if len(b.Members) > 0 {
+		b.Answers = bucketAnswers(b, rep)
+	}
 	if err := p.st.WriteBucket(b); err != nil {
 		p.fail(store.Failure{Target: b.Target, Stage: "store", Error: err.Error()})
 	}
@@ -553,7 +714,7 @@ func traceFromRecord(c *store.CrashRecord, frames []symbolize.Frame) *symbolize.
 
 // lldbSession runs the lldb stage for one profile; every way it can fail
 // ends up in the findings' Error.
-func (p *pass) lldbSession(ctx context.Context, t *Target, b *store.BucketRecord, rep *store.ArtifactRecord, prof store.Profile, in debugInput, tr *symbolize.Trace) *store.LLDBFindings {
+func (p *pass) lldbSession(ctx context.Context, t *Target, b *store.BucketRecord, rep *store.ArtifactRecord, prof store.Profile, in debugInput, tr *symbolize.Trace, finish bool) *store.LLDBFindings {
 	f := &store.LLDBFindings{Input: in.sha}
 	binary, err := p.ensure(ctx, t, prof)
 	if err != nil {
@@ -576,10 +737,11 @@ func (p *pass) lldbSession(ctx context.Context, t *Target, b *store.BucketRecord
 		// without running it first.
 		tr = &symbolize.Trace{Kind: sessionKind("", nil, rep.Kind)}
 	}
+	p.log.WithFields(logrus.Fields{"bucket": b.ID, "profile": prof, "input": in.sha}).Debug("lldb session started")
 	got, err := p.stages.LLDB(ctx, SessionRequest{
 		Workspace: p.ws, Target: t.Name, Binary: binary, Profile: prof, Config: p.cfg,
 		Input: in.path, Trace: tr, Dir: dir, ScriptName: "lldb-" + string(prof) + ".lldb",
-		WriteFile: p.st.WriteFile, Stages: &p.stages,
+		WriteFile: p.st.WriteFile, Stages: &p.stages, Finish: finish,
 	})
 	p.mu.Lock()
 	p.rec.Work.LLDBSessions++

@@ -571,15 +571,14 @@ func TestOOMDevWithoutLLDBSession(t *testing.T) {
 // TestConfirmationIsWaitedFor: inputs of one bucket running side by side do
 // not each confirm it. The first to crash confirms it with its tries; the
 // others wait for that verdict (their slot given back) and are accepted on
-// their one run. Four timeouts of one bucket on two slots: 2+1+1+1 runs.
+// their one run. Four panics of one bucket on two slots: 2+1+1+1 runs.
 func TestConfirmationIsWaitedFor(t *testing.T) {
 	root := fixture.BuiltCopy(t)
-	const target = "fuzz_wire_decode"
-	keepBug(t, root, "wire-skip-loop")
+	keepBug(t, root, "cmos-div-zero")
 	cfg := quickConfig()
 	cfg.Minimize.Mode = MinimizeOff
 	cfg.Jobs = 2
-	rec := runPipeline(t, root, cfg, target)
+	rec := runPipeline(t, root, cfg, "fuzz_chipset_cmos_rtc")
 	arts, buckets := loadStore(t, cfg.StoreDir(root))
 	if len(buckets) != 1 || len(arts) != 4 {
 		t.Fatalf("%d buckets, %d records", len(buckets), len(arts))
@@ -601,17 +600,59 @@ func TestConfirmationIsWaitedFor(t *testing.T) {
 	}
 }
 
-// keepBug keeps only the artifacts of one planted bug (bugs.yaml).
-func keepBug(t *testing.T, root, bug string) {
+// TestLimitKindsRunOnce: a hang costs its -timeout per run, so each of four
+// timeouts of one bucket runs once (under lldb: its stack and its verdict),
+// confirmed by that one run, and nothing waits for another's tries.
+func TestLimitKindsRunOnce(t *testing.T) {
+	needLLDB(t)
+	root := fixture.BuiltCopy(t)
+	keepBug(t, root, "wire-skip-loop")
+	cfg := testConfig()
+	cfg.Reproduce.Dev = boolp(false)
+	cfg.Jobs = 2
+	rec := runPipeline(t, root, cfg, "fuzz_wire_decode")
+	arts, buckets := loadStore(t, cfg.StoreDir(root))
+	if len(buckets) != 1 || len(arts) != 4 {
+		t.Fatalf("%d buckets, %d records", len(buckets), len(arts))
+	}
+	for _, a := range arts {
+		r := a.Reproductions[store.Release]
+		if r.Status != store.Reproducible || r.Tries != 1 || len(r.Detail) != 1 || !r.Detail[0].LLDB || r.StackFrom != "lldb" ||
+			!strings.HasPrefix(r.ConfirmedBy, "one run: a timeout") {
+			t.Errorf("%s: %+v", a.Path, r)
+		}
+	}
+	if rec.Work.ReproductionRuns != 4 {
+		t.Errorf("%d reproduction runs for 4 timeouts, want 4", rec.Work.ReproductionRuns)
+	}
+	for _, b := range buckets {
+		answers := map[string]string{}
+		for _, a := range b.Answers {
+			answers[string(a.Build)+" "+a.Question] = a.Run
+		}
+		if !strings.Contains(answers["release reproduces"], "1 run (1 under lldb)") || !strings.Contains(answers["release stack"], "the same run as its verdict") ||
+			!strings.Contains(answers["release lldb findings"], "lldb-release.txt") {
+			t.Errorf("bucket answers %+v", b.Answers)
+		}
+	}
+}
+
+// keepBug keeps only the artifacts of planted bugs (bugs.yaml) in their
+// targets' artifact directories.
+func keepBug(t *testing.T, root string, bugs ...string) {
 	t.Helper()
 	m, err := fixture.LoadManifest(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := m.Bug(bug)
-	var names []string
-	for _, in := range b.Inputs {
-		names = append(names, in.File)
+	names := map[string][]string{}
+	for _, id := range bugs {
+		b := m.Bug(id)
+		for _, in := range b.Inputs {
+			names[b.Target] = append(names[b.Target], in.File)
+		}
 	}
-	keepOnly(t, root, b.Target, names...)
+	for target, files := range names {
+		keepOnly(t, root, target, files...)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/fuzztriage/triage/dedupe"
+	"github.com/fuzztriage/triage/lldbscript"
 	"github.com/fuzztriage/triage/store"
 	"github.com/fuzztriage/triage/symbolize"
 	"github.com/fuzztriage/triage/templates"
@@ -146,24 +147,50 @@ type pass struct {
 	rec     *store.RunRecord
 	builder *Builder
 
-	mu        sync.Mutex
-	arts      map[string]*store.ArtifactRecord
-	buckets   map[string]*store.BucketRecord
-	traces    map[string]*symbolize.Trace // sha1 -> release trace, triaged this pass
-	triaged   map[string]bool             // sha1 triaged this pass
-	retriaged map[string]bool             // sha1 re-triaged on a changed binary this pass
-	fixed     map[string]bool             // buckets found fixed this pass
-	binSHA    map[string]string           // target+profile (as binaries) -> binary sha1
-	binaries  map[string]string           // target+profile -> path
-	binErr    map[string]error
+	mu      sync.Mutex
+	arts    map[string]*store.ArtifactRecord
+	buckets map[string]*store.BucketRecord
+	traces  map[string]*symbolize.Trace // sha1 -> release trace of a likely representative (keepTraceLocked)
+	// traceHolder is, per bucket, the record whose trace is kept.
+	traceHolder map[string]*store.ArtifactRecord
+	triaged     map[string]bool   // sha1 triaged this pass
+	retriaged   map[string]bool   // sha1 re-triaged on a changed binary this pass
+	fixed       map[string]bool   // buckets found fixed this pass
+	binSHA      map[string]string // target+profile (as binaries) -> binary sha1
+	binaries    map[string]string // target+profile -> path
+	binErr      map[string]error
 	// reliable maps a bucket confirmed reproducible by full tries to what
 	// confirmed it (reproduce.confirm: bucket).
 	reliable map[string]string
 	// confirming maps a bucket that an input is confirming right now to a
 	// channel closed when that input's record is written.
 	confirming map[string]chan struct{}
-	// slots holds one token per input running in the reproduce phase.
-	slots chan struct{}
+	// cores are the -j slots every run of the pass takes one of.
+	cores *cores
+	// tryFindings are the lldb findings of inputs whose reproduction ran
+	// under lldb (stack-less kinds), by SHA1: the release session of the
+	// bucket whose representative such an input is.
+	tryFindings map[string]*store.LLDBFindings
+
+	// members lists each bucket's inputs by SHA1 as the records said when
+	// they were written (an input re-triaged elsewhere is filtered out when
+	// read); it lets a bucket's work start before the last first run.
+	members map[string][]string
+	// queued are this pass's inputs by class (kindCost), in the order they
+	// run; open[c] is the first of class c whose first run has not ended.
+	queued [classes][]*work
+	open   [classes]int
+	// waiting are buckets seen this pass whose work has not started;
+	// earlyStarted, those whose work started before the groups were final.
+	waiting      map[string]bool
+	earlyStarted map[string]bool
+	// jobs are the bucket jobs started this pass, by bucket.
+	jobs map[string]*bucketJob
+	// bucketLocks guard each bucket record between its job and regroup.
+	bucketLocks map[string]*sync.Mutex
+	// bucketTasks counts bucket tasks submitted and not ended.
+	bucketTasks sync.WaitGroup
+	bucketsDone int
 }
 
 func (p *pass) fail(f store.Failure) {
@@ -191,7 +218,9 @@ type work struct {
 	target *Target
 	art    Artifact
 	sha    string
+	size   int64
 	old    *store.ArtifactRecord // set when re-triaging
+	ended  bool                  // its first run is over (p.mu)
 }
 
 // Pass triages what is new since the last pass. The store must be open.
@@ -200,19 +229,27 @@ func (p *Pipeline) Pass(ctx context.Context) (*store.RunRecord, error) {
 		return nil, errors.New("pipeline: store not open")
 	}
 	ps := &pass{
-		Pipeline:  p,
-		started:   p.now().UTC(),
-		builder:   NewBuilder(),
-		traces:    map[string]*symbolize.Trace{},
-		triaged:   map[string]bool{},
-		retriaged: map[string]bool{},
-		fixed:     map[string]bool{},
-		binSHA:    map[string]string{},
-		binaries:  map[string]string{},
-		binErr:    map[string]error{},
-		reliable:  map[string]string{},
+		Pipeline:    p,
+		started:     p.now().UTC(),
+		builder:     NewBuilder(),
+		traces:      map[string]*symbolize.Trace{},
+		traceHolder: map[string]*store.ArtifactRecord{},
+		triaged:     map[string]bool{},
+		retriaged:   map[string]bool{},
+		fixed:       map[string]bool{},
+		binSHA:      map[string]string{},
+		binaries:    map[string]string{},
+		binErr:      map[string]error{},
+		reliable:    map[string]string{},
 
-		confirming: map[string]chan struct{}{},
+		confirming:   map[string]chan struct{}{},
+		cores:        newCores(p.cfg.JobCount()),
+		tryFindings:  map[string]*store.LLDBFindings{},
+		members:      map[string][]string{},
+		waiting:      map[string]bool{},
+		earlyStarted: map[string]bool{},
+		jobs:         map[string]*bucketJob{},
+		bucketLocks:  map[string]*sync.Mutex{},
 	}
 	ps.rec = &store.RunRecord{Workspace: p.ws.Root, Started: ps.started, Jobs: p.cfg.JobCount(), PhaseMS: map[string]int64{}}
 	ps.builder.Log = func(target string, prof store.Profile, argv []string) {
@@ -243,6 +280,11 @@ func (p *pass) run(ctx context.Context) error {
 		p.fail(store.Failure{Stage: "store", Error: e.Error()})
 	}
 	p.arts, p.buckets = arts, buckets
+	for sha, r := range arts {
+		if !r.Malformed() && r.Bucket != nil && r.Bucket.ID != "" {
+			p.members[r.Bucket.ID] = append(p.members[r.Bucket.ID], sha)
+		}
+	}
 
 	phase := time.Now()
 	mark := func(name string) {
@@ -256,8 +298,14 @@ func (p *pass) run(ctx context.Context) error {
 	mark("discover")
 	p.log.WithFields(logrus.Fields{"found": p.rec.Artifacts.Found, "new": len(todo), "skipped": p.rec.Artifacts.Skipped}).Info("artifacts")
 
+	// One pipeline: a bucket's work starts once the bucket is confirmed and
+	// its representative settled, while other inputs are still reproduced
+	// (see cores for who gets a slot). What is left, or was started for a
+	// representative a later input displaced, is done once every first
+	// run has ended and the groups are final.
 	p.reproduceAll(ctx, todo)
 	if ctx.Err() != nil {
+		p.bucketTasks.Wait()
 		return context.Cause(ctx)
 	}
 	mark("reproduce")
@@ -281,9 +329,10 @@ func (p *pass) run(ctx context.Context) error {
 // of targets with something to do, and returns the inputs to triage.
 func (p *pass) discover(ctx context.Context) ([]*work, error) {
 	type found struct {
-		t   *Target
-		art Artifact
-		sha string
+		t    *Target
+		art  Artifact
+		sha  string
+		size int64
 	}
 	var all []found
 	seen := map[string]bool{}
@@ -303,7 +352,7 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 				continue
 			}
 			p.rec.Artifacts.Found++
-			sha, _, err := store.FileSHA1(a.Path)
+			sha, size, err := store.FileSHA1(a.Path)
 			if err != nil {
 				p.rec.Artifacts.Failed++
 				p.fail(store.Failure{Target: t.Name, Artifact: p.rel(a.Path), Stage: "read", Error: err.Error()})
@@ -315,7 +364,7 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 				continue
 			}
 			seen[sha] = true
-			all = append(all, found{t, a, sha})
+			all = append(all, found{t, a, sha, size})
 		}
 	}
 
@@ -343,8 +392,20 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 
 	var todo []*work
 	// Slow kinds first: a timeout costs seconds per try, so starting those
-	// early lets the quick crashes fill the other workers meanwhile.
-	sort.SliceStable(all, func(i, j int) bool { return kindCost(all[i].art.Kind) > kindCost(all[j].art.Kind) })
+	// early lets the quick crashes fill the other workers meanwhile. Within
+	// a kind, smallest first, in the representative's order (size, then
+	// SHA1): a bucket's first reproducible input is then, most often, its
+	// representative, and its work can start at once.
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if ca, cb := kindCost(a.art.Kind), kindCost(b.art.Kind); ca != cb {
+			return ca > cb
+		}
+		if a.size != b.size {
+			return a.size < b.size
+		}
+		return a.sha < b.sha
+	})
 	for _, f := range all {
 		r, recorded := p.arts[f.sha]
 		if recorded {
@@ -360,7 +421,7 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 			p.rec.Artifacts.Failed++
 			continue // the target's failure is recorded once
 		}
-		w := &work{target: f.t, art: f.art, sha: f.sha}
+		w := &work{target: f.t, art: f.art, sha: f.sha, size: f.size}
 		if recorded {
 			w.old = r
 		}
@@ -386,6 +447,8 @@ func ignoreReason(a Artifact) string {
 	return ""
 }
 
+// kindCost is an artifact kind's class: 2 for timeouts (seconds per run),
+// 1 for OOMs, 0 for the rest.
 func kindCost(k store.ArtifactKind) int {
 	switch k {
 	case store.ArtifactTimeout:
@@ -395,6 +458,9 @@ func kindCost(k store.ArtifactKind) int {
 	}
 	return 0
 }
+
+// classes is the number of kindCost classes.
+const classes = 3
 
 // notePath adds another place an input was seen to its record.
 func (p *pass) notePath(sha, path string) {
@@ -493,36 +559,41 @@ func runOptionsFor(cfg *Config, st Stages, t *Target, prof store.Profile, binary
 	}
 }
 
-// reproduceAll triages the new inputs, -j at a time, in order.
+// reproduceAll triages the new inputs in order, each in a first-run slot.
+// When an input's first run ends, the buckets it may have settled start
+// their work (see startReady).
 func (p *pass) reproduceAll(ctx context.Context, todo []*work) {
 	if len(todo) == 0 {
 		return
 	}
+	for _, w := range todo {
+		c := kindCost(w.art.Kind)
+		p.queued[c] = append(p.queued[c], w)
+	}
 	// One goroutine per input, started when it gets a slot: an input that
 	// waits for another's verdict on its bucket gives its slot back
 	// meanwhile (see confirmation), so the cores keep working.
-	p.slots = make(chan struct{}, p.cfg.JobCount())
 	var wg sync.WaitGroup
 	var done int
 	p.progress("reproduce", 0, len(todo), "")
 	for _, w := range todo {
-		select {
-		case p.slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if p.cores.acquire(ctx, laneFirstRun) != nil {
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-p.slots }()
+			defer p.cores.release(laneFirstRun)
+			p.log.WithFields(logrus.Fields{"artifact": p.rel(w.art.Path), "target": w.target.Name}).Debug("reproducing")
 			p.triageOne(ctx, w)
 			p.mu.Lock()
 			done++
 			d := done
 			p.mu.Unlock()
 			p.progress("reproduce", d, len(todo), p.rel(w.art.Path))
+			// Before the slot is given back, so that a bucket this run
+			// settled is queued for it.
+			p.startReady(ctx, w)
 		}()
 	}
 	wg.Wait()
@@ -535,6 +606,14 @@ func (p *pass) reproduceAll(ctx context.Context, todo []*work) {
 // otherwise each spend a whole -timeout per confirmation try, side by
 // side); else it claims the bucket and confirms it with its own tries.
 func (p *pass) confirmation(ctx context.Context, id string, claimed *string) (string, bool) {
+	if *claimed != "" && *claimed != id {
+		// The crash's bucket changed under this input (a later try under
+		// lldb gave the stack a stack-less first try lacked): its claim on
+		// the first bucket ends now, or inputs waiting on it would wait
+		// for a verdict that never comes.
+		p.releaseClaim(*claimed)
+		*claimed = ""
+	}
 	for {
 		p.mu.Lock()
 		if by, ok := p.reliable[id]; ok {
@@ -551,15 +630,15 @@ func (p *pass) confirmation(ctx context.Context, id string, claimed *string) (st
 			return "", false
 		}
 		p.mu.Unlock()
-		<-p.slots
+		p.cores.release(laneFirstRun)
 		select {
 		case <-ch:
 		case <-ctx.Done():
 		}
-		// Taken back even when cancelled: the input's goroutine gives
-		// one slot back when it ends.
-		p.slots <- struct{}{}
-		if ctx.Err() != nil {
+		if p.cores.acquire(ctx, laneFirstRun) != nil {
+			// Cancelled: the input's goroutine gives one slot back when
+			// it ends, so it holds one again, uncounted.
+			p.cores.hold(laneFirstRun)
 			return "", false
 		}
 	}
@@ -596,6 +675,25 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 	}
 	defer os.RemoveAll(scratch)
 	o := p.runOptions(w.target, store.Release, binary, w.art.Kind, scratch)
+	var tryPlan *lldbscript.Plan
+	var tryRes *lldbscript.Result
+	if o.LLDB != nil {
+		// A try under lldb (a timeout's, an OOM's) is the release findings
+		// session too; it keeps its files by input, for whichever bucket
+		// the input lands in.
+		o.LLDB.Session = func(ctx context.Context, kind symbolize.CrashKind) (*Session, error) {
+			dir := p.st.SessionDir(w.sha, store.Release)
+			if err := p.st.Mkdir(dir); err != nil {
+				return nil, err
+			}
+			return PrepareSession(ctx, SessionRequest{
+				Workspace: p.ws, Target: w.target.Name, Binary: binary, Profile: store.Release, Config: p.cfg,
+				Input: w.art.Path, Trace: &symbolize.Trace{Kind: kind}, Dir: dir, ScriptName: "lldb-release.lldb",
+				WriteFile: p.st.WriteFile, Finish: true,
+			})
+		}
+		o.LLDB.Ran = func(plan *lldbscript.Plan, res *lldbscript.Result) { tryPlan, tryRes = plan, res }
+	}
 	if p.cfg.Reproduce.Confirm == ConfirmBucket {
 		var claimed string
 		// Runs last, after the record (and p.reliable) is written.
@@ -692,6 +790,10 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		p.fail(store.Failure{Target: w.target.Name, Artifact: rel, Stage: "store", Error: err.Error()})
 		return
 	}
+	var tryFound *store.LLDBFindings
+	if tryRes != nil && tryRes.Session != nil && rep.StackFrom == "lldb" {
+		tryFound = p.findingsOf(tryPlan, tryRes, w.sha, binary)
+	}
 	p.mu.Lock()
 	if rec.Bucket != nil && rep.Status == store.Reproducible && rep.ConfirmedBy == "" && rep.Crashes >= 2 {
 		if _, known := p.reliable[rec.Bucket.ID]; !known {
@@ -699,12 +801,24 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		}
 	}
 	p.arts[w.sha] = rec
+	if rec.Bucket != nil {
+		p.members[rec.Bucket.ID] = append(p.members[rec.Bucket.ID], w.sha)
+		if !p.earlyStarted[rec.Bucket.ID] {
+			// Started already: a member that displaces its representative
+			// is dealt with once the groups are final (bucketWork).
+			p.waiting[rec.Bucket.ID] = true
+		}
+	}
 	p.triaged[w.sha] = true
 	if w.old != nil {
 		p.retriaged[w.sha] = true
 	}
-	if rep.Trace != nil {
-		p.traces[w.sha] = rep.Trace
+	p.keepTraceLocked(rec, rep.Trace)
+	// What the record keeps is on disk; the pass keeps what it decides by
+	// (memory grows with buckets, not with artifacts).
+	rep.Trace, rep.Log = nil, ""
+	if tryFound != nil {
+		p.tryFindings[w.sha] = tryFound
 	}
 	p.rec.Artifacts.Triaged++
 	switch rep.Status {
@@ -719,6 +833,38 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		fields["bucket"] = rec.Bucket.ID
 	}
 	p.log.WithFields(fields).Debug("triaged")
+}
+
+// keepTraceLocked keeps an input's parsed trace while the input is its
+// bucket's likeliest representative (the smallest reproducible member seen
+// this pass): the bucket's lldb session chooses its frames from it. Other
+// traces are dropped; a representative from an earlier pass has its trace
+// rebuilt from its record. p.mu is held.
+func (p *pass) keepTraceLocked(rec *store.ArtifactRecord, tr *symbolize.Trace) {
+	if tr == nil || rec.Bucket == nil {
+		return
+	}
+	id := rec.Bucket.ID
+	if best := p.traceHolder[id]; best != nil {
+		if !representsBetter(rec, best) {
+			return
+		}
+		delete(p.traces, best.SHA1)
+	}
+	p.traceHolder[id] = rec
+	p.traces[rec.SHA1] = tr
+}
+
+// representsBetter says a would be a bucket's representative before b:
+// reproducible first, then smaller, then by SHA1 (as sortMembers orders).
+func representsBetter(a, b *store.ArtifactRecord) bool {
+	if (a.Status == store.Reproducible) != (b.Status == store.Reproducible) {
+		return a.Status == store.Reproducible
+	}
+	if a.Size != b.Size {
+		return a.Size < b.Size
+	}
+	return a.SHA1 < b.SHA1
 }
 
 // bucketOf keys a reproduction.
@@ -776,97 +922,119 @@ func (p *pass) regroup() map[string]*group {
 		}
 	}
 	for id, g := range groups {
-		// The representative is the smallest reproducible member whose
-		// file is still there (a deleted artifact keeps its record).
-		gone := map[string]bool{}
-		for _, m := range g.members {
-			if _, err := os.Stat(p.abs(m.Path)); err != nil {
-				gone[m.SHA1] = true
-			}
-		}
-		sort.Slice(g.members, func(i, j int) bool {
-			a, b := g.members[i], g.members[j]
-			if gone[a.SHA1] != gone[b.SHA1] {
-				return !gone[a.SHA1]
-			}
-			if (a.Status == store.Reproducible) != (b.Status == store.Reproducible) {
-				return a.Status == store.Reproducible
-			}
-			if a.Size != b.Size {
-				return a.Size < b.Size
-			}
-			return a.SHA1 < b.SHA1
-		})
-		b := p.buckets[id]
-		if b != nil && b.Malformed() {
-			continue
-		}
-		if b == nil {
-			b = &store.BucketRecord{ID: id}
-			p.buckets[id] = b
-		}
-		b.Fixed = nil
-		b.Location = nil
-		var latest time.Time
-		rep := g.members[0]
-		b.Key = g.key
-		b.Target = rep.Target
-		if rep.Crash != nil {
-			b.Kind = rep.Crash.Kind
-		}
-		// The location is the latest reproduction's: after the code moved,
-		// reports show where the bug is now, not where its first input
-		// crashed.
-		for _, m := range g.members {
-			if m.Crash != nil && m.Crash.Location != nil && (b.Location == nil || !m.Triaged.Before(latest)) {
-				b.Location, latest = m.Crash.Location, m.Triaged
-			}
-		}
-		b.Title = bucketTitle(rep)
-		first := rep.FirstSeen
-		for _, m := range g.members {
-			if m.FirstSeen.Before(first) {
-				first = m.FirstSeen
-			}
-		}
-		if b.FirstSeen.IsZero() || first.Before(b.FirstSeen) {
-			b.FirstSeen = first
-		}
-		if g.seen || b.LastSeen.IsZero() {
-			b.LastSeen = now
-		}
-		b.Members = b.Members[:0]
-		perTarget := map[string]int{}
-		for _, m := range g.members {
-			b.Members = append(b.Members, store.MemberInfo{SHA1: m.SHA1, Path: m.Path, Size: m.Size, Target: m.Target})
-			perTarget[m.Target]++
-		}
-		b.Targets = b.Targets[:0]
-		for t, n := range perTarget {
-			b.Targets = append(b.Targets, store.TargetCount{Target: t, Members: n})
-		}
-		sort.Slice(b.Targets, func(i, j int) bool {
-			if b.Targets[i].Members != b.Targets[j].Members {
-				return b.Targets[i].Members > b.Targets[j].Members
-			}
-			return b.Targets[i].Target < b.Targets[j].Target
-		})
-		b.MemberCount = len(b.Members)
-		b.Representative = b.Members[0]
-		if b.Reproducibility == nil {
-			b.Reproducibility = map[store.Profile]store.Reproducibility{}
-		}
-		b.Reproducibility[store.Release] = rep.Status
-		if d := rep.Reproductions[store.Dev]; d != nil {
-			b.Reproducibility[store.Dev] = d.Status
-		} else {
-			delete(b.Reproducibility, store.Dev)
-		}
-		if err := p.st.WriteBucket(b); err != nil {
-			p.fail(store.Failure{Target: b.Target, Stage: "store", Error: err.Error()})
-		}
+		mu := p.lockOf(id)
+		mu.Lock()
+		p.applyGroup(g, now)
+		mu.Unlock()
 	}
 	return groups
+}
+
+// applyGroup writes what a bucket's members say into its record (creating
+// it): the representative, members, targets, location and title. The
+// bucket's lock is held.
+func (p *pass) applyGroup(g *group, now time.Time) {
+	id := g.id
+	p.sortMembers(g.members)
+	p.mu.Lock()
+	b := p.buckets[id]
+	if b == nil {
+		b = &store.BucketRecord{ID: id}
+		p.buckets[id] = b
+	}
+	p.mu.Unlock()
+	if b.Malformed() {
+		return
+	}
+	b.Fixed = nil
+	b.Location = nil
+	var latest time.Time
+	rep := g.members[0]
+	b.Key = g.key
+	b.Target = rep.Target
+	if rep.Crash != nil {
+		b.Kind = rep.Crash.Kind
+	}
+	// The location is the latest reproduction's: after the code moved,
+	// reports show where the bug is now, not where its first input
+	// crashed.
+	for _, m := range g.members {
+		if m.Crash != nil && m.Crash.Location != nil && (b.Location == nil || !m.Triaged.Before(latest)) {
+			b.Location, latest = m.Crash.Location, m.Triaged
+		}
+	}
+	b.Title = bucketTitle(rep)
+	first := rep.FirstSeen
+	for _, m := range g.members {
+		if m.FirstSeen.Before(first) {
+			first = m.FirstSeen
+		}
+	}
+	if b.FirstSeen.IsZero() || first.Before(b.FirstSeen) {
+		b.FirstSeen = first
+	}
+	if g.seen || b.LastSeen.IsZero() {
+		b.LastSeen = now
+	}
+	b.Members = b.Members[:0]
+	perTarget := map[string]int{}
+	for _, m := range g.members {
+		b.Members = append(b.Members, store.MemberInfo{SHA1: m.SHA1, Path: m.Path, Size: m.Size, Target: m.Target})
+		perTarget[m.Target]++
+	}
+	b.Targets = b.Targets[:0]
+	for t, n := range perTarget {
+		b.Targets = append(b.Targets, store.TargetCount{Target: t, Members: n})
+	}
+	sort.Slice(b.Targets, func(i, j int) bool {
+		if b.Targets[i].Members != b.Targets[j].Members {
+			return b.Targets[i].Members > b.Targets[j].Members
+		}
+		return b.Targets[i].Target < b.Targets[j].Target
+	})
+	b.MemberCount = len(b.Members)
+	b.Representative = b.Members[0]
+	if b.Reproducibility == nil {
+		b.Reproducibility = map[store.Profile]store.Reproducibility{}
+	}
+	b.Reproducibility[store.Release] = rep.Status
+	if d := rep.Reproductions[store.Dev]; d != nil {
+		b.Reproducibility[store.Dev] = d.Status
+	} else {
+		delete(b.Reproducibility, store.Dev)
+	}
+	p.saveBucket(b)
+}
+
+// lockOf is the lock of a bucket's record.
+func (p *pass) lockOf(id string) *sync.Mutex {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mu := p.bucketLocks[id]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		p.bucketLocks[id] = mu
+	}
+	return mu
+}
+
+// sortMembers puts a group's representative first: the smallest
+// reproducible member whose file is still there (a deleted artifact keeps
+// its record).
+func (p *pass) sortMembers(members []*store.ArtifactRecord) {
+	gone := map[string]bool{}
+	for _, m := range members {
+		if _, err := os.Stat(p.abs(m.Path)); err != nil {
+			gone[m.SHA1] = true
+		}
+	}
+	sort.Slice(members, func(i, j int) bool {
+		a, b := members[i], members[j]
+		if gone[a.SHA1] != gone[b.SHA1] {
+			return !gone[a.SHA1]
+		}
+		return representsBetter(a, b)
+	})
 }
 
 // bucketTitle is the bucket's title (dedupe.Key.Title: the one title

@@ -68,7 +68,12 @@ func TestRunFixtureEndToEnd(t *testing.T) {
 			// reproduce.confirm: bucket — an input is either confirmed by
 			// its own tries or accepted on one run into a bucket an earlier
 			// input confirmed.
-			if rel := r.Reproductions[store.Release]; rel.ConfirmedBy != "" {
+			if rel := r.Reproductions[store.Release]; strings.HasPrefix(rel.ConfirmedBy, "one run: ") {
+				// A timeout or an OOM: one run under its limit answers.
+				if rel.Tries != 1 || rel.Crashes != 1 || (bug.Kind != "timeout" && bug.Kind != "oom") {
+					t.Errorf("%s %s: %d/%d tries crashed, confirmed by %q; only a limit kind is confirmed by its one run", bug.ID, in.File, rel.Crashes, rel.Tries, rel.ConfirmedBy)
+				}
+			} else if rel.ConfirmedBy != "" {
 				vouched++
 				if rel.Crashes < 1 || rel.Crashes >= 2 || !strings.Contains(rel.ConfirmedBy, r.Bucket.ID) {
 					t.Errorf("%s %s: %d/%d tries crashed, confirmed by %q; want one crash vouched for by its own bucket %s", bug.ID, in.File, rel.Crashes, rel.Tries, rel.ConfirmedBy, r.Bucket.ID)
@@ -173,10 +178,10 @@ func checkBucketWork(t *testing.T, root string, cfg *Config, bug *fixture.Bug, b
 		t.Errorf("%s: dev reproduction %+v", bug.ID, d)
 	} else if d.BucketID != b.ID {
 		t.Errorf("%s: the dev build crashes into %s, not %s", bug.ID, d.BucketID, b.ID)
-	} else if bug.Kind == "oom" {
-		// One dev process: the lldb session's stop in the RSS-limit
-		// report is the dev reproduction.
-		if f := b.LLDB[store.Dev]; f == nil || f.StopKind != symbolize.KindOOM || d.Tries != 1 || !strings.Contains(d.ConfirmedBy, f.Transcript) {
+	} else if bug.Kind == "oom" || bug.Kind == "timeout" {
+		// One dev process: the lldb session stops where the limit fires,
+		// then runs on to libFuzzer's report; its exit is the dev verdict.
+		if f := b.LLDB[store.Dev]; f == nil || f.Exit == nil || d.Tries != 1 || !strings.Contains(d.ConfirmedBy, f.Transcript) {
 			t.Errorf("%s: dev reproduction %+v not from the lldb session %+v", bug.ID, d, f)
 		}
 	}

@@ -65,6 +65,13 @@ type LLDBRun struct {
 	Binary    string
 	Timeout   time.Duration
 	Templates templates.Set
+	// Session, when set, prepares the try as the build's findings session
+	// (PrepareSession: frames and values read at the stop, files kept where
+	// it says) instead of a bare stack-and-verdict run, so that the one run
+	// a timeout or an OOM costs also gives the bucket's lldb findings; Ran
+	// then hears of each such run.
+	Session func(ctx context.Context, kind symbolize.CrashKind) (*Session, error)
+	Ran     func(plan *lldbscript.Plan, res *lldbscript.Result)
 }
 
 // ParseFunc is the log parser (symbolize.Parse).
@@ -322,6 +329,12 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*store.Reprodu
 		if rep.Crashes >= need && !wantStack(i+1) {
 			break
 		}
+		if ref != nil && ref.Trace != nil && !wantStack(i+1) && oneRun(ref.Trace.Kind) {
+			// A kind reproduced under a limit costs that limit per run;
+			// another run would only learn the same thing again.
+			rep.ConfirmedBy = "one run: a " + string(ref.Trace.Kind) + " costs its limit (-" + limitFlag(ref.Trace.Kind) + ") per run"
+			break
+		}
 		// Asked before every confirmation try, not only the first: another
 		// worker may confirm the bucket while this one is still trying.
 		if ref != nil && i+1 < tries && o.Accept != nil && ref.Trace != nil {
@@ -355,6 +368,20 @@ func Reproduce(ctx context.Context, o *RunOptions, input string) (*store.Reprodu
 	return rep, nil
 }
 
+// oneRun says a crash kind is reproduced by one run per build: its run
+// waits for a libFuzzer limit (a timeout's seconds, an RSS fill), so its
+// verdict and stack come from the same run (under lldb) and no
+// confirmation try repeats them (crashkind.Info.Limit).
+func oneRun(k symbolize.CrashKind) bool { return crashkind.Of(k).Limit != "" }
+
+// limitFlag is the libFuzzer flag of a kind's limit.
+func limitFlag(k symbolize.CrashKind) string {
+	if crashkind.Of(k).Limit == crashkind.LimitRSS {
+		return "rss_limit_mb"
+	}
+	return "timeout"
+}
+
 // stackFound is runUnderLLDB's answer when the run gave a stack.
 const stackFound = "found"
 
@@ -366,26 +393,45 @@ const stackFound = "found"
 // could not give a verdict (it is missing, or the session failed); the
 // caller then runs the input plainly.
 func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symbolize.CrashKind) (*RunResult, string) {
-	dir, err := os.MkdirTemp(o.ScratchDir, "lldb-run-")
-	if err != nil {
-		return nil, err.Error()
-	}
-	defer os.RemoveAll(dir)
 	depth := 64
 	if kind == symbolize.KindStackOverflow {
 		depth = 256
 	}
-	spec := &lldbscript.Spec{Binary: o.Binary, Args: o.Flags, Input: input, Kind: kind, Finish: true, BacktraceDepth: depth,
-		Title: "the stack and the verdict of " + filepath.Base(input)}
-	opt := lldbscript.RunOptions{LLDB: o.LLDB.Binary, Timeout: o.LLDB.Timeout, Dir: dir, Formatters: lldbscript.FormattersNone, Templates: o.LLDB.Templates,
-		Env: append([]string{"RUST_BACKTRACE=" + o.RustBacktrace}, o.Env...)}
+	env := append([]string{"RUST_BACKTRACE=" + o.RustBacktrace}, o.Env...)
+	var sess *Session
+	if o.LLDB.Session != nil {
+		// Best effort: a session that cannot be prepared leaves a bare run.
+		sess, _ = o.LLDB.Session(ctx, kind)
+	}
+	var run func() (*lldbscript.Result, error)
+	if sess != nil {
+		sess.Spec.Finish, sess.Spec.BacktraceDepth = true, depth
+		sess.Options.Env = env
+		run = func() (*lldbscript.Result, error) {
+			plan, res, err := sess.Run(ctx)
+			if err == nil && o.LLDB.Ran != nil {
+				o.LLDB.Ran(plan, res)
+			}
+			return res, err
+		}
+	} else {
+		dir, err := os.MkdirTemp(o.ScratchDir, "lldb-run-")
+		if err != nil {
+			return nil, err.Error()
+		}
+		defer os.RemoveAll(dir)
+		spec := &lldbscript.Spec{Binary: o.Binary, Args: o.Flags, Input: input, Kind: kind, Finish: true, BacktraceDepth: depth,
+			Title: "the stack and the verdict of " + filepath.Base(input)}
+		opt := lldbscript.RunOptions{LLDB: o.LLDB.Binary, Timeout: o.LLDB.Timeout, Dir: dir, Formatters: lldbscript.FormattersNone, Templates: o.LLDB.Templates, Env: env}
+		run = func() (*lldbscript.Result, error) { return lldbscript.Run(ctx, spec, opt) }
+	}
 	start := time.Now()
-	res, err := lldbscript.Run(ctx, spec, opt)
+	res, err := run()
 	if err == nil && res.Session != nil && res.Session.Ended.Lost() {
 		// Once more: lldb losing its process is lldb's own hiccup (a loaded
 		// machine), and the stack is worth a second run.
 		start = time.Now()
-		res, err = lldbscript.Run(ctx, spec, opt)
+		res, err = run()
 	}
 	switch {
 	case err != nil:

@@ -63,6 +63,11 @@ type SessionRequest struct {
 	Templates  string
 	// Title is the command file's first line (default: input, build, target).
 	Title string
+	// Finish lets the program run to its end after the stop, with the
+	// reproduction's flags (a timeout's own -timeout, not the session's
+	// shorter one), so that the session is also the build's reproduction
+	// verdict (LLDBFindings.Exit).
+	Finish bool
 	// Stages parse and symbolize a run made to learn the crash (default
 	// DefaultStages).
 	Stages *Stages
@@ -135,6 +140,9 @@ func PrepareSession(ctx context.Context, req SessionRequest) (*Session, error) {
 	}
 	artKind := store.KindOfArtifact(filepath.Base(input))
 	flags := mergeFlags(sessionFlags(t, artKind, &cfg.Reproduce), req.Flags)
+	if req.Finish {
+		flags = mergeFlags(ReproFlags(t, artKind, &cfg.Reproduce), req.Flags)
+	}
 
 	if s.Trace == nil {
 		stages := DefaultStages()
@@ -157,6 +165,7 @@ func PrepareSession(ctx context.Context, req SessionRequest) (*Session, error) {
 		Breakpoints: req.Breakpoints,
 		Exprs:       req.Exprs,
 		Title:       req.Title,
+		Finish:      req.Finish,
 	}
 	if spec.Title == "" {
 		spec.Title = fmt.Sprintf("%s on the %s build of %s", filepath.Base(input), prof, t.Name)
@@ -173,7 +182,7 @@ func PrepareSession(ctx context.Context, req SessionRequest) (*Session, error) {
 		if len(spec.Frames) == 0 {
 			// No stack in the report (a timeout, an OOM or an overflow
 			// without a sanitizer): find the frames where their code lives.
-			if dirs := inAppDirs(t); len(dirs) > 0 {
+			if dirs := inAppDirs(req.Workspace, t); len(dirs) > 0 {
 				spec.Frames = lldbscript.FramesUnder(dirs, n)
 			}
 		}
@@ -267,12 +276,19 @@ func sessionKind(asked symbolize.CrashKind, tr *symbolize.Trace, art store.Artif
 }
 
 // inAppDirs are the source directories of the code under test and the fuzz
-// target.
-func inAppDirs(t *Target) []string {
+// target: absolute, and relative to the workspace (a binary built in
+// another checkout of it names its sources under that checkout).
+func inAppDirs(ws *Workspace, t *Target) []string {
 	var dirs []string
 	for _, d := range []string{t.CrateDir, t.FuzzDir} {
-		if d != "" {
-			dirs = append(dirs, d)
+		if d == "" {
+			continue
+		}
+		dirs = append(dirs, d)
+		if ws != nil {
+			if rel := filepath.ToSlash(ws.Rel(d)); rel != d && rel != "." {
+				dirs = append(dirs, rel)
+			}
 		}
 	}
 	return dirs

@@ -106,30 +106,46 @@ func LLDBSession(ctx context.Context, req SessionRequest) (*store.LLDBFindings, 
 		return f, nil
 	}
 	plan, res, err := sess.Run(ctx)
-	if plan != nil {
-		f.CommandFile = plan.ScriptPath
-		f.InputFile = plan.InputName
+	var regs regbits.Table
+	if req.Workspace != nil {
+		regs = req.Workspace.Registers()
 	}
-	if res != nil {
-		f.Transcript = res.TranscriptPath
-		if !res.OK() {
-			f.Error = string(res.Status)
-			if res.Message != "" {
-				f.Error += ": " + res.Message
-			}
-		}
-		if s := res.Session; s != nil {
-			var regs regbits.Table
-			if req.Workspace != nil {
-				regs = req.Workspace.Registers()
-			}
-			fillFindings(f, s, sess.Spec.Binary, regs)
-		}
-	}
+	f = sessionFindings(plan, res, sess.Spec.Binary, regs)
 	if err != nil && f.Error == "" {
 		f.Error = err.Error()
 	}
 	return f, nil
+}
+
+// sessionFindings are what a bucket record keeps of a session that ran:
+// its files (paths as written), its stop, frames and values, why it fell
+// short, and for a session that ran on to the program's end (Spec.Finish)
+// that exit, the build's verdict.
+func sessionFindings(plan *lldbscript.Plan, res *lldbscript.Result, binary string, regs regbits.Table) *store.LLDBFindings {
+	f := &store.LLDBFindings{}
+	if plan != nil {
+		f.CommandFile = plan.ScriptPath
+		f.InputFile = plan.InputName
+	}
+	if res == nil {
+		return f
+	}
+	f.Transcript = res.TranscriptPath
+	if !res.OK() {
+		f.Error = string(res.Status)
+		if res.Message != "" {
+			f.Error += ": " + res.Message
+		}
+	}
+	if s := res.Session; s != nil {
+		if plan != nil && plan.Spec.Finish && s.Ended != nil && !s.Ended.Lost() {
+			code := s.Ended.Status
+			f.Exit = &code
+			f.Log = res.InferiorStderr
+		}
+		fillFindings(f, s, binary, regs)
+	}
+	return f
 }
 
 // Findings are the findings of a parsed session (what a record keeps):
