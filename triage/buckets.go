@@ -130,7 +130,7 @@ func (p *pass) settledLocked(id string) *group {
 	}
 	c := kindCost(rep.Kind)
 	if p.open[c] < len(p.queued[c]) {
-		if u := p.queued[c][p.open[c]]; u.size < rep.Size || (u.size == rep.Size && u.sha < rep.SHA1) {
+		if u := p.queued[c][p.open[c]]; smallerFirst(u.size, u.sha, rep.Size, rep.SHA1) {
 			return nil
 		}
 	}
@@ -141,10 +141,7 @@ func (p *pass) settledLocked(id string) *group {
 func (p *pass) startBucket(ctx context.Context, g *group) {
 	mu := p.lockOf(g.id)
 	mu.Lock()
-	p.applyGroup(g, p.now().UTC())
-	p.mu.Lock()
-	b := p.buckets[g.id]
-	p.mu.Unlock()
+	b := p.applyGroup(g, p.now().UTC())
 	needs := !b.Malformed() && p.needsWork(b, g)
 	mu.Unlock()
 	if needs {
@@ -372,8 +369,7 @@ func (j *bucketJob) devFromSession(ctx context.Context, f *store.LLDBFindings) *
 			frames[i] = symbolize.Frame{Index: fr.Index, Function: fr.Function, Normalized: symbolize.Normalize(fr.Function), File: fr.File, Line: fr.Line}
 		}
 		symbolize.DefaultRules().TagFrames(frames)
-		tr.Backtraces = append(tr.Backtraces, symbolize.Backtrace{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames})
-		tr.Frames = tr.Backtraces[len(tr.Backtraces)-1].Frames
+		withLLDBStack(tr, frames)
 	}
 	run.Same = true
 	r := &store.Reproduction{
@@ -686,11 +682,13 @@ func (j *bucketJob) recordDev(r *store.Reproduction) {
 // releaseTrace is the representative's release trace: from this pass, or
 // rebuilt from its record.
 func (p *pass) releaseTrace(rep *store.ArtifactRecord) *symbolize.Trace {
-	p.mu.Lock()
-	tr := p.traces[rep.SHA1]
-	p.mu.Unlock()
-	if tr != nil {
-		return tr
+	if rep.Bucket != nil {
+		p.mu.Lock()
+		k, ok := p.kept[rep.Bucket.ID]
+		p.mu.Unlock()
+		if ok && k.rec.SHA1 == rep.SHA1 {
+			return k.trace
+		}
 	}
 	return traceFromRecord(rep.Crash, rep.Frames)
 }

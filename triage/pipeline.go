@@ -150,15 +150,15 @@ type pass struct {
 	mu      sync.Mutex
 	arts    map[string]*store.ArtifactRecord
 	buckets map[string]*store.BucketRecord
-	traces  map[string]*symbolize.Trace // sha1 -> release trace of a likely representative (keepTraceLocked)
-	// traceHolder is, per bucket, the record whose trace is kept.
-	traceHolder map[string]*store.ArtifactRecord
-	triaged     map[string]bool   // sha1 triaged this pass
-	retriaged   map[string]bool   // sha1 re-triaged on a changed binary this pass
-	fixed       map[string]bool   // buckets found fixed this pass
-	binSHA      map[string]string // target+profile (as binaries) -> binary sha1
-	binaries    map[string]string // target+profile -> path
-	binErr      map[string]error
+	// kept is, per bucket, the release trace of its likeliest
+	// representative triaged this pass (keepTraceLocked).
+	kept      map[string]keptTrace
+	triaged   map[string]bool   // sha1 triaged this pass
+	retriaged map[string]bool   // sha1 re-triaged on a changed binary this pass
+	fixed     map[string]bool   // buckets found fixed this pass
+	binSHA    map[string]string // target+profile (as binaries) -> binary sha1
+	binaries  map[string]string // target+profile -> path
+	binErr    map[string]error
 	// reliable maps a bucket confirmed reproducible by full tries to what
 	// confirmed it (reproduce.confirm: bucket).
 	reliable map[string]string
@@ -229,18 +229,17 @@ func (p *Pipeline) Pass(ctx context.Context) (*store.RunRecord, error) {
 		return nil, errors.New("pipeline: store not open")
 	}
 	ps := &pass{
-		Pipeline:    p,
-		started:     p.now().UTC(),
-		builder:     NewBuilder(),
-		traces:      map[string]*symbolize.Trace{},
-		traceHolder: map[string]*store.ArtifactRecord{},
-		triaged:     map[string]bool{},
-		retriaged:   map[string]bool{},
-		fixed:       map[string]bool{},
-		binSHA:      map[string]string{},
-		binaries:    map[string]string{},
-		binErr:      map[string]error{},
-		reliable:    map[string]string{},
+		Pipeline:  p,
+		started:   p.now().UTC(),
+		builder:   NewBuilder(),
+		kept:      map[string]keptTrace{},
+		triaged:   map[string]bool{},
+		retriaged: map[string]bool{},
+		fixed:     map[string]bool{},
+		binSHA:    map[string]string{},
+		binaries:  map[string]string{},
+		binErr:    map[string]error{},
+		reliable:  map[string]string{},
 
 		confirming:   map[string]chan struct{}{},
 		cores:        newCores(p.cfg.JobCount()),
@@ -401,10 +400,7 @@ func (p *pass) discover(ctx context.Context) ([]*work, error) {
 		if ca, cb := kindCost(a.art.Kind), kindCost(b.art.Kind); ca != cb {
 			return ca > cb
 		}
-		if a.size != b.size {
-			return a.size < b.size
-		}
-		return a.sha < b.sha
+		return smallerFirst(a.size, a.sha, b.size, b.sha)
 	})
 	for _, f := range all {
 		r, recorded := p.arts[f.sha]
@@ -803,9 +799,10 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 	p.arts[w.sha] = rec
 	if rec.Bucket != nil {
 		p.members[rec.Bucket.ID] = append(p.members[rec.Bucket.ID], w.sha)
+		// A bucket whose work started already is not looked at again: a
+		// member that displaces its representative is dealt with once the
+		// groups are final (bucketWork).
 		if !p.earlyStarted[rec.Bucket.ID] {
-			// Started already: a member that displaces its representative
-			// is dealt with once the groups are final (bucketWork).
 			p.waiting[rec.Bucket.ID] = true
 		}
 	}
@@ -845,14 +842,16 @@ func (p *pass) keepTraceLocked(rec *store.ArtifactRecord, tr *symbolize.Trace) {
 		return
 	}
 	id := rec.Bucket.ID
-	if best := p.traceHolder[id]; best != nil {
-		if !representsBetter(rec, best) {
-			return
-		}
-		delete(p.traces, best.SHA1)
+	if k, ok := p.kept[id]; ok && !representsBetter(rec, k.rec) {
+		return
 	}
-	p.traceHolder[id] = rec
-	p.traces[rec.SHA1] = tr
+	p.kept[id] = keptTrace{rec: rec, trace: tr}
+}
+
+// keptTrace is a bucket's kept trace and the input it is of.
+type keptTrace struct {
+	rec   *store.ArtifactRecord
+	trace *symbolize.Trace
 }
 
 // representsBetter says a would be a bucket's representative before b:
@@ -861,10 +860,16 @@ func representsBetter(a, b *store.ArtifactRecord) bool {
 	if (a.Status == store.Reproducible) != (b.Status == store.Reproducible) {
 		return a.Status == store.Reproducible
 	}
-	if a.Size != b.Size {
-		return a.Size < b.Size
+	return smallerFirst(a.Size, a.SHA1, b.Size, b.SHA1)
+}
+
+// smallerFirst is the order inputs run in within a kind and members stand
+// in for their bucket: smaller first, then by SHA1.
+func smallerFirst(sizeA int64, shaA string, sizeB int64, shaB string) bool {
+	if sizeA != sizeB {
+		return sizeA < sizeB
 	}
-	return a.SHA1 < b.SHA1
+	return shaA < shaB
 }
 
 // bucketOf keys a reproduction.
@@ -931,9 +936,9 @@ func (p *pass) regroup() map[string]*group {
 }
 
 // applyGroup writes what a bucket's members say into its record (creating
-// it): the representative, members, targets, location and title. The
-// bucket's lock is held.
-func (p *pass) applyGroup(g *group, now time.Time) {
+// it) and returns the record: the representative, members, targets,
+// location and title. The bucket's lock is held.
+func (p *pass) applyGroup(g *group, now time.Time) *store.BucketRecord {
 	id := g.id
 	p.sortMembers(g.members)
 	p.mu.Lock()
@@ -944,7 +949,7 @@ func (p *pass) applyGroup(g *group, now time.Time) {
 	}
 	p.mu.Unlock()
 	if b.Malformed() {
-		return
+		return b
 	}
 	b.Fixed = nil
 	b.Location = nil
@@ -1004,6 +1009,7 @@ func (p *pass) applyGroup(g *group, now time.Time) {
 		delete(b.Reproducibility, store.Dev)
 	}
 	p.saveBucket(b)
+	return b
 }
 
 // lockOf is the lock of a bucket's record.

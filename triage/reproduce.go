@@ -456,15 +456,22 @@ func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symboli
 	}
 	t.Trace = parseOrFallback(o.Parse, t)
 	if !hasInAppFrames(t.Trace) {
-		if frames := lldbFrames(res.Session.Backtrace); len(frames) > 0 {
-			t.Trace.Backtraces = append(t.Trace.Backtraces, symbolize.Backtrace{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames})
-			t.Trace.Frames = t.Trace.Backtraces[len(t.Trace.Backtraces)-1].Frames
-		}
+		withLLDBStack(t.Trace, lldbFrames(res.Session.Backtrace))
 	}
 	if !hasInAppFrames(t.Trace) {
 		return t, "lldb's stack at the stop has no frame of the code under test"
 	}
 	return t, stackFound
+}
+
+// withLLDBStack gives a trace whose log had no frame of the code under test
+// the stack lldb took at the stop, as its crash stack (the key's frames).
+func withLLDBStack(tr *symbolize.Trace, frames []symbolize.Frame) {
+	if len(frames) == 0 {
+		return
+	}
+	tr.Backtraces = append(tr.Backtraces, symbolize.Backtrace{Source: symbolize.SourceLLDB, Role: symbolize.RoleCrash, Frames: frames})
+	tr.Frames = tr.Backtraces[len(tr.Backtraces)-1].Frames
 }
 
 // lldbFrames are a session backtrace's frames as parsed-trace frames,
