@@ -86,7 +86,11 @@ var (
 	StopSanitizerDie = Stop{"Sanitizer reports end in __sanitizer::Die; stop there, the bad access is a few frames down.",
 		"breakpoint set -n __sanitizer::Die"}
 	afterMainThread = []Stop{{"The stop is on libFuzzer's RSS thread; the fuzz input runs on thread 1.", "thread select 1"}}
-	afterAlarm      = []Stop{{"SIGALRM can be delivered to any thread; the fuzz input runs on thread 1.", "thread select 1"}}
+	afterAlarm      = []Stop{
+		{"libFuzzer's alarm timer starts before the input runs: on a loaded machine the first SIGALRM can land in libFuzzer's start-up, " +
+			"where libFuzzer ignores it; let such stops pass until thread 1 is inside LLVMFuzzerTestOneInput.", "triage-until-input LLVMFuzzerTestOneInput"},
+		{"SIGALRM can be delivered to any thread; the fuzz input runs on thread 1.", "thread select 1"},
+	}
 )
 
 const (

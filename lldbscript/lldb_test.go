@@ -2,6 +2,7 @@ package lldbscript
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/internal/procrun"
+	"github.com/fuzztriage/triage/symbolize"
 )
 
 // The fixture's dev binary of fuzz_ide and one ide-dma-no-prd input, built
@@ -252,4 +254,73 @@ func TestSessionAtPanic(t *testing.T) {
 	if bm := vars["bm"]; bm == nil || bm.Type != "std::sync::poison::mutex::MutexGuard<ide::BusMaster>" || bm.Child("lock") == nil {
 		t.Errorf("bm = %+v", bm)
 	}
+}
+
+// TestAlarmBeforeTheInputIsLetPass: libFuzzer's alarm timer starts before
+// the input runs, so on a loaded machine the first SIGALRM of a timeout's
+// session can land in libFuzzer's start-up, where the stack has no frame of
+// the code under test (CI once bucketed one of the fixture's hang inputs by
+// the target alone that way). The fault is made real: the session's own
+// command file, as Setup wrote it, gets a breakpoint at fuzzer::RunOneTest
+// that holds the process there past the first alarm. The session must let
+// that stop pass and take its stack at the next alarm, inside the hang,
+// and still give libFuzzer's timeout verdict (Finish).
+func TestAlarmBeforeTheInputIsLetPass(t *testing.T) {
+	needLLDB(t)
+	root := fixture.Root()
+	fixture.Build(t, root)
+	m, err := fixture.LoadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bug := m.Bug("wire-skip-loop")
+	spec := &Spec{
+		Binary: fixture.BinaryPath(t, root, bug.Target),
+		Args:   []string{"-timeout=1"},
+		Input:  fixture.ArtifactPath(root, bug.Target, bug.Inputs[0].File),
+		Kind:   symbolize.KindTimeout,
+		Finish: true,
+	}
+	opt := RunOptions{Dir: t.TempDir(), Formatters: FormattersNone, Timeout: 2 * time.Minute}
+	ctx := context.Background()
+	plan, err := Setup(ctx, spec, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the process in libFuzzer's start-up for longer than the first
+	// alarm's second (the timer keeps running while lldb holds it).
+	held := strings.Replace(plan.Script, "\nrun\n", "\nbreakpoint set -n fuzzer::RunOneTest -N held\nrun\n"+
+		"script import time; time.sleep(1.6)\nbreakpoint delete held\nprocess continue\n", 1)
+	if held == plan.Script {
+		t.Fatalf("no `run` line in the command file:\n%s", plan.Script)
+	}
+	if err := os.WriteFile(plan.ScriptPath, []byte(held), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunPlan(ctx, plan, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Transcript, "stop(s) before the input ran were let pass") {
+		t.Fatalf("no early alarm was let pass: the fault was not injected, or not handled\n%s", tailOf(res.Transcript, 4000))
+	}
+	var names []string
+	inHang := false
+	for _, f := range res.Session.Backtrace {
+		names = append(names, FunctionKey(f.Function))
+		inHang = inHang || strings.HasSuffix(FunctionKey(f.Function), "skip_padding")
+	}
+	if !inHang {
+		t.Errorf("the stack is not inside the hang (%s): %v", bug.Function, names)
+	}
+	if e := res.Session.Ended; e == nil || e.Status != bug.ExitCode {
+		t.Errorf("ended %+v, want libFuzzer's timeout exit %d", e, bug.ExitCode)
+	}
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

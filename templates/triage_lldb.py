@@ -7,6 +7,7 @@ command that finds the frame at run time, in the same lldb process:
 
     triage-frame FUNCTION [NTH]
     triage-frame --under DIR [--under DIR ...] [NTH]
+    triage-until-input [FUNCTION]
 
 selects the NTH (default 0) frame whose function is FUNCTION -- or, with
 --under, the NTH distinct function whose source file is under one of the
@@ -19,6 +20,13 @@ the source around its line).
 FUNCTION is compared by function_key, which ignores symbol hashes, generic
 arguments and closure numbering (the same rules as FunctionKey in triage's
 lldbscript package; a test keeps the two equal).
+
+triage-until-input continues a process stopped on a signal until thread 1
+is inside FUNCTION (default LLVMFuzzerTestOneInput, the entry every libFuzzer
+target has): libFuzzer's alarm timer starts before the input runs, and on a
+loaded machine its first SIGALRM can land in libFuzzer's start-up, where
+libFuzzer itself ignores it; the session ignores it too and stops on the next
+one, inside the input.
 
 Load it with `command script import triage_lldb.py`. It needs lldb built
 with Python (Debian's lldb-19 is).
@@ -192,5 +200,50 @@ def _under(path, d):
     return path.startswith(prefix) if absolute else prefix in path
 
 
+# How many early stops triage-until-input lets pass: libFuzzer's alarm
+# comes every timeout/2+1 seconds, so a few are start-up at most.
+_MAX_EARLY_STOPS = 20
+
+
+def until_input(debugger, command, result, internal_dict):
+    """triage-until-input [FUNCTION]: continue until thread 1 runs FUNCTION."""
+    import lldb
+
+    try:
+        args = shlex.split(command)
+    except ValueError as e:
+        result.SetError("triage-until-input: %s" % e)
+        return
+    if len(args) > 1:
+        result.SetError("usage: triage-until-input [FUNCTION]")
+        return
+    want = function_key(args[0] if args else "LLVMFuzzerTestOneInput")
+    process = debugger.GetSelectedTarget().GetProcess()
+    async_before = debugger.GetAsync()
+    debugger.SetAsync(False)
+    try:
+        for early in range(_MAX_EARLY_STOPS + 1):
+            if not process or not process.IsValid() or process.GetState() != lldb.eStateStopped:
+                result.SetError("triage-until-input: no stopped process (state %s) after %d early stop(s)"
+                                % (lldb.SBDebugger.StateAsCString(process.GetState()) if process else "none", early))
+                return
+            thread = process.GetThreadByIndexID(1)
+            if thread.IsValid() and any(function_key(_frame_name(f)) == want for f in thread):
+                process.SetSelectedThread(thread)
+                if early:
+                    result.AppendMessage("triage-until-input: %d stop(s) before the input ran were let pass" % early)
+                return
+            if early == _MAX_EARLY_STOPS:
+                break
+            err = process.Continue()
+            if not err.Success():
+                result.SetError("triage-until-input: continue: %s" % err.GetCString())
+                return
+    finally:
+        debugger.SetAsync(async_before)
+    result.SetError("triage-until-input: thread 1 not in %s after %d stops" % (want, _MAX_EARLY_STOPS))
+
+
 def __lldb_init_module(debugger, internal_dict):
     debugger.HandleCommand("command script add -o -f %s.select_frame triage-frame" % __name__)
+    debugger.HandleCommand("command script add -o -f %s.until_input triage-until-input" % __name__)
