@@ -33,6 +33,9 @@ type Options struct {
 	Log logrus.FieldLogger
 	// Progress, when set, hears about progress (for a progress bar).
 	Progress func(Progress)
+	// Remote, when set, runs the first reproductions (on workers, through
+	// the queue) instead of this process.
+	Remote RemoteReproducer
 }
 
 // Progress is one progress update.
@@ -70,6 +73,7 @@ type Pipeline struct {
 	stages   Stages
 	log      logrus.FieldLogger
 	prog     func(Progress)
+	remote   RemoteReproducer
 	only     map[string]bool
 	now      func() time.Time
 }
@@ -87,7 +91,7 @@ func NewPipeline(ws *Workspace, opts Options) (*Pipeline, error) {
 		log = l
 	}
 	ws.Configure(cfg)
-	p := &Pipeline{ws: ws, cfg: cfg, stages: opts.Stages, log: log, prog: opts.Progress, now: time.Now}
+	p := &Pipeline{ws: ws, cfg: cfg, stages: opts.Stages, log: log, prog: opts.Progress, remote: opts.Remote, now: time.Now}
 	if p.stages.Parse == nil || p.stages.Bucket == nil {
 		return nil, errors.New("pipeline: the parse and bucket stages are required")
 	}
@@ -569,17 +573,33 @@ func (p *pass) reproduceAll(ctx context.Context, todo []*work) {
 	// One goroutine per input, started when it gets a slot: an input that
 	// waits for another's verdict on its bucket gives its slot back
 	// meanwhile (see confirmation), so the cores keep working.
+	// First runs on workers wait on the queue, not on this machine's
+	// cores: as many are outstanding as the workers can take.
+	acquire := func() error { return p.cores.acquire(ctx, laneFirstRun) }
+	release := func() { p.cores.release(laneFirstRun) }
+	if p.remote != nil {
+		slots := make(chan struct{}, max(1, p.remote.Slots()))
+		acquire = func() error {
+			select {
+			case slots <- struct{}{}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		release = func() { <-slots }
+	}
 	var wg sync.WaitGroup
 	var done int
 	p.progress("reproduce", 0, len(todo), "")
 	for _, w := range todo {
-		if p.cores.acquire(ctx, laneFirstRun) != nil {
+		if acquire() != nil {
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer p.cores.release(laneFirstRun)
+			defer release()
 			p.log.WithFields(logrus.Fields{"artifact": p.rel(w.art.Path), "target": w.target.Name}).Debug("reproducing")
 			p.triageOne(ctx, w)
 			p.mu.Lock()
@@ -673,7 +693,7 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 	o := p.runOptions(w.target, store.Release, binary, w.art.Kind, scratch)
 	var tryPlan *lldbscript.Plan
 	var tryRes *lldbscript.Result
-	if o.LLDB != nil {
+	if o.LLDB != nil && p.remote == nil {
 		// A try under lldb (a timeout's, an OOM's) is the release findings
 		// session too; it keeps its files by input, for whichever bucket
 		// the input lands in.
@@ -690,7 +710,7 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 		}
 		o.LLDB.Ran = func(plan *lldbscript.Plan, res *lldbscript.Result) { tryPlan, tryRes = plan, res }
 	}
-	if p.cfg.Reproduce.Confirm == ConfirmBucket {
+	if p.cfg.Reproduce.Confirm == ConfirmBucket && p.remote == nil {
 		var claimed string
 		// Runs last, after the record (and p.reliable) is written.
 		defer func() {
@@ -706,7 +726,27 @@ func (p *pass) triageOne(ctx context.Context, w *work) {
 			return p.confirmation(ctx, ref.ID, &claimed)
 		}
 	}
-	rep, err := Reproduce(ctx, o, w.art.Path)
+	var rep *store.Reproduction
+	if p.remote != nil {
+		var written func()
+		p.mu.Lock()
+		digest := p.binSHA[binaryKey(w.target, store.Release)]
+		p.mu.Unlock()
+		rep, written, err = p.remote.Reproduce(ctx, RemoteRequest{
+			Target: w.target.Name, BinaryDigest: digest,
+			Input: w.art.Path, SHA1: w.sha, Kind: w.art.Kind,
+		})
+		if written != nil {
+			// After the record below is written (or found unwritable).
+			defer written()
+		}
+		if rep != nil {
+			// The worker's path of its copy of the binary is not ours.
+			rep.Binary = binary
+		}
+	} else {
+		rep, err = Reproduce(ctx, o, w.art.Path)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return // abandoned: not recorded, so the next run triages it

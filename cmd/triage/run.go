@@ -56,10 +56,12 @@ Examples:
   triage run -j 8 --no-build --minimize all ~/openvmm
   triage run --target fuzz_ide --format json . | jq '.new_buckets'
   triage run --log-format json --progress never /src/ws 2>run.log
+  triage run --queue embedded --queue-listen 127.0.0.1:4222 --queue-workers 0 .  # workers join
 `,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, true)
 			format := addFormat(fs, "text", "text", "yaml", "json")
+			qf := addQueueFlags(fs, true)
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := format.check(); err != nil {
 					return err
@@ -69,6 +71,14 @@ Examples:
 					return err
 				}
 				opts, finish := pf.options(a, cfg)
+				if qf.enabled() {
+					stop, err := qf.coordinate(ctx, a, ws, cfg, &opts)
+					if err != nil {
+						finish()
+						return err
+					}
+					defer stop()
+				}
 				rec, err := triage.Run(ctx, ws, opts)
 				finish()
 				if err != nil {

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/store"
+)
+
+// queueRunFlags: one target's inputs (three buckets of panics), with
+// minimization and the release lldb session, no dev build.
+var queueRunFlags = []string{"--no-build", "--no-dev", "--progress", "never", "--target", "fuzz_chipset_cmos_rtc"}
+
+// outcomeLines is what a run decided, without times, paths and the bytes
+// libFuzzer's minimizer picked (it does not repeat itself): one line per
+// input and per bucket.
+func outcomeLines(t *testing.T, ws string) []string {
+	t.Helper()
+	s, err := store.OpenExisting(filepath.Join(ws, ".triage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts, bad, err := s.LoadArtifacts()
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("artifact records: %v %v", err, bad)
+	}
+	buckets, bad, err := s.LoadBuckets()
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("bucket records: %v %v", err, bad)
+	}
+	var out []string
+	for sha, r := range arts {
+		b := ""
+		if r.Bucket != nil {
+			b = r.Bucket.ID
+		}
+		out = append(out, fmt.Sprintf("input %s %s %s", sha, r.Status, b))
+	}
+	for id, b := range buckets {
+		var members []string
+		for _, m := range b.Members {
+			members = append(members, m.SHA1)
+		}
+		slices.Sort(members)
+		min := "none"
+		if m := b.Minimized; m != nil {
+			min = fmt.Sprintf("from %s verified %v", m.From, m.Verified)
+		}
+		debugged := ""
+		if f := b.LLDB[store.Release]; f != nil {
+			// The stop without its address; the input as what it is.
+			stop, _, _ := strings.Cut(f.Stop, " at ")
+			debugged = fmt.Sprintf("%q on the minimized input %v, %d frames, error %q", stop, b.Minimized != nil && f.Input == b.Minimized.SHA1, len(f.Frames), f.Error)
+		}
+		out = append(out, fmt.Sprintf("bucket %s rep %s members %s minimized %s release %v lldb %s",
+			id, b.Representative.SHA1, strings.Join(members, ","), min, b.Reproducibility[store.Release], debugged))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// freeLoopbackPort is a port nothing listens on right now.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a triage process of a test, its stderr kept and scanned.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  strings.Builder
+	seen chan string // stderr lines, for waiting on one
+	done chan struct{}
+	err  error
+}
+
+func startTriage(t *testing.T, bin, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(bin, args...), seen: make(chan string, 4096), done: make(chan struct{})}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdout = io.Discard
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.seen <- sc.Text():
+			default:
+			}
+		}
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	return p
+}
+
+// kill signals the process and its group (its fuzz binaries and lldb).
+func (p *proc) kill(sig syscall.Signal) {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
+}
+
+func (p *proc) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// waitLine waits (at most d) for a stderr line matching re.
+func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, d time.Duration) string {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case l := <-p.seen:
+			if re.MatchString(l) {
+				return l
+			}
+		case <-p.done:
+			t.Fatalf("%s ended (%v) before printing %s:\n%s", p.name, p.err, re, p.stderr())
+		case <-timeout:
+			t.Fatalf("%s printed no %s within %s:\n%s", p.name, re, d, p.stderr())
+		}
+	}
+}
+
+// wait waits (at most d) for the process to end and returns its exit code.
+func (p *proc) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		t.Fatalf("%s did not end within %s:\n%s", p.name, d, p.stderr())
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if p.err != nil {
+		t.Fatalf("%s: %v", p.name, p.err)
+	}
+	return 0
+}
+
+var (
+	jobStarted      = regexp.MustCompile(`"msg":"job started"`)
+	committedField  = regexp.MustCompile(`"committed":(\d+)`)
+	duplicatesField = regexp.MustCompile(`"duplicates":(\d+)`)
+	queueListening  = regexp.MustCompile(`"msg":"queue listening`)
+)
+
+// TestQueueRunMatchesLocalRun: `triage run --queue embedded` with two
+// worker processes gives the buckets, members, representatives, verdicts,
+// minimized representatives and lldb stops of a local run on the same
+// inputs, while one worker is SIGKILLed in the middle of a job: the job is
+// redone by the other (after the ack wait) and every result is committed
+// once.
+func TestQueueRunMatchesLocalRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline twice with worker processes")
+	}
+	bin := buildTriage(t, t.TempDir())
+	local := fixture.BuiltCopy(t)
+	if code, out, errs := runCLI(t, append(append([]string{"run"}, queueRunFlags...), local)...); code != 1 {
+		t.Fatalf("local run: exit %d\n%s\n%s", code, out, errs)
+	}
+	want := outcomeLines(t, local)
+
+	queued := fixture.BuiltCopy(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	coord := startTriage(t, bin, "coordinator", append(append([]string{"run", "--log-format", "json", "--queue", "embedded",
+		"--queue-listen", addr, "--queue-workers", "0", "--queue-ack-wait", "3"}, queueRunFlags...), queued)...)
+	coord.waitLine(t, queueListening, time.Minute)
+	url := "nats://" + addr
+	// Worker A's checkout asks for 41 tries a run (20 runs of a crash at
+	// the least): its jobs last seconds, so the SIGKILL lands inside one.
+	slow := fixture.BuiltCopy(t)
+	if err := os.WriteFile(filepath.Join(slow, "triage.yaml"), []byte("reproduce:\n  tries: 41\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doomed := startTriage(t, bin, "worker A", "worker", "--log-format", "json", "--log-level", "debug", "--queue", url, "--name", "A", slow)
+	doomed.waitLine(t, jobStarted, 2*time.Minute)
+	// A holds a job now; B starts once A is gone, so A's job can only be
+	// finished by B taking it over.
+	doomed.kill(syscall.SIGKILL)
+	doomed.wait(t, time.Minute)
+	survivor := startTriage(t, bin, "worker B", "worker", "--log-format", "json", "--log-level", "debug", "--queue", url, "--name", "B", queued)
+	if code := coord.wait(t, 5*time.Minute); code != 1 {
+		t.Fatalf("queued run: exit %d, want 1 (new buckets)\n%s\nworker B:\n%s", code, coord.stderr(), survivor.stderr())
+	}
+	survivor.kill(syscall.SIGINT)
+	survivor.wait(t, time.Minute)
+
+	var m []string
+	for _, l := range strings.Split(coord.stderr(), "\n") {
+		if strings.Contains(l, `"msg":"queue results committed"`) {
+			c, d := committedField.FindStringSubmatch(l), duplicatesField.FindStringSubmatch(l)
+			if c != nil && d != nil {
+				m = []string{l, c[1], d[1]}
+			}
+		}
+	}
+	if m == nil {
+		t.Fatalf("the coordinator logged no commit counts:\n%s", coord.stderr())
+	}
+	if m[2] != "0" {
+		t.Errorf("%s results were skipped as committed before (a job answered twice)", m[2])
+	}
+	got := outcomeLines(t, queued)
+	inputs := 0
+	for _, l := range got {
+		if strings.HasPrefix(l, "input ") {
+			inputs++
+		}
+	}
+	if m[1] != fmt.Sprint(inputs) {
+		t.Errorf("%s results committed for %d inputs", m[1], inputs)
+	}
+	t.Logf("committed %s results, %s duplicates; outcome:\n%s", m[1], m[2], strings.Join(got, "\n"))
+	if !slices.Equal(got, want) {
+		t.Errorf("the queued run decided otherwise than the local run:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	if !strings.Contains(survivor.stderr(), `"delivery":2`) {
+		t.Errorf("worker B never took over worker A's job (no second delivery in its log):\n%s", survivor.stderr())
+	}
+	if _, err := os.Stat(filepath.Join(queued, ".triage", "queue", "nats.lock")); err != nil {
+		t.Errorf("the embedded queue did not store under the store: %v", err)
+	}
+}
