@@ -152,6 +152,10 @@ func (q *Queue) startEmbedded() error {
 		// every server on the machine.
 		return errors.New("queue: the embedded server needs a directory")
 	}
+	// The server writes under Dir: never through a link to elsewhere.
+	if fi, err := os.Lstat(q.opt.Dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("queue: %s is not a directory (a link is refused: the queue stays inside the store)", q.opt.Dir)
+	}
 	if err := os.MkdirAll(q.opt.Dir, 0o755); err != nil {
 		return err
 	}

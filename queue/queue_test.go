@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +70,13 @@ func TestEmbeddedQueueLocksItsDirectory(t *testing.T) {
 	_, err := Open(context.Background(), Options{Dir: dir, Create: true})
 	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("a second server on the same directory: %v, want %v naming %s", err, ErrLocked, dir)
+	}
+	link := filepath.Join(t.TempDir(), "queue")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), Options{Dir: link, Create: true}); err == nil || !strings.Contains(err.Error(), "link is refused") {
+		t.Errorf("a queue directory that is a link: %v, want it refused", err)
 	}
 	if _, err := Open(context.Background(), Options{Dir: t.TempDir(), Listen: "0.0.0.0:0"}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("listening on all interfaces: %v, want a loopback-only error", err)

@@ -258,3 +258,51 @@ func TestQueueRunMatchesLocalRun(t *testing.T) {
 		t.Errorf("the embedded queue did not store under the store: %v", err)
 	}
 }
+
+var jobAnswered = regexp.MustCompile(`"msg":"job answered"`)
+
+// TestQueueCoordinatorKilledAndRestarted: the coordinator (and its embedded
+// server) is SIGKILLed once a worker answered some of its jobs; restarted
+// on the same store and address, it finishes the run with the same worker
+// (which reconnected by itself), and the store holds what a local run
+// decides.
+func TestQueueCoordinatorKilledAndRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline with worker processes")
+	}
+	bin := buildTriage(t, t.TempDir())
+	local := fixture.BuiltCopy(t)
+	if code, out, errs := runCLI(t, append(append([]string{"run"}, queueRunFlags...), local)...); code != 1 {
+		t.Fatalf("local run: exit %d\n%s\n%s", code, out, errs)
+	}
+	want := outcomeLines(t, local)
+
+	queued := fixture.BuiltCopy(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	args := append(append([]string{"run", "--log-format", "json", "--queue", "embedded",
+		"--queue-listen", addr, "--queue-workers", "0", "--queue-ack-wait", "3"}, queueRunFlags...), queued)
+	first := startTriage(t, bin, "coordinator", args...)
+	first.waitLine(t, queueListening, time.Minute)
+	worker := startTriage(t, bin, "worker", "worker", "--log-format", "json", "--log-level", "debug", "--queue", "nats://"+addr, "--name", "W", queued)
+	for i := 0; i < 3; i++ {
+		worker.waitLine(t, jobAnswered, 2*time.Minute)
+	}
+	first.kill(syscall.SIGKILL)
+	first.wait(t, time.Minute)
+
+	second := startTriage(t, bin, "restarted coordinator", args...)
+	if code := second.wait(t, 5*time.Minute); code != 0 && code != 1 {
+		t.Fatalf("restarted coordinator: exit %d\n%s\nworker:\n%s", code, second.stderr(), worker.stderr())
+	}
+	worker.kill(syscall.SIGINT)
+	worker.wait(t, time.Minute)
+	finished := regexp.MustCompile(`"msg":"run finished".*"triaged":(\d+)`).FindStringSubmatch(second.stderr())
+	if finished == nil || finished[1] == "0" {
+		t.Errorf("the restarted coordinator triaged nothing (the first finished before its kill?):\n%s", second.stderr())
+	} else {
+		t.Logf("the restarted coordinator triaged %s inputs", finished[1])
+	}
+	if got := outcomeLines(t, queued); !slices.Equal(got, want) {
+		t.Errorf("after the restart the store holds otherwise than a local run:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
