@@ -260,14 +260,16 @@ func (q *Queue) bind(ctx context.Context) error {
 		return err
 	}
 	q.js = js
-	if q.opt.Create {
-		return q.create(ctx)
-	}
-	// A worker may start before the coordinator made the streams: wait
+	// A worker may start before the coordinator made the streams, and a
+	// cluster's JetStream is usable only once it elected its leader: wait
 	// for them, boundedly.
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		err = q.find(ctx)
+		if q.opt.Create {
+			err = q.create(ctx)
+		} else {
+			err = q.find(ctx)
+		}
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fuzztriage/triage/internal/fixture"
+	"github.com/fuzztriage/triage/queue"
 	"github.com/fuzztriage/triage/store"
 )
 
@@ -96,7 +98,15 @@ type proc struct {
 
 func startTriage(t *testing.T, bin, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(bin, args...), seen: make(chan string, 4096), done: make(chan struct{})}
+	return startProcess(t, name, exec.Command(bin, args...))
+}
+
+// startProcess starts cmd in its own process group with extra environment,
+// killed (with its group) when the test ends.
+func startProcess(t *testing.T, name string, cmd *exec.Cmd, env ...string) *proc {
+	t.Helper()
+	cmd.Env = append(os.Environ(), env...)
+	p := &proc{name: name, cmd: cmd, seen: make(chan string, 4096), done: make(chan struct{})}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -304,5 +314,55 @@ func TestQueueCoordinatorKilledAndRestarted(t *testing.T) {
 	}
 	if got := outcomeLines(t, queued); !slices.Equal(got, want) {
 		t.Errorf("after the restart the store holds otherwise than a local run:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+// TestQueueClusterLosesANode: a three-node JetStream cluster on loopback
+// ports (each node a process with its own directory), streams and buckets
+// with three replicas; one node is SIGKILLed after the worker answered a
+// few jobs. The run completes and decides what a local run decides.
+func TestQueueClusterLosesANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster and the pipeline")
+	}
+	bin := buildTriage(t, t.TempDir())
+	var clients, routes []string
+	var nodes []queue.NodeOptions
+	for i := 0; i < 3; i++ {
+		c, r := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t)), fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+		clients, routes = append(clients, "nats://"+c), append(routes, "nats://"+r)
+		nodes = append(nodes, queue.NodeOptions{Name: fmt.Sprint("n", i+1), Dir: t.TempDir(), Listen: c, Cluster: r})
+	}
+	var procs []*proc
+	for _, no := range nodes {
+		no.Routes = routes
+		spec, _ := json.Marshal(no)
+		p := startProcess(t, no.Name, exec.Command(os.Args[0], "-test.run", "^$"), nodeEnv+"="+string(spec))
+		procs = append(procs, p)
+	}
+
+	local := fixture.BuiltCopy(t)
+	if code, out, errs := runCLI(t, append(append([]string{"run"}, queueRunFlags...), local)...); code != 1 {
+		t.Fatalf("local run: exit %d\n%s\n%s", code, out, errs)
+	}
+	want := outcomeLines(t, local)
+
+	queued := fixture.BuiltCopy(t)
+	url := strings.Join(clients, ",")
+	coord := startTriage(t, bin, "coordinator", append(append([]string{"run", "--log-format", "json", "--queue", url,
+		"--queue-replicas", "3", "--queue-workers", "0", "--queue-ack-wait", "3"}, queueRunFlags...), queued)...)
+	worker := startTriage(t, bin, "worker", "worker", "--log-format", "json", "--log-level", "debug", "--queue", url, "--name", "W", queued)
+	for i := 0; i < 3; i++ {
+		worker.waitLine(t, jobAnswered, 3*time.Minute)
+	}
+	procs[0].kill(syscall.SIGKILL)
+	procs[0].wait(t, time.Minute)
+	if code := coord.wait(t, 5*time.Minute); code != 1 {
+		t.Fatalf("coordinator: exit %d, want 1\n%s\nworker:\n%s", code, coord.stderr(), worker.stderr())
+	}
+	worker.kill(syscall.SIGINT)
+	worker.wait(t, time.Minute)
+	if got := outcomeLines(t, queued); !slices.Equal(got, want) {
+		t.Errorf("with a node lost the run decided otherwise than a local run:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
