@@ -102,6 +102,9 @@ type Result struct {
 	// failed on every delivery (poisoned).
 	Blob  string `json:"blob,omitempty"`
 	Error string `json:"error,omitempty"`
+	// QueueMS is the time the worker spent storing and reporting the
+	// answer (the queue's cost, not the job's).
+	QueueMS int64 `json:"queue_ms,omitempty"`
 }
 
 // Poisoned is what the state bucket keeps of a job that failed MaxDeliver
@@ -227,13 +230,15 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, cfg jetstream.Con
 		_ = msg.NakWithDelay(delay)
 		return false
 	}
+	stored := time.Now()
 	blob := resultBlob(job.ID)
 	if _, err := q.blobs.PutBytes(ctx, blob, out); err != nil {
 		log.WithError(err).Warn("storing a job's answer failed; it goes back to the queue")
 		_ = msg.NakWithDelay(time.Second)
 		return false
 	}
-	if err := q.report(ctx, Result{JobID: job.ID, Kind: job.Kind, Worker: worker, Deliveries: deliveries, Blob: blob}); err != nil {
+	r := Result{JobID: job.ID, Kind: job.Kind, Worker: worker, Deliveries: deliveries, Blob: blob, QueueMS: time.Since(stored).Milliseconds()}
+	if err := q.report(ctx, r); err != nil {
 		log.WithError(err).Warn("reporting a job's answer failed; it goes back to the queue")
 		_ = msg.NakWithDelay(time.Second)
 		return false

@@ -27,6 +27,11 @@ type CommitStats struct {
 	// Committed results; Duplicates are results of jobs committed before
 	// (delivered again), skipped by the marker.
 	Committed, Duplicates atomic.Int64
+	// QueueMicros is the time spent on queue operations for the committed
+	// jobs: the worker's storing and reporting of each answer, and here
+	// reading it, the marker and the ack (waiting for the store's commit
+	// is not counted).
+	QueueMicros atomic.Int64
 }
 
 // Results commits the workers' results with commit until ctx ends, each
@@ -72,6 +77,7 @@ func (q *Queue) commitOne(ctx context.Context, msg jetstream.Msg, commit Commit,
 		_ = msg.DoubleAck(ctx)
 		return
 	}
+	began := time.Now()
 	var answer []byte
 	if r.Blob != "" {
 		b, err := q.blobs.GetBytes(ctx, r.Blob)
@@ -82,6 +88,7 @@ func (q *Queue) commitOne(ctx context.Context, msg jetstream.Msg, commit Commit,
 		}
 		answer = b
 	}
+	spent := time.Since(began)
 	if err := commit(ctx, r, answer); err != nil {
 		if !errors.Is(err, ErrNotWaiting) {
 			log.WithError(err).Warn("queue: committing a result failed; retried")
@@ -89,6 +96,7 @@ func (q *Queue) commitOne(ctx context.Context, msg jetstream.Msg, commit Commit,
 		_ = msg.NakWithDelay(500 * time.Millisecond)
 		return
 	}
+	marked := time.Now()
 	if _, err := q.state.Create(ctx, committedKey(r.JobID), []byte(r.Worker)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		log.WithError(err).Warn("queue: writing a commit marker failed")
 	}
@@ -96,6 +104,8 @@ func (q *Queue) commitOne(ctx context.Context, msg jetstream.Msg, commit Commit,
 	if err := msg.DoubleAck(ctx); err != nil {
 		log.WithError(err).Warn("queue: acking a result failed")
 	}
+	spent += time.Since(marked) + time.Duration(r.QueueMS)*time.Millisecond
+	stats.QueueMicros.Add(spent.Microseconds())
 	if r.Blob != "" {
 		_ = q.blobs.Delete(ctx, r.Blob)
 	}

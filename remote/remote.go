@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -29,6 +30,8 @@ type answer struct {
 	Reproduction *store.Reproduction `json:"reproduction"`
 	Trace        *symbolize.Trace    `json:"trace,omitempty"`
 	Log          string              `json:"log,omitempty"`
+	// FetchMicros is the worker's time fetching the input from the queue.
+	FetchMicros int64 `json:"fetch_us,omitempty"`
 }
 
 // Coordinator submits first runs as jobs and waits for their results.
@@ -92,6 +95,7 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 		delete(c.waiting, job.ID)
 		c.mu.Unlock()
 	}()
+	submit := time.Now()
 	if err := c.q.PutFile(ctx, queue.InputBlob(req.SHA1), req.Input); err != nil {
 		close(w.gone)
 		return nil, nil, fmt.Errorf("storing the input in the queue: %w", err)
@@ -100,6 +104,7 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 		close(w.gone)
 		return nil, nil, err
 	}
+	submitted := time.Since(submit)
 	var d delivery
 	select {
 	case d = <-w.got:
@@ -119,6 +124,7 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 		return nil, written, fmt.Errorf("job %s: the answer of worker %s cannot be read: %v", job.ID, d.r.Worker, err)
 	}
 	a.Reproduction.Trace, a.Reproduction.Log = a.Trace, a.Log
+	c.Stats.QueueMicros.Add(submitted.Microseconds() + a.FetchMicros)
 	return a.Reproduction, written, nil
 }
 
@@ -171,9 +177,11 @@ func (w *Worker) Handle(ctx context.Context, job queue.Job) ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	input := filepath.Join(dir, job.Input)
+	fetch := time.Now()
 	if err := w.Queue.GetFile(ctx, queue.InputBlob(job.Input), input); err != nil {
 		return nil, fmt.Errorf("job %s: fetching input %s: %w", job.ID, job.Input, err)
 	}
+	fetched := time.Since(fetch)
 	if sha, _, err := store.FileSHA1(input); err != nil || sha != job.Input {
 		return nil, fmt.Errorf("job %s: input blob %s has SHA1 %s", job.ID, job.Input, sha)
 	}
@@ -189,5 +197,5 @@ func (w *Worker) Handle(ctx context.Context, job queue.Job) ([]byte, error) {
 		}
 		return nil, err
 	}
-	return json.Marshal(answer{Reproduction: rep, Trace: rep.Trace, Log: rep.Log})
+	return json.Marshal(answer{Reproduction: rep, Trace: rep.Trace, Log: rep.Log, FetchMicros: fetched.Microseconds()})
 }

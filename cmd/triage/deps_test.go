@@ -16,7 +16,7 @@ var importRules = []struct {
 	allowed []string // the only importers (module-relative; "" = none)
 	why     string
 }{
-	{"os/exec", []string{"internal/procrun", "bench", "bench/campaign", "bench/coverage"}, "every program runs through internal/procrun (timeout, process group, guard)"},
+	{"os/exec", []string{"internal/procrun", "bench", "bench/campaign", "bench/coverage", "bench/queue"}, "every program runs through internal/procrun (timeout, process group, guard)"},
 	{"github.com/fuzztriage/triage/internal/procrun", []string{"triage", "lldbscript", "internal/fixture", "bench", "campaign", "cmin", "llvmcov"},
 		"fuzz binaries run only through triage's reproduction path (fuzzing through campaign, corpus merges through cmin, LLVM's coverage tools through llvmcov), lldb only through lldbscript"},
 	{"github.com/nats-io/nats.go", []string{"queue"}, "one package opens the queue, embedded or a cluster; nothing else knows the difference"},

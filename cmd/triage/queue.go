@@ -23,15 +23,31 @@ type queueFlags struct {
 	ackWait               *int
 }
 
-func addQueueFlags(fs *pflag.FlagSet, coordinator bool) *queueFlags {
+// Roles of the commands that take queue flags: they differ in defaults.
+const (
+	roleRun    = "run"    // a run may use a queue
+	roleServe  = "serve"  // the coordinator service always does
+	roleWorker = "worker" // joins one
+)
+
+func addQueueFlags(fs *pflag.FlagSet, role string) *queueFlags {
 	qf := &queueFlags{}
-	if coordinator {
-		qf.url = fs.String("queue", "", "hand the first runs to workers through a queue: `embedded` (a NATS JetStream server in this process, storing under <store>/queue) or nats://host:port[,nats://...] (an existing cluster); default: no queue, everything runs here")
-		qf.listen = fs.String("queue-listen", "", "embedded queue: listen on this loopback `ADDR` (127.0.0.1:PORT) so that `triage worker --queue nats://ADDR` processes can join")
-		qf.localWorker = fs.Int("queue-workers", -1, "workers in this process (default: 1 with an embedded queue that listens on nothing, else 0)")
+	switch role {
+	case roleRun, roleServe:
+		url, listen, workers := "", "", -1
+		urlHelp := "hand the first runs to workers through a queue: `embedded` (a NATS JetStream server in this process, storing under <store>/queue) or nats://host:port[,nats://...] (an existing cluster); default: no queue, everything runs here"
+		workersHelp := "workers in this process (default: 1 with an embedded queue that listens on nothing, else 0)"
+		if role == roleServe {
+			url, listen, workers = queue.Embedded, "127.0.0.1:4222", 1
+			urlHelp = "the queue: `embedded` (a NATS JetStream server in this process, storing under <store>/queue) or nats://host:port[,nats://...] (an existing cluster)"
+			workersHelp = "workers in this process besides those that join"
+		}
+		qf.url = fs.String("queue", url, urlHelp)
+		qf.listen = fs.String("queue-listen", listen, "embedded queue: listen on this loopback `ADDR` (127.0.0.1:PORT; empty: nowhere) so that `triage worker --queue nats://ADDR` processes can join")
+		qf.localWorker = fs.Int("queue-workers", workers, workersHelp)
 		qf.replicas = fs.Int("queue-replicas", 1, "replicas of the queue's streams and buckets (a cluster's; 3 survives a node)")
 		qf.ackWait = fs.Int("queue-ack-wait", int(queue.DefaultAckWait.Seconds()), "`SECONDS` a worker may go silent before its job goes to another (workers heartbeat a third of it apart)")
-	} else {
+	default:
 		qf.url = fs.String("queue", "", "the coordinator's queue: nats://host:port[,nats://...] (required)")
 	}
 	qf.creds = fs.String("queue-creds", "", "NATS credentials `FILE` (for a cluster reached over other than loopback)")
@@ -104,7 +120,10 @@ func (qf *queueFlags) coordinate(ctx context.Context, a *app, ws *triage.Workspa
 		go q.Work(qctx, queue.WorkOptions{Name: fmt.Sprintf("%s-local-%d", hostname(), i)}, w.Handle)
 	}
 	return func() {
-		a.log.WithFields(logrus.Fields{"committed": coord.Stats.Committed.Load(), "duplicates": coord.Stats.Duplicates.Load()}).Info("queue results committed")
+		n := coord.Stats.Committed.Load()
+		a.log.WithFields(logrus.Fields{"committed": n, "duplicates": coord.Stats.Duplicates.Load(),
+			"queue_ms":         coord.Stats.QueueMicros.Load() / 1000,
+			"queue_ms_per_job": float64(coord.Stats.QueueMicros.Load()) / 1000 / float64(max(1, n))}).Info("queue results committed")
 		cancel()
 		q.Close()
 		os.RemoveAll(scratch)
@@ -120,6 +139,45 @@ func hostname() string {
 }
 
 func init() {
+	register(&command{
+		name:     "serve",
+		summary:  "the coordinator service: watch for new artifacts and hand their runs to workers",
+		usage:    "[WORKSPACE]",
+		group:    "pipeline",
+		complete: completeWorkspaceArg,
+		help: `
+'triage watch' with a queue: it holds the store's lock, triages what is new at
+start and then what arrives, handing every input's first reproduction to
+workers through a NATS JetStream queue and committing each result into the
+store exactly once; bucketing, minimization, the dev build and the lldb
+sessions run here, and the store stays the one source of truth for report,
+diff, export and html. By default the queue is embedded (a server in this
+process, storing under <store>/queue) and listens on 127.0.0.1:4222, where
+'triage worker --queue nats://127.0.0.1:4222' processes join; one worker
+runs in this process too. --queue nats://... uses an existing cluster
+instead. Restarted on the same store after a crash it finishes what was
+handed out (results waiting in the queue are committed, jobs are not
+submitted twice).
+
+Exit codes: 0 stopped by a signal; 2 usage error; 3 could not start (the
+store or the queue's directory is locked, the queue is unreachable).
+
+Examples:
+  triage serve ~/openvmm
+  triage serve --queue-listen 127.0.0.1:4300 --queue-workers 0 --log-format json .
+  triage serve --queue nats://a:4222,nats://b:4222,nats://c:4222 --queue-replicas 3 --queue-creds ci.creds .
+`,
+		setup: func(fs *pflag.FlagSet) runFunc {
+			pf := addPipelineFlags(fs, true)
+			qf := addQueueFlags(fs, roleServe)
+			return func(ctx context.Context, a *app, args []string) error {
+				if !qf.enabled() {
+					return usagef("serve needs a queue: --queue embedded or nats://...")
+				}
+				return watchService(ctx, a, args, pf, qf)
+			}
+		},
+	})
 	register(&command{
 		name:     "worker",
 		summary:  "run a coordinator's jobs: reproduce inputs handed out through the queue",
@@ -148,7 +206,7 @@ Examples:
   triage worker --queue nats://a:4222,nats://b:4222 --queue-creds ci.creds .
 `,
 		setup: func(fs *pflag.FlagSet) runFunc {
-			qf := addQueueFlags(fs, false)
+			qf := addQueueFlags(fs, roleWorker)
 			jobs := fs.Int("jobs", 0, "stop after this many jobs were answered (default: run until interrupted)")
 			name := fs.String("name", "", "the worker's name in the queue's records (default: host name and process id)")
 			return func(ctx context.Context, a *app, args []string) error {

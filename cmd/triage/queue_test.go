@@ -366,3 +366,35 @@ func TestQueueClusterLosesANode(t *testing.T) {
 		t.Errorf("with a node lost the run decided otherwise than a local run:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
+
+// TestServeWithAWorker: `triage serve` (embedded queue, listening on a
+// loopback port, no worker of its own) and one worker process triage the
+// workspace's inputs as a local run does; SIGINT stops the service with
+// exit 0.
+func TestServeWithAWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline with a worker process")
+	}
+	bin := buildTriage(t, t.TempDir())
+	local := fixture.BuiltCopy(t)
+	if code, out, errs := runCLI(t, append(append([]string{"run"}, queueRunFlags...), local)...); code != 1 {
+		t.Fatalf("local run: exit %d\n%s\n%s", code, out, errs)
+	}
+	want := outcomeLines(t, local)
+
+	served := fixture.BuiltCopy(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	serve := startTriage(t, bin, "serve", append(append([]string{"serve", "--log-format", "json", "--queue-listen", addr, "--queue-workers", "0"}, queueRunFlags...), served)...)
+	serve.waitLine(t, queueListening, time.Minute)
+	worker := startTriage(t, bin, "worker", "worker", "--log-format", "json", "--queue", "nats://"+addr, served)
+	serve.waitLine(t, regexp.MustCompile(`"msg":"pass finished".*"triaged":12`), 3*time.Minute)
+	serve.kill(syscall.SIGINT)
+	if code := serve.wait(t, time.Minute); code != 0 {
+		t.Errorf("serve stopped by SIGINT: exit %d\n%s", code, serve.stderr())
+	}
+	worker.kill(syscall.SIGINT)
+	worker.wait(t, time.Minute)
+	if got := outcomeLines(t, served); !slices.Equal(got, want) {
+		t.Errorf("serve decided otherwise than a local run:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}

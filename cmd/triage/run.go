@@ -61,7 +61,7 @@ Examples:
 		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, true)
 			format := addFormat(fs, "text", "text", "yaml", "json")
-			qf := addQueueFlags(fs, true)
+			qf := addQueueFlags(fs, roleRun)
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := format.check(); err != nil {
 					return err

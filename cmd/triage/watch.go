@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/spf13/pflag"
 
@@ -39,39 +38,48 @@ Examples:
 		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, true)
 			return func(ctx context.Context, a *app, args []string) error {
-				ws, cfg, err := pf.load(a, args)
-				if err != nil {
-					return err
-				}
-				if a.g.progress == "auto" {
-					a.g.progress = "never" // a service logs
-				}
-				opts, finish := pf.options(a, cfg)
-				defer finish()
-				err = triage.Watch(ctx, ws.Root, triage.WatchOptions{
-					Options: opts,
-					OnPass: func(rec *store.RunRecord, err error) {
-						if rec == nil {
-							return
-						}
-						a.log.WithFields(map[string]any{
-							"triaged": rec.Artifacts.Triaged, "failed": rec.Artifacts.Failed,
-							"new_buckets": len(rec.NewBuckets), "grown_buckets": len(rec.GrownBuckets),
-							"failures": len(rec.Failures), "wall_ms": rec.WallMS,
-						}).Info("pass finished")
-						for _, b := range rec.NewBuckets {
-							a.log.WithFields(map[string]any{"bucket": b.ID, "members": b.Members}).Info("new bucket: " + b.Title)
-						}
-					},
-				})
-				if err != nil {
-					if errors.Is(err, store.ErrLocked) {
-						return exitError{exitFailures, err}
-					}
-					return exitError{exitFailures, err}
-				}
-				return nil
+				return watchService(ctx, a, args, pf, nil)
 			}
 		},
 	})
+}
+
+// watchService runs the watching pipeline (watch, and serve with its queue).
+func watchService(ctx context.Context, a *app, args []string, pf *pipelineFlags, qf *queueFlags) error {
+	ws, cfg, err := pf.load(a, args)
+	if err != nil {
+		return err
+	}
+	if a.g.progress == "auto" {
+		a.g.progress = "never" // a service logs
+	}
+	opts, finish := pf.options(a, cfg)
+	defer finish()
+	if qf != nil && qf.enabled() {
+		stop, err := qf.coordinate(ctx, a, ws, cfg, &opts)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	err = triage.Watch(ctx, ws.Root, triage.WatchOptions{
+		Options: opts,
+		OnPass: func(rec *store.RunRecord, err error) {
+			if rec == nil {
+				return
+			}
+			a.log.WithFields(map[string]any{
+				"triaged": rec.Artifacts.Triaged, "failed": rec.Artifacts.Failed,
+				"new_buckets": len(rec.NewBuckets), "grown_buckets": len(rec.GrownBuckets),
+				"failures": len(rec.Failures), "wall_ms": rec.WallMS,
+			}).Info("pass finished")
+			for _, b := range rec.NewBuckets {
+				a.log.WithFields(map[string]any{"bucket": b.ID, "members": b.Members}).Info("new bucket: " + b.Title)
+			}
+		},
+	})
+	if err != nil {
+		return exitError{exitFailures, err}
+	}
+	return nil
 }
