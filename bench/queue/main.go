@@ -5,14 +5,15 @@
 //     server, then taken by two workers connected over loopback TCP, each
 //     answer stored, reported and committed once (no-op jobs, so what is
 //     measured is the queue's own path);
+//
 //  2. the nightly on the fixture's committed artifacts, timed as a local
 //     `triage run -j 2`, as `triage run --queue embedded` with two workers
 //     in the process, and with one and with two `triage worker` processes
 //     over loopback; for each queued run the time its jobs spent in queue
 //     operations (the coordinator's count) against its wall time.
 //
-//	go run ./bench/queue                 # 5,000 jobs, then the four runs
-//	go run ./bench/queue -jobs 20000 -runs=false
+//     go run ./bench/queue                 # 5,000 jobs, then the four runs
+//     go run ./bench/queue -jobs 20000 -runs=false
 //
 // The fixture's binaries must be built (scripts/setup does it).
 package main
