@@ -37,10 +37,12 @@ type Job struct {
 	// (InputBlob), and its artifact kind (crash, timeout, oom, ...).
 	Input     string `json:"input,omitempty"`
 	InputKind string `json:"input_kind,omitempty"`
-	// Cores, Seconds and Flags are a fuzz job's.
-	Cores   int      `json:"cores,omitempty"`
-	Seconds int      `json:"seconds,omitempty"`
-	Flags   []string `json:"flags,omitempty"`
+	// Cores and Seconds are a fuzz job's; Corpus names the blob listing
+	// its starting corpus (the SHA1s of input blobs). The worker's own
+	// checkout gives the fuzzer's flags.
+	Cores   int    `json:"cores,omitempty"`
+	Seconds int    `json:"seconds,omitempty"`
+	Corpus  string `json:"corpus,omitempty"`
 }
 
 // JobID digests the parts that decide a job's answer.
@@ -57,6 +59,42 @@ func InputBlob(sha1 string) string { return "input/" + sha1 }
 
 func resultBlob(jobID string) string { return "result/" + jobID }
 
+// CorpusBlob is the blob name of a fuzz job's corpus list.
+func CorpusBlob(jobID string) string { return "corpus/" + jobID }
+
+// LogBlob is the blob name of a fuzz job's output.
+func LogBlob(jobID string) string { return "log/" + jobID }
+
+// PutBytes stores a small blob.
+func (q *Queue) PutBytes(ctx context.Context, name string, data []byte) error {
+	_, err := q.blobs.PutBytes(ctx, name, data)
+	return err
+}
+
+// GetBytes reads a small blob.
+func (q *Queue) GetBytes(ctx context.Context, name string) ([]byte, error) {
+	return q.blobs.GetBytes(ctx, name)
+}
+
+// HasBlob says whether a blob of that name is stored.
+func (q *Queue) HasBlob(ctx context.Context, name string) bool {
+	_, err := q.blobs.GetInfo(ctx, name)
+	return err == nil
+}
+
+// CommittedAnswer is the answer of a committed fuzz job (kept after its
+// commit for a coordinator that resumes the campaign), or an error
+// saying why there is none.
+func (q *Queue) CommittedAnswer(ctx context.Context, id string) ([]byte, error) {
+	if p, err := q.PoisonedJob(ctx, id); err != nil || p != nil {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("job %s poisoned after %d deliveries (last worker %s): %s", id, p.Deliveries, p.Worker, p.Error)
+	}
+	return q.blobs.GetBytes(ctx, resultBlob(id))
+}
+
 var hexID = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 
 func (j *Job) check() error {
@@ -67,6 +105,8 @@ func (j *Job) check() error {
 		return fmt.Errorf("job %s: unknown kind %q", j.ID, j.Kind)
 	case j.Kind == KindTriage && !hexID.MatchString(j.Input):
 		return fmt.Errorf("job %s: input %q is not a SHA1", j.ID, j.Input)
+	case j.Kind == KindFuzz && (j.Cores <= 0 || j.Seconds <= 0 || j.Corpus != CorpusBlob(j.ID)):
+		return fmt.Errorf("job %s: a fuzz job needs cores, seconds and its corpus list", j.ID)
 	}
 	return nil
 }
@@ -207,7 +247,13 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, cfg jetstream.Con
 			}
 		}
 	}()
-	log.Debug("job started")
+	// A fuzz job runs for minutes or hours: someone watching a worker
+	// wants to see it; thousands of first runs would drown the log.
+	level := logrus.DebugLevel
+	if job.Kind == KindFuzz {
+		level = logrus.InfoLevel
+	}
+	log.Log(level, "job started")
 	out, err := h(jctx, job)
 	beat.Stop()
 	cancel()
@@ -248,7 +294,7 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, cfg jetstream.Con
 		// or reports it again (dropped as a duplicate).
 		log.WithError(err).Warn("acking a job failed")
 	}
-	log.Debug("job answered")
+	log.Log(level, "job answered")
 	return true
 }
 

@@ -106,7 +106,9 @@ func (q *Queue) commitOne(ctx context.Context, msg jetstream.Msg, commit Commit,
 	}
 	spent += time.Since(marked) + time.Duration(r.QueueMS)*time.Millisecond
 	stats.QueueMicros.Add(spent.Microseconds())
-	if r.Blob != "" {
+	// A fuzz job's answer (small, one per target and campaign) is kept: a
+	// coordinator resuming the campaign after it was committed reads it.
+	if r.Blob != "" && r.Kind != KindFuzz {
 		_ = q.blobs.Delete(ctx, r.Blob)
 	}
 }

@@ -86,31 +86,17 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 		return nil, nil, fmt.Errorf("%s: no release binary digest to send with the job", req.Target)
 	}
 	job := JobOf(req)
-	w := &waiter{got: make(chan delivery, 1), gone: make(chan struct{})}
-	c.mu.Lock()
-	c.waiting[job.ID] = w
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.waiting, job.ID)
-		c.mu.Unlock()
-	}()
-	submit := time.Now()
-	if err := c.q.PutFile(ctx, queue.InputBlob(req.SHA1), req.Input); err != nil {
-		close(w.gone)
-		return nil, nil, fmt.Errorf("storing the input in the queue: %w", err)
-	}
-	if _, err := c.q.Submit(ctx, job); err != nil {
-		close(w.gone)
+	submitted := time.Duration(0)
+	d, err := c.run(ctx, job, func() error {
+		began := time.Now()
+		defer func() { submitted = time.Since(began) }()
+		if err := c.q.PutFile(ctx, queue.InputBlob(req.SHA1), req.Input); err != nil {
+			return fmt.Errorf("storing the input in the queue: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
-	}
-	submitted := time.Since(submit)
-	var d delivery
-	select {
-	case d = <-w.got:
-	case <-ctx.Done():
-		close(w.gone)
-		return nil, nil, ctx.Err()
 	}
 	written := func() { close(d.done) }
 	if d.r.Error != "" {
@@ -126,6 +112,36 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 	a.Reproduction.Trace, a.Reproduction.Log = a.Trace, a.Log
 	c.Stats.QueueMicros.Add(submitted.Microseconds() + a.FetchMicros)
 	return a.Reproduction, written, nil
+}
+
+// run submits job (after prepare, which stores what it needs) and waits
+// for its result; the caller closes the delivery's done once the result is
+// in the store.
+func (c *Coordinator) run(ctx context.Context, job queue.Job, prepare func() error) (delivery, error) {
+	w := &waiter{got: make(chan delivery, 1), gone: make(chan struct{})}
+	c.mu.Lock()
+	c.waiting[job.ID] = w
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiting, job.ID)
+		c.mu.Unlock()
+	}()
+	if err := prepare(); err != nil {
+		close(w.gone)
+		return delivery{}, err
+	}
+	if _, err := c.q.Submit(ctx, job); err != nil {
+		close(w.gone)
+		return delivery{}, err
+	}
+	select {
+	case d := <-w.got:
+		return d, nil
+	case <-ctx.Done():
+		close(w.gone)
+		return delivery{}, ctx.Err()
+	}
 }
 
 // commit hands a result to the first run waiting for it and returns once
@@ -164,8 +180,11 @@ type Worker struct {
 
 // Handle implements queue.Handler.
 func (w *Worker) Handle(ctx context.Context, job queue.Job) ([]byte, error) {
+	if job.Kind == queue.KindFuzz {
+		return w.fuzz(ctx, job)
+	}
 	if job.Kind != queue.KindTriage {
-		return nil, &queue.Refusal{Why: fmt.Sprintf("job %s: this worker runs triage jobs, not %s", job.ID, job.Kind)}
+		return nil, &queue.Refusal{Why: fmt.Sprintf("job %s: this worker does not run %s jobs", job.ID, job.Kind)}
 	}
 	kind := store.ArtifactKind(job.InputKind)
 	if !slices.Contains(triage.ReproducedKinds, kind) {

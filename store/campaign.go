@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -131,10 +133,11 @@ type HealthFinding struct {
 
 // CampaignDir is where a campaign started at t keeps its target logs.
 func (s *Store) CampaignDir(started time.Time) string {
-	return s.Path(path.Join(DirCampaigns, campaignName(started)))
+	return s.Path(path.Join(DirCampaigns, CampaignName(started)))
 }
 
-func campaignName(t time.Time) string { return t.UTC().Format("20060102T150405.000000000Z") }
+// CampaignName names the campaign started at t (its record and directory).
+func CampaignName(t time.Time) string { return t.UTC().Format("20060102T150405.000000000Z") }
 
 // WriteCampaign writes a campaign record atomically; its name is its start time.
 func (s *Store) WriteCampaign(r *CampaignRecord) (string, error) {
@@ -143,7 +146,7 @@ func (s *Store) WriteCampaign(r *CampaignRecord) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := s.Path(path.Join(DirCampaigns, campaignName(r.Started)+".yaml"))
+	p := s.Path(path.Join(DirCampaigns, CampaignName(r.Started)+".yaml"))
 	return p, s.WriteFile(p, data)
 }
 
@@ -204,4 +207,50 @@ func (r *CampaignRecord) Validate() error {
 		}
 	}
 	return joinErrs(errs)
+}
+
+// QueuedCampaign is a campaign whose fuzzers run on workers, recorded when
+// it starts: a coordinator killed while workers fuzz, restarted on this
+// store with the same plan, resumes it (the same jobs, whose results are
+// still coming) instead of starting another.
+type QueuedCampaign struct {
+	Started time.Time `json:"started"`
+	// Plan says what ran: each target's name, binary digest and cores,
+	// and the duration.
+	Plan string `json:"plan"`
+}
+
+// queuedCampaignFile is hidden, so not listed among the records.
+const queuedCampaignFile = DirCampaigns + "/.queued.json"
+
+// QueuedCampaign is the campaign left running on workers, or nil.
+func (s *Store) QueuedCampaign() (*QueuedCampaign, error) {
+	data, err := s.ReadFile(queuedCampaignFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c QueuedCampaign
+	if err := json.Unmarshal(data, &c); err != nil || c.Started.IsZero() || c.Plan == "" {
+		return nil, fmt.Errorf("%s: not a queued campaign (%v)", s.Path(queuedCampaignFile), err)
+	}
+	return &c, nil
+}
+
+// SetQueuedCampaign records the campaign running on workers (nil: none).
+func (s *Store) SetQueuedCampaign(c *QueuedCampaign) error {
+	if c == nil {
+		err := s.root.Remove(queuedCampaignFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return s.WriteFile(queuedCampaignFile, data)
 }

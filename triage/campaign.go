@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -38,6 +39,8 @@ type FuzzOptions struct {
 	Cmin   bool
 	// Report hears each target's live figures.
 	Report func(campaign.Progress)
+	// RemoteFuzz, when set, runs the fuzzers on workers instead of here.
+	RemoteFuzz RemoteFuzzer
 }
 
 // CampaignPlan is what a campaign will run: each target's weight, cores
@@ -119,11 +122,61 @@ func PlanCampaign(ctx context.Context, ws *Workspace, opts FuzzOptions) (*Campai
 	for i := range plan.Targets {
 		pt := &plan.Targets[i]
 		pt.Cores = alloc[pt.Target.Name]
-		pt.Job = &campaign.Job{Name: pt.Target.Name, Binary: pt.Binary, Corpus: pt.Target.CorpusDir(), Artifacts: pt.Target.ArtifactDir(),
-			Cores: pt.Cores, Dir: pt.Target.FuzzDir, Env: cfg.Reproduce.Env,
-			Flags: append(append(append([]string{}, pt.Target.Options...), dictFlag(pt.Target)...), cfg.Campaign.Flags...)}
+		pt.Job = fuzzJob(pt.Target, pt.Binary, pt.Cores, cfg, pt.Target.CorpusDir(), pt.Target.ArtifactDir())
 	}
 	return plan, nil
+}
+
+// fuzzJob is one target's fuzzer: the target's options, its dictionary
+// and the campaign's flags.
+func fuzzJob(t *Target, binary string, cores int, cfg *Config, corpus, artifacts string) *campaign.Job {
+	return &campaign.Job{Name: t.Name, Binary: binary, Corpus: corpus, Artifacts: artifacts,
+		Cores: cores, Dir: t.FuzzDir, Env: cfg.Reproduce.Env,
+		Flags: append(append(append([]string{}, t.Options...), dictFlag(t)...), cfg.Campaign.Flags...)}
+}
+
+// RemoteFuzzer runs a campaign's fuzzers on workers (package remote).
+type RemoteFuzzer interface {
+	// Fuzz runs each target for d on a worker, puts what the workers
+	// found into the targets' artifact and corpus directories, and
+	// returns each target's figures, in order.
+	// campaign names the campaign (the same when a coordinator resumes
+	// it).
+	Fuzz(ctx context.Context, campaign string, targets []RemoteFuzzTarget, d time.Duration) ([]store.CampaignTarget, error)
+}
+
+// RemoteFuzzTarget is one target's share of a campaign run elsewhere.
+type RemoteFuzzTarget struct {
+	Target *Target
+	// BinaryDigest is the SHA1 of the release binary the worker must run.
+	BinaryDigest string
+	Cores        int
+	// Log receives the fuzzer's output (its last part, as the worker
+	// kept it).
+	Log io.Writer
+}
+
+// FuzzOnWorker is a worker's side of a remote fuzz job: the campaign
+// runner on this machine's release binary of target (which must have the
+// digest the job names), fuzzing corpus and writing into artifacts (the
+// worker's scratch directories), with the flags this checkout's
+// configuration gives the target.
+func FuzzOnWorker(ctx context.Context, ws *Workspace, cfg *Config, target, binaryDigest string, cores int, d time.Duration, corpus, artifacts, scratch string, log io.Writer) (store.CampaignTarget, error) {
+	t := ws.Target(target)
+	if t == nil {
+		return store.CampaignTarget{}, &WrongWorkerError{Why: fmt.Sprintf("no fuzz target %q in %s", target, ws.Root)}
+	}
+	binary, err := checkDigest(t, binaryDigest)
+	if err != nil {
+		return store.CampaignTarget{}, err
+	}
+	j := fuzzJob(t, binary, cores, cfg, corpus, artifacts)
+	j.Log, j.TmpRoot = log, scratch
+	res, err := campaign.Run(ctx, []*campaign.Job{j}, campaign.Options{Duration: d})
+	if err != nil {
+		return store.CampaignTarget{}, err
+	}
+	return res[0], nil
 }
 
 // dictFlag is -dict=<fuzz dir>/<target>.dict when that file exists and the
@@ -171,9 +224,38 @@ func Fuzz(ctx context.Context, ws *Workspace, plan *CampaignPlan, opts FuzzOptio
 	rec := &store.CampaignRecord{Workspace: ws.Root, Started: time.Now().UTC(), Duration: plan.Duration.String(), Cores: plan.Cores,
 		FuzzCores: plan.FuzzCores, TriageCores: plan.TriageCores, Triage: plan.Triage, Method: campaign.Method,
 		NewBuckets: []store.BucketSummary{}, KnownBuckets: []store.BucketSummary{}, Failures: []store.Failure{}}
+	var remote []RemoteFuzzTarget
+	var planned strings.Builder
+	if opts.RemoteFuzz != nil {
+		for _, pt := range plan.Targets {
+			digest, _, err := store.FileSHA1(pt.Binary)
+			if err != nil {
+				return nil, err
+			}
+			remote = append(remote, RemoteFuzzTarget{Target: pt.Target, BinaryDigest: digest, Cores: pt.Cores})
+			fmt.Fprintf(&planned, "%s %s %d\n", pt.Target.Name, digest, pt.Cores)
+		}
+		fmt.Fprintf(&planned, "for %s\n", plan.Duration)
+		queued, err := st.QueuedCampaign()
+		if err != nil {
+			return nil, err
+		}
+		if queued != nil && queued.Plan == planned.String() {
+			// The workers may still be fuzzing for it: its jobs are
+			// submitted again (the queue drops them as duplicates) and
+			// their results awaited.
+			rec.Started = queued.Started
+			log.WithField("started", rec.Started).Info("resuming the campaign this store left running on workers")
+		}
+	}
 	dir := st.CampaignDir(rec.Started)
 	if err := st.Mkdir(filepath.Join(dir, "tmp")); err != nil {
 		return nil, err
+	}
+	if remote != nil {
+		if err := st.SetQueuedCampaign(&store.QueuedCampaign{Started: rec.Started, Plan: planned.String()}); err != nil {
+			return nil, err
+		}
 	}
 	var jobs []*campaign.Job
 	var logs []*store.RotatingLog
@@ -213,7 +295,19 @@ func Fuzz(ctx context.Context, ws *Workspace, plan *CampaignPlan, opts FuzzOptio
 			}})
 		}()
 	}
-	results, runErr := campaign.Run(ctx, jobs, campaign.Options{Duration: plan.Duration, Report: opts.Report})
+	var results []store.CampaignTarget
+	var runErr error
+	if opts.RemoteFuzz != nil {
+		for i := range remote {
+			remote[i].Log = logs[i]
+		}
+		results, runErr = opts.RemoteFuzz.Fuzz(ctx, store.CampaignName(rec.Started), remote, plan.Duration)
+		for i := range results {
+			results[i].Binary = plan.Targets[i].Binary
+		}
+	} else {
+		results, runErr = campaign.Run(ctx, jobs, campaign.Options{Duration: plan.Duration, Report: opts.Report})
+	}
 	stopWatch()
 	if watchDone != nil {
 		if err := <-watchDone; err != nil && !errors.Is(err, context.Canceled) {
@@ -272,6 +366,11 @@ func Fuzz(ctx context.Context, ws *Workspace, plan *CampaignPlan, opts FuzzOptio
 	rec.WallMS = rec.Finished.Sub(rec.Started).Milliseconds()
 	if _, err := st.WriteCampaign(rec); err != nil {
 		return rec, err
+	}
+	if remote != nil {
+		if err := st.SetQueuedCampaign(nil); err != nil {
+			return rec, err
+		}
 	}
 	return rec, nil
 }

@@ -43,20 +43,30 @@ func ReproduceJob(ctx context.Context, ws *Workspace, cfg *Config, st Stages, ta
 	if t == nil {
 		return nil, &WrongWorkerError{Why: fmt.Sprintf("no fuzz target %q in %s", target, ws.Root)}
 	}
-	binary := t.BinaryPath(store.Release)
-	digest, _, err := store.FileSHA1(binary)
+	binary, err := checkDigest(t, binaryDigest)
 	if err != nil {
-		return nil, &WrongWorkerError{Why: fmt.Sprintf("no release binary of %s here (%v): build it first", target, err)}
-	}
-	if digest != binaryDigest {
-		return nil, &WrongWorkerError{Why: fmt.Sprintf("binary digest mismatch: this worker's release binary of %s (%s) has SHA1 %s, the job wants %s", target, binary, digest, binaryDigest)}
+		return nil, err
 	}
 	rep, err := Reproduce(ctx, runOptionsFor(cfg, st, t, store.Release, binary, kind, scratch), input)
 	if err != nil {
 		return nil, err
 	}
-	rep.BinarySHA1 = digest
+	rep.BinarySHA1 = binaryDigest
 	return rep, nil
+}
+
+// checkDigest returns this machine's release binary of t when its SHA1 is
+// digest.
+func checkDigest(t *Target, digest string) (string, error) {
+	binary := t.BinaryPath(store.Release)
+	have, _, err := store.FileSHA1(binary)
+	if err != nil {
+		return "", &WrongWorkerError{Why: fmt.Sprintf("no release binary of %s here (%v): build it first", t.Name, err)}
+	}
+	if have != digest {
+		return "", &WrongWorkerError{Why: fmt.Sprintf("binary digest mismatch: this worker's release binary of %s (%s) has SHA1 %s, the job wants %s", t.Name, binary, have, digest)}
+	}
+	return binary, nil
 }
 
 // WrongWorkerError says a job cannot run on this worker (another binary,

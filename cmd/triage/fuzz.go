@@ -72,6 +72,7 @@ Examples:
   triage fuzz --dry-run --cores 112 ~/openvmm
   triage fuzz --duration 10m --triage after . fuzz_ide fuzz_chipset_cmos_rtc
   triage fuzz --duration 1h --format json --log-format json . >campaign.json
+  triage fuzz --duration 6h --triage after --queue embedded --queue-listen 127.0.0.1:4222 .  # workers join
 `,
 		setup: func(fs *pflag.FlagSet) runFunc {
 			pf := addPipelineFlags(fs, true)
@@ -82,6 +83,7 @@ Examples:
 			cminFlag := fs.Bool("cmin", true, "minimize each corpus at the end (default: triage.yaml's campaign.cmin, else on)")
 			dryRun := fs.Bool("dry-run", false, "print the core split and the commands; run nothing")
 			format := addFormat(fs, "text", "text", "yaml", "json")
+			qf := addQueueFlags(fs, roleRun)
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := format.check(); err != nil {
 					return err
@@ -113,6 +115,17 @@ Examples:
 				if *dryRun {
 					printPlan(a.stdout, plan, ws.Root)
 					return nil
+				}
+				if qf.enabled() {
+					if *triageMode == triage.TriageDuring {
+						return usagef("--queue runs the fuzzers on workers: triage with --triage after (or off)")
+					}
+					coord, stop, err := qf.coordinate(ctx, a, ws, cfg, &opts.Options)
+					if err != nil {
+						return err
+					}
+					defer stop()
+					opts.RemoteFuzz = coord
 				}
 				view, finish := campaignView(a, plan)
 				opts.Report = view

@@ -43,7 +43,7 @@ func addQueueFlags(fs *pflag.FlagSet, role string) *queueFlags {
 			workersHelp = "workers in this process besides those that join"
 		}
 		qf.url = fs.String("queue", url, urlHelp)
-		qf.listen = fs.String("queue-listen", listen, "embedded queue: listen on this loopback `ADDR` (127.0.0.1:PORT; empty: nowhere) so that `triage worker --queue nats://ADDR` processes can join")
+		qf.listen = fs.String("queue-listen", listen, "embedded queue: listen on this loopback `ADDR` (127.0.0.1:PORT; empty: nowhere) so that `triage worker --queue nats://ADDR` processes can join (implies --queue embedded)")
 		qf.localWorker = fs.Int("queue-workers", workers, workersHelp)
 		qf.replicas = fs.Int("queue-replicas", 1, "replicas of the queue's streams and buckets (a cluster's; 3 survives a node)")
 		qf.ackWait = fs.Int("queue-ack-wait", int(queue.DefaultAckWait.Seconds()), "`SECONDS` a worker may go silent before its job goes to another (workers heartbeat a third of it apart)")
@@ -57,10 +57,18 @@ func addQueueFlags(fs *pflag.FlagSet, role string) *queueFlags {
 	return qf
 }
 
-func (qf *queueFlags) enabled() bool { return *qf.url != "" }
+// enabled says whether the command uses a queue: --queue names one, or
+// --queue-listen asks for an embedded one that workers can join.
+func (qf *queueFlags) enabled() bool {
+	return *qf.url != "" || (qf.listen != nil && *qf.listen != "")
+}
 
 func (qf *queueFlags) options(a *app, storeDir string, create bool) (queue.Options, error) {
-	o := queue.Options{URL: *qf.url, Creds: *qf.creds, CA: *qf.ca, Cert: *qf.cert, Key: *qf.key, Create: create, Log: a.log}
+	url := *qf.url
+	if url == "" && qf.enabled() {
+		url = queue.Embedded
+	}
+	o := queue.Options{URL: url, Creds: *qf.creds, CA: *qf.ca, Cert: *qf.cert, Key: *qf.key, Create: create, Log: a.log}
 	if qf.listen != nil {
 		o.Listen = *qf.listen
 		if o.Listen != "" && o.URL != queue.Embedded {
@@ -87,14 +95,14 @@ func (qf *queueFlags) options(a *app, storeDir string, create bool) (queue.Optio
 
 // coordinate opens the queue for a run: the coordinator that submits its
 // first runs, commits their results, and runs the in-process workers.
-func (qf *queueFlags) coordinate(ctx context.Context, a *app, ws *triage.Workspace, cfg *triage.Config, opts *triage.Options) (func(), error) {
+func (qf *queueFlags) coordinate(ctx context.Context, a *app, ws *triage.Workspace, cfg *triage.Config, opts *triage.Options) (*remote.Coordinator, func(), error) {
 	qo, err := qf.options(a, cfg.StoreDir(ws.Root), true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	q, err := queue.Open(ctx, qo)
 	if err != nil {
-		return nil, exitError{exitFailures, err}
+		return nil, nil, exitError{exitFailures, err}
 	}
 	qctx, cancel := context.WithCancel(ctx)
 	coord := remote.NewCoordinator(qctx, q, 256, a.log)
@@ -113,13 +121,13 @@ func (qf *queueFlags) coordinate(ctx context.Context, a *app, ws *triage.Workspa
 	if err != nil {
 		cancel()
 		q.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	w := &remote.Worker{Workspace: ws, Config: cfg, Stages: opts.Stages, Queue: q, Scratch: scratch, Log: a.log}
 	for i := 0; i < local; i++ {
 		go q.Work(qctx, queue.WorkOptions{Name: fmt.Sprintf("%s-local-%d", hostname(), i)}, w.Handle)
 	}
-	return func() {
+	return coord, func() {
 		n := coord.Stats.Committed.Load()
 		a.log.WithFields(logrus.Fields{"committed": n, "duplicates": coord.Stats.Duplicates.Load(),
 			"queue_ms":         coord.Stats.QueueMicros.Load() / 1000,

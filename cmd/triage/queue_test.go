@@ -398,3 +398,182 @@ func TestServeWithAWorker(t *testing.T) {
 		t.Errorf("serve decided otherwise than a local run:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
+
+// TestFuzzOnAWorker: `triage fuzz --queue` hands the campaign to a worker
+// process running in a checkout of its own. The worker fuzzes from the
+// coordinator's corpus (sent as blobs), and what it found comes back into
+// the coordinator's workspace, each file named by the SHA1 of its bytes;
+// the worker's checkout is left as it was; triage after the campaign
+// buckets the crashes the worker found.
+func TestFuzzOnAWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fuzzes with a worker process")
+	}
+	bin := buildTriage(t, t.TempDir())
+	ws := fixture.BuiltCopy(t)
+	elsewhere := fixture.BuiltCopy(t)
+	const target = "fuzz_chipset_cmos_rtc"
+	rel := "vm/devices/chipset/fuzz"
+	art, corpus := filepath.Join(ws, rel, "artifacts", target), filepath.Join(ws, rel, "corpus", target)
+	os.RemoveAll(art)
+	os.RemoveAll(filepath.Join(elsewhere, rel, "artifacts", target))
+	if err := os.MkdirAll(corpus, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	seeds := map[string]string{"seed-one": "\x00\x01\x70", "seed-two": "\x71\x05"}
+	for name, data := range seeds {
+		if err := os.WriteFile(filepath.Join(corpus, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	coord := startTriage(t, bin, "fuzz", "fuzz", "--log-format", "json", "--no-build", "--cores", "1", "--duration", "8s",
+		"--triage", "after", "--no-lldb", "--no-dev", "--minimize", "off", "--tries", "1", "--cmin=false", "--progress", "never",
+		"--queue-listen", addr, "--queue-workers", "0", ws, target)
+	coord.waitLine(t, queueListening, time.Minute)
+	worker := startTriage(t, bin, "worker", "worker", "--log-format", "json", "--queue", "nats://"+addr, elsewhere)
+	if code := coord.wait(t, 4*time.Minute); code != 1 {
+		t.Fatalf("fuzz: exit %d, want 1 (new buckets)\n%s\nworker:\n%s", code, coord.stderr(), worker.stderr())
+	}
+	worker.kill(syscall.SIGINT)
+	worker.wait(t, time.Minute)
+	if !strings.Contains(worker.stderr(), `"kind":"fuzz"`) {
+		t.Errorf("the worker logged no fuzz job:\n%s", worker.stderr())
+	}
+
+	// What the worker found is here, named by its bytes.
+	sha1Name := regexp.MustCompile(`^(crash|oom|timeout|leak|slow-unit)-([0-9a-f]{40})$`)
+	files, err := os.ReadDir(art)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("artifacts from the worker: %v %v", files, err)
+	}
+	for _, f := range files {
+		m := sha1Name.FindStringSubmatch(f.Name())
+		if m == nil {
+			t.Errorf("artifact %s is not named <kind>-<sha1>", f.Name())
+			continue
+		}
+		if sha, _, err := store.FileSHA1(filepath.Join(art, f.Name())); err != nil || sha != m[2] {
+			t.Errorf("artifact %s holds bytes of SHA1 %s (%v)", f.Name(), sha, err)
+		}
+	}
+	entries, err := os.ReadDir(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := 0
+	for _, e := range entries {
+		if _, seed := seeds[e.Name()]; seed {
+			continue
+		}
+		grown++
+		if sha, _, err := store.FileSHA1(filepath.Join(corpus, e.Name())); err != nil || sha != e.Name() {
+			t.Errorf("corpus file %s holds bytes of SHA1 %s (%v)", e.Name(), sha, err)
+		}
+	}
+	for name, data := range seeds {
+		if got, err := os.ReadFile(filepath.Join(corpus, name)); err != nil || string(got) != data {
+			t.Errorf("seed %s changed: %q %v", name, got, err)
+		}
+	}
+	if grown == 0 {
+		t.Errorf("the corpus did not grow: %d files", len(entries))
+	}
+	// The worker's checkout keeps nothing of the job.
+	for _, dir := range []string{"artifacts", "corpus"} {
+		if got, _ := os.ReadDir(filepath.Join(elsewhere, rel, dir, target)); len(got) != 0 {
+			t.Errorf("the worker's checkout has %d files in its %s", len(got), dir)
+		}
+	}
+
+	st, err := store.Open(filepath.Join(ws, ".triage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.Campaigns()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("campaign records %v %v", recs, err)
+	}
+	rec, err := st.LoadCampaign(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Targets) != 1 {
+		t.Fatalf("record: %+v", rec)
+	}
+	tg := rec.Targets[0]
+	if tg.Error != "" || tg.Execs == 0 || tg.CovEnd == 0 || tg.Artifacts[store.ArtifactCrash] == 0 || tg.CorpusAfter < len(seeds)+grown {
+		t.Errorf("target figures: %+v (corpus grew by %d)", tg, grown)
+	}
+	if len(rec.NewBuckets) == 0 || len(rec.Failures) != 0 {
+		t.Errorf("new buckets %v, failures %v", rec.NewBuckets, rec.Failures)
+	}
+	// The fuzzer's output came back with its findings.
+	logData, err := os.ReadFile(st.Path(tg.Log))
+	if err != nil || !strings.Contains(string(logData), "oom/timeout/crash:") {
+		t.Errorf("target log %s: %v (%d bytes)", tg.Log, err, len(logData))
+	}
+}
+
+// TestFuzzCoordinatorKilledAndResumed: the coordinator of `triage fuzz
+// --queue` (and its embedded server) is SIGKILLed while a worker fuzzes;
+// restarted on the same store with the same plan it resumes that
+// campaign: the worker's findings arrive, one campaign record is written.
+func TestFuzzCoordinatorKilledAndResumed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fuzzes with a worker process")
+	}
+	bin := buildTriage(t, t.TempDir())
+	ws := fixture.BuiltCopy(t)
+	const target = "fuzz_chipset_cmos_rtc"
+	art := filepath.Join(ws, "vm/devices/chipset/fuzz/artifacts", target)
+	os.RemoveAll(art)
+	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	args := []string{"fuzz", "--log-format", "json", "--no-build", "--cores", "1", "--duration", "10s",
+		"--triage", "after", "--no-lldb", "--no-dev", "--minimize", "off", "--tries", "1", "--cmin=false", "--progress", "never",
+		"--queue-listen", addr, "--queue-workers", "0", "--queue-ack-wait", "3", ws, target}
+	first := startTriage(t, bin, "coordinator", args...)
+	first.waitLine(t, queueListening, time.Minute)
+	worker := startTriage(t, bin, "worker", "worker", "--log-format", "json", "--queue", "nats://"+addr, ws)
+	worker.waitLine(t, regexp.MustCompile(`"msg":"fuzzing"`), time.Minute)
+	first.kill(syscall.SIGKILL)
+	first.wait(t, time.Minute)
+
+	second := startTriage(t, bin, "restarted coordinator", args...)
+	if code := second.wait(t, 4*time.Minute); code != 1 {
+		t.Fatalf("restarted coordinator: exit %d, want 1 (new buckets)\n%s\nworker:\n%s", code, second.stderr(), worker.stderr())
+	}
+	worker.kill(syscall.SIGINT)
+	worker.wait(t, time.Minute)
+	if !strings.Contains(second.stderr(), "resuming the campaign") {
+		t.Errorf("the restarted coordinator started another campaign:\n%s", second.stderr())
+	}
+	st, err := store.Open(filepath.Join(ws, ".triage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.Campaigns()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("campaign records %v %v", recs, err)
+	}
+	rec, err := st.LoadCampaign(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg := rec.Targets[0]; tg.Error != "" || tg.Execs == 0 || tg.Artifacts[store.ArtifactCrash] == 0 {
+		t.Errorf("target figures: %+v", tg)
+	}
+	if len(rec.NewBuckets) == 0 || len(rec.Failures) != 0 {
+		t.Errorf("new buckets %v, failures %v", rec.NewBuckets, rec.Failures)
+	}
+	if files, err := os.ReadDir(art); err != nil || len(files) == 0 {
+		t.Errorf("the worker's findings did not arrive: %v %v", files, err)
+	}
+	if q, err := st.QueuedCampaign(); q != nil || err != nil {
+		t.Errorf("the campaign is still marked as running on workers: %+v %v", q, err)
+	}
+	t.Logf("the worker started the fuzz job %d times", strings.Count(worker.stderr(), `"msg":"job started"`))
+}

@@ -72,7 +72,7 @@ Examples:
 				}
 				opts, finish := pf.options(a, cfg)
 				if qf.enabled() {
-					stop, err := qf.coordinate(ctx, a, ws, cfg, &opts)
+					_, stop, err := qf.coordinate(ctx, a, ws, cfg, &opts)
 					if err != nil {
 						finish()
 						return err

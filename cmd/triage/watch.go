@@ -56,7 +56,7 @@ func watchService(ctx context.Context, a *app, args []string, pf *pipelineFlags,
 	opts, finish := pf.options(a, cfg)
 	defer finish()
 	if qf != nil && qf.enabled() {
-		stop, err := qf.coordinate(ctx, a, ws, cfg, &opts)
+		_, stop, err := qf.coordinate(ctx, a, ws, cfg, &opts)
 		if err != nil {
 			return err
 		}
