@@ -37,12 +37,14 @@ type Job struct {
 	// (InputBlob), and its artifact kind (crash, timeout, oom, ...).
 	Input     string `json:"input,omitempty"`
 	InputKind string `json:"input_kind,omitempty"`
-	// Cores and Seconds are a fuzz job's; Corpus names the blob listing
-	// its starting corpus (the SHA1s of input blobs). The worker's own
-	// checkout gives the fuzzer's flags.
-	Cores   int    `json:"cores,omitempty"`
-	Seconds int    `json:"seconds,omitempty"`
-	Corpus  string `json:"corpus,omitempty"`
+	// Cores, Seconds and Flags (libFuzzer's, which a worker checks:
+	// campaign.QueuedFlags) are a fuzz job's; Corpus names the blob
+	// listing its starting corpus (the SHA1s of input blobs). The worker's
+	// own checkout gives the fuzzer's dictionary.
+	Cores   int      `json:"cores,omitempty"`
+	Seconds int      `json:"seconds,omitempty"`
+	Flags   []string `json:"flags,omitempty"`
+	Corpus  string   `json:"corpus,omitempty"`
 }
 
 // JobID digests the parts that decide a job's answer.

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/fuzztriage/triage/campaign"
 	"github.com/fuzztriage/triage/internal/atomicfile"
 	"github.com/fuzztriage/triage/queue"
 	"github.com/fuzztriage/triage/store"
@@ -52,8 +54,9 @@ func (c *Coordinator) Fuzz(ctx context.Context, campaign string, targets []triag
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		job := queue.Job{
-			ID:   queue.JobID(queue.KindFuzz, t.Target.Name, t.BinaryDigest, strconv.Itoa(t.Cores), strconv.Itoa(secs), campaign),
-			Kind: queue.KindFuzz, Target: t.Target.Name, BinaryDigest: t.BinaryDigest, Cores: t.Cores, Seconds: secs,
+			ID: queue.JobID(queue.KindFuzz, t.Target.Name, t.BinaryDigest, strconv.Itoa(t.Cores), strconv.Itoa(secs),
+				strings.Join(t.Flags, "\n"), campaign),
+			Kind: queue.KindFuzz, Target: t.Target.Name, BinaryDigest: t.BinaryDigest, Cores: t.Cores, Seconds: secs, Flags: t.Flags,
 		}
 		job.Corpus = queue.CorpusBlob(job.ID)
 		wg.Add(1)
@@ -189,6 +192,10 @@ func (c *Coordinator) fetchInto(ctx context.Context, sha, dir, name string) erro
 // campaign runner on this checkout's binary, then what is new goes back
 // as blobs.
 func (w *Worker) fuzz(ctx context.Context, job queue.Job) ([]byte, error) {
+	// Checked before anything is fetched (FuzzOnWorker checks again).
+	if err := campaign.CheckQueuedFlags(job.Flags); err != nil {
+		return nil, fmt.Errorf("job %s: %w", job.ID, err)
+	}
 	dir, err := os.MkdirTemp(w.Scratch, "fuzz-*")
 	if err != nil {
 		return nil, err
@@ -220,14 +227,15 @@ func (w *Worker) fuzz(ctx context.Context, job queue.Job) ([]byte, error) {
 		initial[sha] = true
 	}
 	if w.Log != nil {
-		w.Log.WithFields(logrus.Fields{"job": job.ID, "target": job.Target, "corpus": len(list), "cores": job.Cores, "seconds": job.Seconds}).Info("fuzzing")
+		w.Log.WithFields(logrus.Fields{"job": job.ID, "target": job.Target, "corpus": len(list), "cores": job.Cores, "seconds": job.Seconds,
+			"flags": strings.Join(job.Flags, " ")}).Info("fuzzing")
 	}
 	logf, err := os.Create(filepath.Join(dir, "fuzz.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	res, err := triage.FuzzOnWorker(ctx, w.Workspace, w.Config, job.Target, job.BinaryDigest, job.Cores,
+	res, err := triage.FuzzOnWorker(ctx, w.Workspace, w.Config, job.Target, job.BinaryDigest, job.Cores, job.Flags,
 		time.Duration(job.Seconds)*time.Second, corpus, arts, tmp, logf)
 	if err != nil {
 		var wrong *triage.WrongWorkerError

@@ -2,10 +2,12 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fuzztriage/triage/campaign"
 	"github.com/fuzztriage/triage/internal/fixture"
 	"github.com/fuzztriage/triage/queue"
 	"github.com/fuzztriage/triage/store"
@@ -81,5 +83,25 @@ func TestWorkerAnswersAndRefusesAnotherBinary(t *testing.T) {
 	}
 	if c.Stats.Committed.Load() != 2 || c.Stats.Duplicates.Load() != 0 {
 		t.Errorf("committed %d, duplicates %d", c.Stats.Committed.Load(), c.Stats.Duplicates.Load())
+	}
+}
+
+// A fuzz job carrying a flag a worker must not take (a path on the
+// worker, or a flag the campaign runner sets) is refused with a named
+// error before the worker fetches anything (this worker has no queue).
+func TestWorkerRefusesAFuzzJobsFlags(t *testing.T) {
+	w := &Worker{Scratch: t.TempDir()}
+	for _, flags := range [][]string{
+		{"-max_len=64", "-dict=/etc/passwd"},
+		{"-artifact_prefix=/home/someone/"},
+		{"-fork=512"},
+		{"-timeout=5; rm -rf /"},
+	} {
+		job := queue.Job{ID: "j", Kind: queue.KindFuzz, Target: "fuzz_wire_decode", Cores: 1, Seconds: 1, Flags: flags}
+		_, err := w.Handle(context.Background(), job)
+		var qe *campaign.QueuedFlagError
+		if !errors.As(err, &qe) || qe.Flag != flags[len(flags)-1] {
+			t.Errorf("flags %q: %v", flags, err)
+		}
 	}
 }

@@ -135,6 +135,23 @@ func fuzzJob(t *Target, binary string, cores int, cfg *Config, corpus, artifacts
 		Flags: append(append(append([]string{}, t.Options...), dictFlag(t)...), cfg.Campaign.Flags...)}
 }
 
+// workerFlags are the flags of t's fuzzer that go to a worker with its
+// fuzz job: the target's options and the campaign's flags, without the
+// dictionary (a path here; the worker's checkout gives its own). They
+// must be flags a queued job may carry (campaign.CheckQueuedFlags).
+func workerFlags(t *Target, cfg *Config) ([]string, error) {
+	var flags []string
+	for _, f := range append(append([]string{}, t.Options...), cfg.Campaign.Flags...) {
+		if !strings.HasPrefix(f, "-dict=") {
+			flags = append(flags, f)
+		}
+	}
+	if err := campaign.CheckQueuedFlags(flags); err != nil {
+		return nil, fmt.Errorf("fuzz target %s: %w", t.Name, err)
+	}
+	return flags, nil
+}
+
 // RemoteFuzzer runs a campaign's fuzzers on workers (package remote).
 type RemoteFuzzer interface {
 	// Fuzz runs each target for d on a worker, puts what the workers
@@ -151,6 +168,8 @@ type RemoteFuzzTarget struct {
 	// BinaryDigest is the SHA1 of the release binary the worker must run.
 	BinaryDigest string
 	Cores        int
+	// Flags are the fuzzer's libFuzzer flags (workerFlags).
+	Flags []string
 	// Log receives the fuzzer's output (its last part, as the worker
 	// kept it).
 	Log io.Writer
@@ -159,9 +178,13 @@ type RemoteFuzzTarget struct {
 // FuzzOnWorker is a worker's side of a remote fuzz job: the campaign
 // runner on this machine's release binary of target (which must have the
 // digest the job names), fuzzing corpus and writing into artifacts (the
-// worker's scratch directories), with the flags this checkout's
-// configuration gives the target.
-func FuzzOnWorker(ctx context.Context, ws *Workspace, cfg *Config, target, binaryDigest string, cores int, d time.Duration, corpus, artifacts, scratch string, log io.Writer) (store.CampaignTarget, error) {
+// worker's scratch directories), with the job's flags (checked: a
+// *campaign.QueuedFlagError for one a job may not carry) and this
+// checkout's dictionary of the target.
+func FuzzOnWorker(ctx context.Context, ws *Workspace, cfg *Config, target, binaryDigest string, cores int, flags []string, d time.Duration, corpus, artifacts, scratch string, log io.Writer) (store.CampaignTarget, error) {
+	if err := campaign.CheckQueuedFlags(flags); err != nil {
+		return store.CampaignTarget{}, err
+	}
 	t := ws.Target(target)
 	if t == nil {
 		return store.CampaignTarget{}, &WrongWorkerError{Why: fmt.Sprintf("no fuzz target %q in %s", target, ws.Root)}
@@ -170,8 +193,8 @@ func FuzzOnWorker(ctx context.Context, ws *Workspace, cfg *Config, target, binar
 	if err != nil {
 		return store.CampaignTarget{}, err
 	}
-	j := fuzzJob(t, binary, cores, cfg, corpus, artifacts)
-	j.Log, j.TmpRoot = log, scratch
+	j := &campaign.Job{Name: t.Name, Binary: binary, Corpus: corpus, Artifacts: artifacts, Cores: cores, Dir: t.FuzzDir,
+		Env: cfg.Reproduce.Env, Flags: append(append([]string{}, flags...), dictFlag(t)...), Log: log, TmpRoot: scratch}
 	res, err := campaign.Run(ctx, []*campaign.Job{j}, campaign.Options{Duration: d})
 	if err != nil {
 		return store.CampaignTarget{}, err
@@ -232,8 +255,12 @@ func Fuzz(ctx context.Context, ws *Workspace, plan *CampaignPlan, opts FuzzOptio
 			if err != nil {
 				return nil, err
 			}
-			remote = append(remote, RemoteFuzzTarget{Target: pt.Target, BinaryDigest: digest, Cores: pt.Cores})
-			fmt.Fprintf(&planned, "%s %s %d\n", pt.Target.Name, digest, pt.Cores)
+			flags, err := workerFlags(pt.Target, cfg)
+			if err != nil {
+				return nil, err
+			}
+			remote = append(remote, RemoteFuzzTarget{Target: pt.Target, BinaryDigest: digest, Cores: pt.Cores, Flags: flags})
+			fmt.Fprintf(&planned, "%s %s %d %q\n", pt.Target.Name, digest, pt.Cores, flags)
 		}
 		fmt.Fprintf(&planned, "for %s\n", plan.Duration)
 		queued, err := st.QueuedCampaign()

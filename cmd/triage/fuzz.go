@@ -61,6 +61,16 @@ summary ends with the new and known buckets and the health checks: slow
 targets, coverage that stopped growing, high timeout or crash rates and
 shallow coverage, each with the guide's advice.
 
+With --queue the fuzzers run on workers ('triage worker' processes that
+join the queue, each with a checkout whose release binary has the same
+SHA1): each target is one fuzz job carrying its cores, duration, starting
+corpus and flags (numeric search flags only, such as -max_len or -timeout:
+any other flag but the dictionary stops the campaign before it starts; each
+worker uses its own checkout's dictionary). What the
+workers find comes back into the corpus and artifact directories, each file
+named by its SHA1. A coordinator killed mid-campaign and started again with
+the same arguments resumes it. Triage runs here, after the fuzzers.
+
 Exit codes:
   0  the campaign ran its course; no new buckets
   1  new buckets were found (listed)

@@ -188,20 +188,24 @@ Examples:
 	})
 	register(&command{
 		name:     "worker",
-		summary:  "run a coordinator's jobs: reproduce inputs handed out through the queue",
+		summary:  "run a coordinator's jobs: reproduce inputs and fuzz targets handed out through the queue",
 		usage:    "[WORKSPACE]",
 		group:    "pipeline",
 		complete: completeWorkspaceArg,
 		help: `
-Joins the queue of a coordinator (a ` + "`triage run --queue`" + `) and runs its
-triage jobs on this machine: each job names a fuzz target, the SHA1 of the
-release binary it must run and an input (fetched from the queue's object
-store); the worker reproduces it with the same code a local run uses, on
-WORKSPACE's release binary of the target (built beforehand; a worker whose
-binary has another digest refuses the job, and another worker takes it), and
-sends the result back. Long jobs are heartbeated; a worker that dies mid-job
-has its job handed to another after --queue-ack-wait. Runs until
-interrupted, or until --jobs jobs were answered.
+Joins the queue of a coordinator (` + "`triage run --queue`, `triage serve`, `triage fuzz --queue`" + `)
+and runs its jobs on this machine. Every job names a fuzz target and the
+SHA1 of the release binary it must run: WORKSPACE's release binary of the
+target (built beforehand; a worker whose binary has another digest refuses
+the job, and another worker takes it). A triage job names an input (fetched
+from the queue's object store): the worker reproduces it with the same code
+a local run uses and sends the result back. A fuzz job names cores, a
+duration, flags and a starting corpus: the worker runs the campaign runner
+in a scratch directory and sends back its figures, the last part of its
+output, the new corpus inputs and the artifacts. Long jobs are heartbeated;
+a worker that dies mid-job has its job handed to another after
+--queue-ack-wait. Runs until interrupted, or until --jobs jobs were
+answered.
 
 Exit codes:
   0  stopped (interrupted, or --jobs answered)
@@ -211,6 +215,7 @@ Exit codes:
 Examples:
   triage run --queue embedded --queue-listen 127.0.0.1:4222 --queue-workers 0 ~/openvmm &
   triage worker --queue nats://127.0.0.1:4222 ~/openvmm
+  triage worker --queue nats://coordinator.lan:4222 --queue-ca ca.pem --queue-cert me.pem --queue-key me.key .
   triage worker --queue nats://a:4222,nats://b:4222 --queue-creds ci.creds .
 `,
 		setup: func(fs *pflag.FlagSet) runFunc {

@@ -426,6 +426,12 @@ func TestFuzzOnAWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The campaign's flags go to the worker with the job.
+	const maxLen = 16
+	cfg := fmt.Sprintf("campaign:\n  flags: [\"-max_len=%d\"]\n", maxLen)
+	if err := os.WriteFile(filepath.Join(ws, "triage.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
 	coord := startTriage(t, bin, "fuzz", "fuzz", "--log-format", "json", "--no-build", "--cores", "1", "--duration", "8s",
@@ -438,8 +444,8 @@ func TestFuzzOnAWorker(t *testing.T) {
 	}
 	worker.kill(syscall.SIGINT)
 	worker.wait(t, time.Minute)
-	if !strings.Contains(worker.stderr(), `"kind":"fuzz"`) {
-		t.Errorf("the worker logged no fuzz job:\n%s", worker.stderr())
+	if !strings.Contains(worker.stderr(), `"kind":"fuzz"`) || !strings.Contains(worker.stderr(), fmt.Sprintf(`"flags":"-max_len=%d"`, maxLen)) {
+		t.Errorf("the worker logged no fuzz job with the campaign's flags:\n%s", worker.stderr())
 	}
 
 	// What the worker found is here, named by its bytes.
@@ -468,8 +474,8 @@ func TestFuzzOnAWorker(t *testing.T) {
 			continue
 		}
 		grown++
-		if sha, _, err := store.FileSHA1(filepath.Join(corpus, e.Name())); err != nil || sha != e.Name() {
-			t.Errorf("corpus file %s holds bytes of SHA1 %s (%v)", e.Name(), sha, err)
+		if sha, size, err := store.FileSHA1(filepath.Join(corpus, e.Name())); err != nil || sha != e.Name() || size > maxLen {
+			t.Errorf("corpus file %s holds %d bytes of SHA1 %s (%v); the fuzzer was given -max_len=%d", e.Name(), size, sha, err, maxLen)
 		}
 	}
 	for name, data := range seeds {
