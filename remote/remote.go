@@ -1,8 +1,11 @@
-// Package remote runs the triage pipeline's first reproductions on workers
-// through the queue: the coordinator's side (a triage.RemoteReproducer that
-// submits one job per input and hands each result to the pipeline, which
-// commits it) and the worker's (a queue.Handler that runs a job with the one
-// reproduction path, triage.ReproduceJob).
+// Package remote runs the triage pipeline's first reproductions and a
+// campaign's fuzzers on workers through the queue: the coordinator's side
+// (a triage.RemoteReproducer that submits one job per input and hands each
+// result to the pipeline, which commits it; a triage.RemoteFuzzer that
+// submits one job per target and brings back what it found) and the
+// worker's (a queue.Handler that runs a triage job with the one
+// reproduction path, triage.ReproduceJob, and a fuzz job with the campaign
+// runner, triage.FuzzOnWorker).
 package remote
 
 import (
