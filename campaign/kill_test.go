@@ -21,7 +21,10 @@ const helperEnv = "TRIAGE_TEST_CAMPAIGN_HELPER"
 func TestMain(m *testing.M) {
 	if v := os.Getenv(helperEnv); v != "" {
 		bin, dir, _ := strings.Cut(v, ":")
-		j := &Job{Name: "t", Binary: bin, Corpus: filepath.Join(dir, "corpus"), Artifacts: filepath.Join(dir, "artifacts"), Cores: 2, Dir: dir}
+		j := &Job{Name: "t", Binary: bin, Corpus: filepath.Join(dir, "corpus"), Artifacts: filepath.Join(dir, "artifacts"), Cores: 2, Dir: dir,
+			// The SIGKILLed supervisor cannot remove its fork directory:
+			// keep it in the test's directory.
+			TmpRoot: dir}
 		_, err := Run(context.Background(), []*Job{j}, Options{Duration: 10 * time.Minute, Report: func(p Progress) {
 			if p.Execs > 0 {
 				fmt.Fprintln(os.Stderr, "fuzzing")

@@ -117,11 +117,13 @@ func (qf *queueFlags) coordinate(ctx context.Context, a *app, ws *triage.Workspa
 			local = 1
 		}
 	}
-	scratch, err := os.MkdirTemp("", "triage-worker-*")
-	if err != nil {
-		cancel()
-		q.Close()
-		return nil, nil, err
+	scratch := ""
+	if local > 0 {
+		if scratch, err = os.MkdirTemp("", "triage-worker-*"); err != nil {
+			cancel()
+			q.Close()
+			return nil, nil, err
+		}
 	}
 	w := &remote.Worker{Workspace: ws, Config: cfg, Stages: opts.Stages, Queue: q, Scratch: scratch, Log: a.log}
 	for i := 0; i < local; i++ {
