@@ -119,21 +119,44 @@ func (c *Coordinator) fuzzOne(ctx context.Context, t triage.RemoteFuzzTarget, jo
 			return res, err
 		}
 	}
-	for _, sha := range a.Corpus {
-		if err := c.fetchInto(ctx, sha, t.Target.CorpusDir(), sha); err != nil {
-			return res, err
-		}
+	files, err := a.placements(t.Target.CorpusDir(), t.Target.ArtifactDir())
+	if err != nil {
+		return res, fmt.Errorf("fuzz job %s: the answer of %s: %w", job.ID, worker, err)
 	}
-	for _, f := range a.Artifacts {
-		kind := store.KindOfArtifact(f.Name)
-		if kind == store.ArtifactOther || kind == store.ArtifactMinimizedFrom {
-			kind = store.ArtifactCrash
-		}
-		if err := c.fetchInto(ctx, f.SHA1, t.Target.ArtifactDir(), string(kind)+"-"+f.SHA1); err != nil {
+	for _, f := range files {
+		if err := c.fetchInto(ctx, f.sha, f.dir, f.name); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// placement is where one blob of a fuzz answer goes.
+type placement struct{ sha, dir, name string }
+
+// placements says where each file of the answer goes: corpus inputs into
+// corpus as <sha1>, artifacts into artifacts as <kind>-<sha1>, the kind
+// from the worker's file name (crash when it names none). The worker's
+// names give nothing else: an entry that is not a SHA1 is an error.
+func (a *fuzzAnswer) placements(corpus, artifacts string) ([]placement, error) {
+	var out []placement
+	for _, sha := range a.Corpus {
+		if !sha1Hex.MatchString(sha) {
+			return nil, fmt.Errorf("corpus entry %q is not a SHA1", sha)
+		}
+		out = append(out, placement{sha, corpus, sha})
+	}
+	for _, f := range a.Artifacts {
+		if !sha1Hex.MatchString(f.SHA1) {
+			return nil, fmt.Errorf("artifact %q: %q is not a SHA1", f.Name, f.SHA1)
+		}
+		kind := store.KindOfArtifact(f.Name)
+		if kind == store.ArtifactOther || kind == store.ArtifactMinimizedFrom {
+			kind = store.ArtifactCrash
+		}
+		out = append(out, placement{f.SHA1, artifacts, string(kind) + "-" + f.SHA1})
+	}
+	return out, nil
 }
 
 // putCorpus stores a corpus's files as input blobs and their list as the
@@ -168,9 +191,6 @@ func (c *Coordinator) putCorpus(ctx context.Context, dir, listBlob string) error
 // fetchInto writes input blob sha to dir/name unless that file exists,
 // after checking the bytes are the ones named.
 func (c *Coordinator) fetchInto(ctx context.Context, sha, dir, name string) error {
-	if !sha1Hex.MatchString(sha) {
-		return fmt.Errorf("a worker named a blob %q, not a SHA1", sha)
-	}
 	p := filepath.Join(dir, name)
 	if _, err := os.Lstat(p); err == nil {
 		return nil
