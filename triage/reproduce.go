@@ -385,6 +385,10 @@ func limitFlag(k symbolize.CrashKind) string {
 // stackFound is runUnderLLDB's answer when the run gave a stack.
 const stackFound = "found"
 
+// lostProcessRuns bounds the runs under lldb of one input while lldb
+// keeps losing the process.
+const lostProcessRuns = 3
+
 // runUnderLLDB is one try under lldb: it stops where the crash kind's
 // limit fires (libFuzzer's alarm, its RSS-limit callback, the overflowing
 // access), takes the stack of the input's thread, then lets the program
@@ -427,9 +431,10 @@ func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symboli
 	}
 	start := time.Now()
 	res, err := run()
-	if err == nil && res.Session != nil && res.Session.Ended.Lost() {
-		// Once more: lldb losing its process is lldb's own hiccup (a loaded
-		// machine), and the stack is worth a second run.
+	for again := 1; again < lostProcessRuns && err == nil && res.Session != nil && res.Session.Ended.Lost(); again++ {
+		// Again: lldb losing its process is lldb's own hiccup (a loaded
+		// machine, seen twice in a row there), and the stack is worth
+		// another run.
 		start = time.Now()
 		res, err = run()
 	}
