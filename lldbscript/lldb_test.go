@@ -314,7 +314,7 @@ func TestAlarmBeforeTheInputIsLetPass(t *testing.T) {
 		t.Errorf("the stack is not inside the hang (%s): %v", bug.Function, names)
 	}
 	if e := res.Session.Ended; e == nil || e.Status != bug.ExitCode {
-		t.Errorf("ended %+v, want libFuzzer's timeout exit %d", e, bug.ExitCode)
+		t.Errorf("ended %+v, want libFuzzer's timeout exit %d\n%s", e, bug.ExitCode, tailOf(res.Transcript, 4000))
 	}
 }
 
