@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -385,6 +386,19 @@ func limitFlag(k symbolize.CrashKind) string {
 // stackFound is runUnderLLDB's answer when the run gave a stack.
 const stackFound = "found"
 
+// slowerAlarm doubles a -timeout=N flag of args (a copy).
+func slowerAlarm(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if v, ok := strings.CutPrefix(a, "-timeout="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				out[i] = "-timeout=" + strconv.Itoa(2*n)
+			}
+		}
+	}
+	return out
+}
+
 // lostProcessRuns bounds the runs under lldb of one input while lldb
 // keeps losing the process.
 const lostProcessRuns = 3
@@ -408,9 +422,11 @@ func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symboli
 		sess, _ = o.LLDB.Session(ctx, kind)
 	}
 	var run func() (*lldbscript.Result, error)
+	var args *[]string // the run's libFuzzer flags
 	if sess != nil {
 		sess.Spec.Finish, sess.Spec.BacktraceDepth = true, depth
 		sess.Options.Env = env
+		args = &sess.Spec.Args
 		run = func() (*lldbscript.Result, error) {
 			plan, res, err := sess.Run(ctx)
 			if err == nil && o.LLDB.Ran != nil {
@@ -428,13 +444,24 @@ func runUnderLLDB(ctx context.Context, o *RunOptions, input string, kind symboli
 			Title: "the stack and the verdict of " + filepath.Base(input)}
 		opt := lldbscript.RunOptions{LLDB: o.LLDB.Binary, Timeout: o.LLDB.Timeout, Dir: dir, Formatters: lldbscript.FormattersNone, Templates: o.LLDB.Templates, Env: env}
 		run = func() (*lldbscript.Result, error) { return lldbscript.Run(ctx, spec, opt) }
+		args = &spec.Args
 	}
 	start := time.Now()
 	res, err := run()
 	for again := 1; again < lostProcessRuns && err == nil && res.Session != nil && res.Session.Ended.Lost(); again++ {
-		// Again: lldb losing its process is lldb's own hiccup (a loaded
-		// machine, seen twice in a row there), and the stack is worth
-		// another run.
+		// Again: lldb losing its process is lldb's own failure, and the
+		// stack is worth another run. Seen only on loaded machines and
+		// only for timeouts, whose SIGALRM stops then land in libFuzzer's
+		// start-up: the next run waits a moment and gets a slower alarm
+		// (libFuzzer's alarm period follows -timeout; the verdict is a
+		// timeout either way).
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(again) * time.Second):
+		}
+		if kind == symbolize.KindTimeout {
+			*args = slowerAlarm(*args)
+		}
 		start = time.Now()
 		res, err = run()
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,7 +317,7 @@ func TestLLDBLostProcessRetried(t *testing.T) {
 		dir := t.TempDir()
 		count, wrapper := filepath.Join(dir, "count"), filepath.Join(dir, "lldb")
 		script := fmt.Sprintf(`#!/bin/sh
-echo x >>'%s'
+echo "x $(grep -ho -- '-timeout=[0-9]*' "$@" 2>/dev/null | head -1)" >>'%s'
 if [ "$(wc -l <'%s')" -le %d ]; then
   echo '(lldb) run'
   echo 'Process 4242 launched: (x86_64)'
@@ -347,6 +348,17 @@ exec /usr/bin/lldb-19 "$@"
 			t.Errorf("lldb lost the process %d times: %d runs, stack from %q; want %d runs and lldb's stack", lose, runs, rep.StackFrom, lose+1)
 		case lose == lostProcessRuns && (runs != lostProcessRuns || !strings.Contains(rep.StackFrom, "lldb lost the process")):
 			t.Errorf("lldb always lost the process: %d runs, stack from %q; want %d runs and the reason", runs, rep.StackFrom, lostProcessRuns)
+		}
+		// Each run after a lost one gets a slower alarm: twice the
+		// timeout of the run before.
+		prev := 0
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			n, err := strconv.Atoi(strings.TrimPrefix(l, "x -timeout="))
+			if err != nil || (prev != 0 && n != 2*prev) {
+				t.Errorf("the runs' libFuzzer timeouts do not double:\n%s", data)
+				break
+			}
+			prev = n
 		}
 	}
 }
