@@ -92,7 +92,7 @@ func (q *Queue) CommittedAnswer(ctx context.Context, id string) ([]byte, error) 
 		if err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("job %s poisoned after %d deliveries (last worker %s): %s", id, p.Deliveries, p.Worker, p.Error)
+		return nil, PoisonedError(id, p.Deliveries, p.Worker, p.Error)
 	}
 	return q.blobs.GetBytes(ctx, resultBlob(id))
 }
@@ -147,6 +147,12 @@ type Result struct {
 	// QueueMS is the time the worker spent storing and reporting the
 	// answer (the queue's cost, not the job's).
 	QueueMS int64 `json:"queue_ms,omitempty"`
+}
+
+// PoisonedError says job id failed on every one of its deliveries, with
+// the last worker's error.
+func PoisonedError(id string, deliveries int, worker, why string) error {
+	return fmt.Errorf("job %s poisoned after %d deliveries (last worker %s): %s", id, deliveries, worker, why)
 }
 
 // Poisoned is what the state bucket keeps of a job that failed MaxDeliver

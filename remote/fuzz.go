@@ -95,7 +95,7 @@ func (c *Coordinator) fuzzOne(ctx context.Context, t triage.RemoteFuzzTarget, jo
 		}
 		defer close(d.done)
 		if d.r.Error != "" {
-			res.Error = fmt.Sprintf("fuzz job %s poisoned after %d deliveries (last worker %s): %s", job.ID, d.r.Deliveries, d.r.Worker, d.r.Error)
+			res.Error = queue.PoisonedError(job.ID, d.r.Deliveries, d.r.Worker, d.r.Error).Error()
 			return res, nil
 		}
 		answer, worker = d.answer, d.r.Worker
@@ -162,24 +162,13 @@ func (a *fuzzAnswer) placements(corpus, artifacts string) ([]placement, error) {
 // putCorpus stores a corpus's files as input blobs and their list as the
 // job's corpus blob.
 func (c *Coordinator) putCorpus(ctx context.Context, dir, listBlob string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
 	list := []string{}
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		sha, _, err := store.FileSHA1(p)
-		if err != nil {
-			return err
-		}
-		if err := c.q.PutFile(ctx, queue.InputBlob(sha), p); err != nil {
-			return err
-		}
+	err := eachFile(dir, func(_, p, sha string) error {
 		list = append(list, sha)
+		return c.q.PutFile(ctx, queue.InputBlob(sha), p)
+	})
+	if err != nil {
+		return err
 	}
 	data, err := json.Marshal(list)
 	if err != nil {
@@ -307,10 +296,11 @@ func tail(f *os.File, limit int64) ([]byte, error) {
 	return out, err
 }
 
-// eachFile calls f for each regular file of dir with its SHA1.
+// eachFile calls f for each regular file of dir with its SHA1 (none when
+// dir does not exist: a target without a corpus yet).
 func eachFile(dir string, f func(name, path, sha string) error) error {
 	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	for _, e := range entries {

@@ -89,10 +89,7 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 		return nil, nil, fmt.Errorf("%s: no release binary digest to send with the job", req.Target)
 	}
 	job := JobOf(req)
-	submitted := time.Duration(0)
 	d, err := c.run(ctx, job, func() error {
-		began := time.Now()
-		defer func() { submitted = time.Since(began) }()
 		if err := c.q.PutFile(ctx, queue.InputBlob(req.SHA1), req.Input); err != nil {
 			return fmt.Errorf("storing the input in the queue: %w", err)
 		}
@@ -103,7 +100,7 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 	}
 	written := func() { close(d.done) }
 	if d.r.Error != "" {
-		return nil, written, fmt.Errorf("job %s poisoned after %d deliveries (last worker %s): %s", job.ID, d.r.Deliveries, d.r.Worker, d.r.Error)
+		return nil, written, queue.PoisonedError(job.ID, d.r.Deliveries, d.r.Worker, d.r.Error)
 	}
 	var a answer
 	if err := json.Unmarshal(d.answer, &a); err != nil || a.Reproduction == nil {
@@ -113,7 +110,7 @@ func (c *Coordinator) Reproduce(ctx context.Context, req triage.RemoteRequest) (
 		return nil, written, fmt.Errorf("job %s: the answer of worker %s cannot be read: %v", job.ID, d.r.Worker, err)
 	}
 	a.Reproduction.Trace, a.Reproduction.Log = a.Trace, a.Log
-	c.Stats.QueueMicros.Add(submitted.Microseconds() + a.FetchMicros)
+	c.Stats.QueueMicros.Add(a.FetchMicros)
 	return a.Reproduction, written, nil
 }
 
@@ -130,6 +127,7 @@ func (c *Coordinator) run(ctx context.Context, job queue.Job, prepare func() err
 		delete(c.waiting, job.ID)
 		c.mu.Unlock()
 	}()
+	submit := time.Now()
 	if err := prepare(); err != nil {
 		close(w.gone)
 		return delivery{}, err
@@ -138,6 +136,8 @@ func (c *Coordinator) run(ctx context.Context, job queue.Job, prepare func() err
 		close(w.gone)
 		return delivery{}, err
 	}
+	// Storing what the job needs and submitting it is the queue's cost.
+	c.Stats.QueueMicros.Add(time.Since(submit).Microseconds())
 	select {
 	case d := <-w.got:
 		return d, nil

@@ -109,18 +109,7 @@ func TestFuzzCampaignFeedsTriage(t *testing.T) {
 	if files, _ := os.ReadDir(art); members == 0 || members > len(files) {
 		t.Errorf("%d members for %d artifact files", members, len(files))
 	}
-	st, err := store.Open(filepath.Join(ws, ".triage"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	recs, err := st.Campaigns()
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("campaign records %v %v", recs, err)
-	}
-	if _, err := st.LoadCampaign(recs[0]); err != nil {
-		t.Errorf("record does not load back: %v", err)
-	}
+	st, _ := loneCampaign(t, ws)
 	// Every bucket is one of the target's planted bugs (its representative's
 	// panic message and function are the bug's), each bug in one bucket.
 	m, err := fixture.LoadManifest(fixture.Root())
@@ -159,4 +148,25 @@ func TestFuzzCampaignFeedsTriage(t *testing.T) {
 	if err != nil || !strings.Contains(string(logData), "oom/timeout/crash:") {
 		t.Errorf("target log %s: %v (%d bytes)", tg.Log, err, len(logData))
 	}
+}
+
+// loneCampaign opens the store of workspace ws (closed when the test ends)
+// and loads its one campaign record; it fails the test when there is not
+// exactly one, or it does not load back.
+func loneCampaign(t *testing.T, ws string) (*store.Store, *store.CampaignRecord) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(ws, ".triage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	recs, err := st.Campaigns()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("campaign records %v %v", recs, err)
+	}
+	rec, err := st.LoadCampaign(recs[0])
+	if err != nil {
+		t.Fatalf("record does not load back: %v", err)
+	}
+	return st, rec
 }

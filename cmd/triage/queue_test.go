@@ -493,19 +493,7 @@ func TestFuzzOnAWorker(t *testing.T) {
 		}
 	}
 
-	st, err := store.Open(filepath.Join(ws, ".triage"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	recs, err := st.Campaigns()
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("campaign records %v %v", recs, err)
-	}
-	rec, err := st.LoadCampaign(recs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, rec := loneCampaign(t, ws)
 	if len(rec.Targets) != 1 {
 		t.Fatalf("record: %+v", rec)
 	}
@@ -556,19 +544,7 @@ func TestFuzzCoordinatorKilledAndResumed(t *testing.T) {
 	if !strings.Contains(second.stderr(), "resuming the campaign") {
 		t.Errorf("the restarted coordinator started another campaign:\n%s", second.stderr())
 	}
-	st, err := store.Open(filepath.Join(ws, ".triage"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	recs, err := st.Campaigns()
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("campaign records %v %v", recs, err)
-	}
-	rec, err := st.LoadCampaign(recs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, rec := loneCampaign(t, ws)
 	if tg := rec.Targets[0]; tg.Error != "" || tg.Execs == 0 || tg.Artifacts[store.ArtifactCrash] == 0 {
 		t.Errorf("target figures: %+v", tg)
 	}
