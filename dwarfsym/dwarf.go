@@ -51,6 +51,11 @@ type Binary struct {
 	sancovCounters [2]uint64
 	textRange      [2]uint64
 
+	// byShort maps a function's short name to its one qualified,
+	// demangled name ("" when several share it); built once.
+	byShortOnce sync.Once
+	byShort     map[string]string
+
 	mu        sync.Mutex
 	names     map[dwarf.Offset]dieName // resolved subroutine names by DIE offset
 	files     []string                 // interned file names

@@ -421,22 +421,34 @@ func (b *Binary) qualifyByName(group []symbolize.Frame) int {
 	return changed
 }
 
+// uniqueSymbolEndingIn is the demangled, qualified name of the one function
+// symbol whose last path segment is short; "" when none or several are.
 func (b *Binary) uniqueSymbolEndingIn(short string) string {
-	found := ""
+	b.byShortOnce.Do(b.indexByShortName)
+	return b.byShort[short]
+}
+
+// indexByShortName demangles the function symbols once per binary: a
+// trace's unqualified frames are looked up by their short name, several
+// per trace, and the symbol table holds thousands of names.
+func (b *Binary) indexByShortName() {
+	b.byShort = map[string]string{}
 	for _, s := range b.syms {
 		if s.size == 0 || !strings.HasSuffix(s.name, "E") && !strings.HasPrefix(s.name, "_R") {
 			continue
 		}
 		d := symbolize.Demangle(s.name)
-		if !strings.HasSuffix(d, "::"+short) || symbolize.ShortName(d) != short {
+		short := symbolize.ShortName(d)
+		if !strings.HasSuffix(d, "::"+short) {
 			continue
 		}
-		if found != "" && found != d {
-			return ""
+		if found, seen := b.byShort[short]; seen && found != d {
+			d = "" // several functions end in short: none is the one
+		} else if seen {
+			continue
 		}
-		found = d
+		b.byShort[short] = d
 	}
-	return found
 }
 
 // SourceFunction is the function whose code is at a source line.

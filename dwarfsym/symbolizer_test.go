@@ -489,3 +489,29 @@ func TestLoadBiasSourcesAgree(t *testing.T) {
 	}
 	t.Logf("bias %s", strconv.FormatUint(fromCounters, 16))
 }
+
+// TestUniqueSymbolEndingIn: a short name resolves to the one function
+// symbol ending in it (the same function under two symbols counts once);
+// a name two functions share, or none has, resolves to nothing; symbols
+// of no size and names that are not Rust or C++ mangled take no part.
+func TestUniqueSymbolEndingIn(t *testing.T) {
+	b := &Binary{syms: []symbol{
+		{addr: 0x10, size: 8, name: "_ZN4wire6decode17h0123456789abcdefE"},
+		{addr: 0x20, size: 8, name: "_ZN4wire6decode17hfedcba9876543210E"}, // the same function, another hash
+		{addr: 0x30, size: 8, name: "_ZN3ide7execute17h0123456789abcdefE"},
+		{addr: 0x40, size: 8, name: "_ZN3ata7execute17h0123456789abcdefE"},
+		{addr: 0x50, size: 0, name: "_ZN4wire6lonely17h0123456789abcdefE"},
+		{addr: 0x60, size: 8, name: "plain_c_function"},
+	}}
+	for short, want := range map[string]string{
+		"decode":           "wire::decode",
+		"execute":          "",
+		"lonely":           "",
+		"plain_c_function": "",
+		"missing":          "",
+	} {
+		if got := b.uniqueSymbolEndingIn(short); got != want {
+			t.Errorf("%s: got %q, want %q", short, got, want)
+		}
+	}
+}

@@ -331,18 +331,28 @@ const inferiorOutputCap = 1 << 20
 // inferiorPipes are FIFOs lldb opens as the inferior's stdout and stderr,
 // each drained into a Capture.
 type inferiorPipes struct {
-	paths []string
-	files []*os.File
-	caps  []*procrun.Capture
-	done  []chan struct{}
+	paths   []string
+	files   []*os.File // read ends
+	writers []*os.File // our write ends, held until lldb is gone
+	caps    []*procrun.Capture
+	done    []chan struct{}
+	// bound is how long finish waits for the readers' end of file.
+	bound time.Duration
 }
+
+// inferiorDrainBound bounds the wait for a FIFO's end of file once lldb is
+// gone: only a process that escaped the session's group and kept the
+// write end could make it wait that long.
+const inferiorDrainBound = 2 * time.Second
 
 // openInferiorPipes replaces each name in dir (whatever is there, a link
 // included) by a FIFO and starts draining it. The read end is opened
-// read-write so that neither side blocks on open, whether lldb launches
-// the inferior or not.
+// without blocking, then a write end of our own, so the reader neither
+// blocks on open nor sees an end of file before lldb opens the FIFO (or
+// never does, when the inferior is not launched); finish closes that write
+// end, and the reader ends as soon as the pipe is empty.
 func openInferiorPipes(dir string, names []string, capBytes int) (*inferiorPipes, error) {
-	ip := &inferiorPipes{}
+	ip := &inferiorPipes{bound: inferiorDrainBound}
 	for _, name := range names {
 		p := filepath.Join(dir, name)
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -353,8 +363,14 @@ func openInferiorPipes(dir string, names []string, capBytes int) (*inferiorPipes
 			ip.close()
 			return nil, fmt.Errorf("inferior output %s: %w", p, err)
 		}
-		f, err := os.OpenFile(p, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
 		if err != nil {
+			ip.close()
+			return nil, err
+		}
+		w, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			f.Close()
 			ip.close()
 			return nil, err
 		}
@@ -366,6 +382,7 @@ func openInferiorPipes(dir string, names []string, capBytes int) (*inferiorPipes
 		}()
 		ip.paths = append(ip.paths, p)
 		ip.files = append(ip.files, f)
+		ip.writers = append(ip.writers, w)
 		ip.caps = append(ip.caps, c)
 		ip.done = append(ip.done, done)
 	}
@@ -374,13 +391,24 @@ func openInferiorPipes(dir string, names []string, capBytes int) (*inferiorPipes
 
 // finish drains what is left, replaces each FIFO by a regular file holding
 // the capped output (for people and hand runs), and returns the outputs.
+// lldb and the inferior are gone, so once our write ends close, every
+// reader reaches its end of file right after the last byte written.
 func (ip *inferiorPipes) finish(write func(string, []byte) error) [][]byte {
+	for _, w := range ip.writers {
+		w.Close()
+	}
+	bound := time.AfterFunc(ip.bound, func() {
+		for _, f := range ip.files {
+			_ = f.SetReadDeadline(time.Now())
+		}
+	})
 	out := make([][]byte, len(ip.files))
+	for _, done := range ip.done {
+		<-done
+	}
+	bound.Stop()
 	for i, f := range ip.files {
-		// Everything the inferior wrote is in the pipe once lldb is gone:
-		// read until it is empty.
-		_ = f.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		<-ip.done[i]
+		drainNow(f, ip.caps[i])
 		f.Close()
 		data, _ := ip.caps[i].Bytes()
 		out[i] = data
@@ -390,7 +418,33 @@ func (ip *inferiorPipes) finish(write func(string, []byte) error) [][]byte {
 	return out
 }
 
+// drainNow copies what is left in a non-blocking pipe into c without
+// waiting: after a reader stopped at its deadline, bytes written just
+// before it may still be in the pipe.
+func drainNow(f *os.File, c io.Writer) {
+	_ = f.SetReadDeadline(time.Time{})
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		var n int
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), buf)
+			return true
+		}); err != nil || rerr != nil || n <= 0 {
+			return
+		}
+		_, _ = c.Write(buf[:n])
+	}
+}
+
 func (ip *inferiorPipes) close() {
+	for _, w := range ip.writers {
+		w.Close()
+	}
 	for i, f := range ip.files {
 		f.Close()
 		_ = os.Remove(ip.paths[i])

@@ -158,8 +158,63 @@ func killTree(pgid int) {
 	}
 }
 
-// descendants lists the live processes below pid, from /proc.
+// descendants lists the live processes below pid, from /proc. It walks the
+// subtree through each thread's children file, a few reads where a guard
+// has no descendant left (the common case, once per run); a kernel
+// without those files gets a scan of every process.
 func descendants(pid int) []int {
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		kids, ok := childrenOf(p)
+		if !ok {
+			if p == pid {
+				return scanDescendants(pid)
+			}
+			continue // gone meanwhile
+		}
+		for _, c := range kids {
+			if _, state, ok := procStat(c); !ok || state == 'Z' {
+				continue
+			}
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// childrenOf lists pid's children from /proc/PID/task/*/children (a child
+// is listed under the thread that started it); false when pid is gone or
+// the kernel has no such files.
+func childrenOf(pid int) ([]int, bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	var out []int
+	found := false
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		found = true
+		for _, f := range strings.Fields(string(data)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, found
+}
+
+// scanDescendants lists the live processes below pid from every process's
+// stat file.
+func scanDescendants(pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil

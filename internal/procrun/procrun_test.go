@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -274,4 +275,37 @@ func TestChildrenDieWithParent(t *testing.T) {
 	}
 	_, _ = helper.Process.Wait()
 	waitDead(t, got, 5*time.Second)
+}
+
+// TestDescendantsWalkMatchesTheScan: the walk through the children files
+// finds the same live processes below this one as a scan of every
+// process's stat file, grandchildren included.
+func TestDescendantsWalkMatchesTheScan(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	// A child with a child of its own, and a grandchild of that one.
+	cmd := exec.Command("/bin/sh", "-c", `sleep 60 & a=$!; sh -c 'sleep 60 & echo $! >> "$1"; wait' sh "$1" & b=$!; echo $a $b >> "$1"; wait`, "sh", pidFile)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	known := append(readPids(t, pidFile, 3), cmd.Process.Pid)
+	defer func() {
+		for _, p := range known {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}()
+	walk, scan := descendants(os.Getpid()), scanDescendants(os.Getpid())
+	slices.Sort(walk)
+	slices.Sort(scan)
+	if !slices.Equal(walk, scan) {
+		t.Fatalf("walk %v, scan %v", walk, scan)
+	}
+	for _, p := range known {
+		if !slices.Contains(walk, p) {
+			t.Fatalf("process %d is missing from %v", p, walk)
+		}
+	}
 }
