@@ -55,6 +55,10 @@ type Binary struct {
 	// demangled name ("" when several share it); built once.
 	byShortOnce sync.Once
 	byShort     map[string]string
+	// byNormalized maps a normalized symbol name to the sized symbols
+	// that have it (for load biases from frames); built once.
+	byNormalizedOnce sync.Once
+	byNormalized     map[string][]symbol
 
 	mu        sync.Mutex
 	names     map[dwarf.Offset]dieName // resolved subroutine names by DIE offset

@@ -217,14 +217,16 @@ func (b *Binary) LoadBias(t *symbolize.Trace) (uint64, bool) {
 // defines, the biases that put the frame's lookup address inside that
 // symbol, and accepts a unique page-aligned answer.
 func (b *Binary) biasFromSymbols(t *symbolize.Trace) (uint64, bool) {
-	byName := map[string][]symbol{}
-	for _, s := range b.syms {
-		if s.size == 0 {
-			continue
+	b.byNormalizedOnce.Do(func() {
+		b.byNormalized = map[string][]symbol{}
+		for _, s := range b.syms {
+			if s.size > 0 {
+				n := symbolize.Normalize(s.name)
+				b.byNormalized[n] = append(b.byNormalized[n], s)
+			}
 		}
-		n := symbolize.Normalize(s.name)
-		byName[n] = append(byName[n], s)
-	}
+	})
+	byName := b.byNormalized
 	var lo, hi uint64 = 0, ^uint64(0)
 	used := 0
 	for _, bt := range t.Backtraces {
