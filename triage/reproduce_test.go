@@ -196,17 +196,7 @@ func TestReproduceFromALargeProcess(t *testing.T) {
 // sanitizer print no stack; their first try runs under lldb, which gives
 // both the verdict and the frames the key is made of.
 func TestStacklessKindsUnderLLDB(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
-		t.Skip("lldb-19 is not installed")
-	}
-	root := fixture.Root()
-	fixture.Build(t, root)
-	ws := discover(t, root)
-	tg := ws.Target("fuzz_wire_decode")
-	m, err := fixture.LoadManifest(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, tg, m := wireDecodeWithLLDB(t)
 	cfg := testConfig()
 	for _, id := range []string{"wire-skip-loop", "wire-resync-loop", "wire-packed-oom", "wire-dict-oom"} {
 		b := m.Bug(id)
@@ -239,20 +229,8 @@ func TestStacklessKindsUnderLLDB(t *testing.T) {
 // and ASan builds (lldb's stack where the log has none, the sanitizer's stack
 // where it has one), and the two of a kind keep apart.
 func TestStacklessIDsAgreeAcrossBuilds(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
-		t.Skip("lldb-19 is not installed")
-	}
-	root := fixture.Root()
-	builds := map[string][]string{"release": nil, "dev": {"--dev"}, "asan": fixture.ASanArgs(root)}
-	for _, args := range builds {
-		fixture.Build(t, root, args...)
-	}
-	ws := discover(t, root)
-	tg := ws.Target("fuzz_wire_decode")
-	m, err := fixture.LoadManifest(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	builds := map[string][]string{"release": nil, "dev": {"--dev"}, "asan": fixture.ASanArgs(fixture.Root())}
+	root, tg, m := wireDecodeWithLLDB(t, builds["release"], builds["dev"], builds["asan"])
 	cfg := testConfig()
 	cfg.LLDB.Timeout = Duration(2 * time.Minute)
 	ids := map[string]string{} // bug -> release id
@@ -300,17 +278,7 @@ func TestStacklessIDsAgreeAcrossBuilds(t *testing.T) {
 // gives the stack. Always lost, the input is still reproduced, plainly,
 // with the reason named.
 func TestLLDBLostProcessRetried(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
-		t.Skip("lldb-19 is not installed")
-	}
-	root := fixture.Root()
-	fixture.Build(t, root)
-	ws := discover(t, root)
-	tg := ws.Target("fuzz_wire_decode")
-	m, err := fixture.LoadManifest(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, tg, m := wireDecodeWithLLDB(t)
 	b := m.Bug("wire-resync-loop")
 	input := fixture.ArtifactPath(root, tg.Name, b.Inputs[0].File)
 	for _, lose := range []int{lostProcessRuns - 1, lostProcessRuns} {
@@ -361,4 +329,27 @@ exec /usr/bin/lldb-19 "$@"
 			prev = n
 		}
 	}
+}
+
+// wireDecodeWithLLDB is the fixture's root, its fuzz_wire_decode target
+// (the stack-less kinds' target) and its bug manifest, for tests that run
+// lldb-19 (skipped without it). Each of builds is one fixture build's
+// arguments; none means the release build.
+func wireDecodeWithLLDB(t *testing.T, builds ...[]string) (string, *Target, *fixture.Manifest) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/lldb-19"); err != nil {
+		t.Skip("lldb-19 is not installed")
+	}
+	root := fixture.Root()
+	if len(builds) == 0 {
+		builds = [][]string{nil}
+	}
+	for _, args := range builds {
+		fixture.Build(t, root, args...)
+	}
+	m, err := fixture.LoadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, discover(t, root).Target("fuzz_wire_decode"), m
 }
