@@ -446,8 +446,6 @@ func (b *Binary) indexByShortName() {
 		}
 		if found, seen := b.byShort[short]; seen && found != d {
 			d = "" // several functions end in short: none is the one
-		} else if seen {
-			continue
 		}
 		b.byShort[short] = d
 	}

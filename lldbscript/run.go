@@ -397,7 +397,9 @@ func (ip *inferiorPipes) finish(write func(string, []byte) error) [][]byte {
 	for _, w := range ip.writers {
 		w.Close()
 	}
+	stopped := make(chan struct{})
 	bound := time.AfterFunc(ip.bound, func() {
+		defer close(stopped)
 		for _, f := range ip.files {
 			_ = f.SetReadDeadline(time.Now())
 		}
@@ -406,9 +408,15 @@ func (ip *inferiorPipes) finish(write func(string, []byte) error) [][]byte {
 	for _, done := range ip.done {
 		<-done
 	}
-	bound.Stop()
+	// Only readers the bound stopped can have left bytes in their pipe.
+	cut := !bound.Stop()
+	if cut {
+		<-stopped
+	}
 	for i, f := range ip.files {
-		drainNow(f, ip.caps[i])
+		if cut {
+			drainNow(f, ip.caps[i])
+		}
 		f.Close()
 		data, _ := ip.caps[i].Bytes()
 		out[i] = data
